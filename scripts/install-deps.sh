@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Open Bucket needs to build, test and benchmark.
+# Idempotent; run as root (or with sudo) on a fresh Debian 12 machine.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build ccache pkg-config git time
+  # libraries (see ../shared/DESIGN.md for why each was chosen)
+  libisal-dev            # Reed-Solomon erasure coding
+  libssl-dev             # AES-256-GCM, SHA-256, HKDF
+  librocksdb-dev         # block store
+  libprotobuf-dev protobuf-compiler   # manifest format
+  libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
