@@ -1,0 +1,139 @@
+#include "store/file_io.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+#include <utility>
+
+namespace ob::fileio {
+
+Error errno_error(std::string_view what, const std::filesystem::path& path, int err) {
+  const Errc code = (err == ENOENT) ? Errc::not_found : Errc::io;
+  return Error{code, std::string(what) + ": " + path.string() + ": " + std::strerror(err)};
+}
+
+Fd::~Fd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Fd::Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+
+Fd& Fd::operator=(Fd&& other) noexcept {
+  std::swap(fd_, other.fd_);
+  return *this;
+}
+
+Result<Fd> open_fd(const std::filesystem::path& path, int flags, unsigned mode) {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), flags | O_CLOEXEC, static_cast<mode_t>(mode));
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return std::unexpected(errno_error("cannot open", path, errno));
+  return Fd(fd);
+}
+
+Result<void> write_all(int fd, ByteView data, const std::filesystem::path& path_for_errors) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return std::unexpected(errno_error("cannot write", path_for_errors, errno));
+    }
+    data = data.subspan(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+Result<void> pread_exact(int fd, MutableByteView out, std::uint64_t offset,
+                         const std::filesystem::path& path_for_errors) {
+  while (!out.empty()) {
+    const ssize_t n = ::pread(fd, out.data(), out.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return std::unexpected(errno_error("cannot read", path_for_errors, errno));
+    }
+    if (n == 0) return fail(Errc::corrupt, path_for_errors.string(), ": file is shorter than expected");
+    out = out.subspan(static_cast<std::size_t>(n));
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return {};
+}
+
+Result<void> sync_fd(int fd, const std::filesystem::path& path_for_errors) {
+  if (::fsync(fd) != 0) return std::unexpected(errno_error("cannot fsync", path_for_errors, errno));
+  return {};
+}
+
+Result<void> sync_dir(const std::filesystem::path& dir) {
+  OB_TRY(Fd fd, open_fd(dir, O_RDONLY | O_DIRECTORY));
+  return sync_fd(fd.get(), dir);
+}
+
+Result<Bytes> read_file(const std::filesystem::path& path, std::size_t max_size) {
+  OB_TRY(Fd fd, open_fd(path, O_RDONLY));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return std::unexpected(errno_error("cannot stat", path, errno));
+  if (!S_ISREG(st.st_mode)) return fail(Errc::invalid_argument, path.string(), ": not a regular file");
+  if (static_cast<std::uint64_t>(st.st_size) > max_size) {
+    return fail(Errc::invalid_argument, path.string(), ": ", st.st_size, " bytes exceeds the ",
+                max_size, "-byte limit");
+  }
+  Bytes out(static_cast<std::size_t>(st.st_size));
+  OB_TRY_VOID(pread_exact(fd.get(), out, 0, path));
+  return out;
+}
+
+Result<void> write_file_atomic(const std::filesystem::path& path, ByteView data, unsigned mode) {
+  OB_TRY(AtomicFile file, AtomicFile::create(path, mode));
+  OB_TRY_VOID(file.write(data));
+  return file.commit();
+}
+
+std::string random_suffix(std::size_t bytes) {
+  // Names only need to be unlikely to collide with a concurrent writer, not secret.
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < bytes * 2; ++i) out.push_back(kDigits[rng() & 0xf]);
+  return out;
+}
+
+Result<AtomicFile> AtomicFile::create(const std::filesystem::path& path, unsigned mode) {
+  std::filesystem::path tmp = path;
+  tmp += ".tmp-" + random_suffix();
+  OB_TRY(Fd fd, open_fd(tmp, O_WRONLY | O_CREAT | O_EXCL, mode));
+  // The umask may have narrowed `mode`; for keys (0600) that is harmless, for others intended.
+  return AtomicFile(path, std::move(tmp), std::move(fd));
+}
+
+AtomicFile::AtomicFile(AtomicFile&& other) noexcept
+    : path_(std::move(other.path_)),
+      tmp_(std::move(other.tmp_)),
+      fd_(std::move(other.fd_)),
+      committed_(std::exchange(other.committed_, true)) {}
+
+AtomicFile::~AtomicFile() {
+  if (!committed_ && !tmp_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp_, ignored);
+  }
+}
+
+Result<void> AtomicFile::write(ByteView data) { return write_all(fd_.get(), data, tmp_); }
+
+Result<void> AtomicFile::commit() {
+  OB_TRY_VOID(sync_fd(fd_.get(), tmp_));
+  fd_ = Fd();
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    return std::unexpected(errno_error("cannot rename into place", path_, errno));
+  }
+  committed_ = true;
+  const std::filesystem::path dir = path_.has_parent_path() ? path_.parent_path() : ".";
+  return sync_dir(dir);
+}
+
+}  // namespace ob::fileio

@@ -1,0 +1,82 @@
+// Small POSIX file helpers with explicit durability: every "durable" write is
+// write to a temporary file in the same directory -> fsync it -> rename over the target ->
+// fsync the directory, so after a crash the target holds either the old or the new bytes.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "core/bytes.h"
+#include "core/error.h"
+
+namespace ob::fileio {
+
+/// An errno value as an Error: "what: path: strerror".
+Error errno_error(std::string_view what, const std::filesystem::path& path, int err);
+
+/// An open file descriptor, closed on destruction. Movable, not copyable.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd();
+  Fd(Fd&& other) noexcept;
+  Fd& operator=(Fd&& other) noexcept;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const noexcept { return fd_; }
+  explicit operator bool() const noexcept { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+/// Opens with open(2) flags (O_CLOEXEC added). Errors (not_found, io).
+Result<Fd> open_fd(const std::filesystem::path& path, int flags, unsigned mode = 0644);
+/// Writes all of `data` (retrying short writes and EINTR). Errors (io).
+Result<void> write_all(int fd, ByteView data, const std::filesystem::path& path_for_errors);
+/// Reads exactly out.size() bytes at `offset`. Errors (io); (corrupt) if the file ends first.
+Result<void> pread_exact(int fd, MutableByteView out, std::uint64_t offset,
+                         const std::filesystem::path& path_for_errors);
+/// fsync(2) a file descriptor. Errors (io).
+Result<void> sync_fd(int fd, const std::filesystem::path& path_for_errors);
+/// fsyncs a directory so that renames and creations inside it are durable. Errors (io).
+Result<void> sync_dir(const std::filesystem::path& dir);
+
+/// Reads a whole file, refusing files larger than `max_size` bytes. Errors (not_found, io,
+/// invalid_argument for too large).
+Result<Bytes> read_file(const std::filesystem::path& path, std::size_t max_size);
+
+/// Durably replaces `path` with `data` (temp file, fsync, rename, fsync dir), created with `mode`.
+Result<void> write_file_atomic(const std::filesystem::path& path, ByteView data, unsigned mode = 0644);
+
+/// A file being written that appears at its final path only on commit(): written to
+/// "<path>.tmp-<random>" beside it, fsynced and renamed by commit(), removed if abandoned.
+class AtomicFile {
+ public:
+  /// Errors (io): the temporary file cannot be created (missing directory, permissions).
+  static Result<AtomicFile> create(const std::filesystem::path& path, unsigned mode = 0644);
+  ~AtomicFile();
+  AtomicFile(AtomicFile&&) noexcept;
+  AtomicFile& operator=(AtomicFile&&) noexcept = delete;
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  /// Appends bytes. Errors (io).
+  Result<void> write(ByteView data);
+  /// fsync, rename onto the final path, fsync the directory. Errors (io).
+  Result<void> commit();
+
+ private:
+  AtomicFile(std::filesystem::path path, std::filesystem::path tmp, Fd fd)
+      : path_(std::move(path)), tmp_(std::move(tmp)), fd_(std::move(fd)) {}
+  std::filesystem::path path_;
+  std::filesystem::path tmp_;
+  Fd fd_;
+  bool committed_ = false;
+};
+
+/// A random lower-case hex string of `bytes` random bytes (temporary names).
+std::string random_suffix(std::size_t bytes = 8);
+
+}  // namespace ob::fileio
