@@ -1,0 +1,278 @@
+#include "node/engine.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "coding/block.h"
+#include "coding/stripe.h"
+
+namespace ob {
+
+std::size_t VerifyReport::intact_slots() const {
+  return static_cast<std::size_t>(std::ranges::count_if(
+      slots, [](const SlotHealth& s) { return s.state == SlotHealth::State::intact; }));
+}
+
+Engine::Engine(const Home& home, std::unique_ptr<BlockStore> blocks, SlotStore slots)
+    : home_(home), blocks_(std::move(blocks)), slots_(std::move(slots)) {}
+
+Result<std::unique_ptr<Engine>> Engine::open(const Home& home) {
+  OB_TRY(std::unique_ptr<BlockStore> blocks,
+         BlockStore::open(home.blocks_dir(), {home.config().quota_bytes, home.config().sync}));
+  OB_TRY(SlotStore slots, SlotStore::open(home.slots_dir()));
+  // Slots whose manifest never made it (a crash between the two steps of store) or whose
+  // manifest was removed (a crash inside remove) belong to no file: reclaim them.
+  for (const Cid& file : slots.list()) {
+    OB_TRY(bool has_manifest, blocks->has(file));
+    if (!has_manifest) OB_TRY_VOID(slots.remove(file));
+  }
+  return std::unique_ptr<Engine>(new Engine(home, std::move(blocks), std::move(slots)));
+}
+
+// Fills `out` from `source` until it is full or the source ends; returns the bytes read.
+static Result<std::size_t> read_full(const ByteSource& source, MutableByteView out) {
+  std::size_t filled = 0;
+  while (filled < out.size()) {
+    OB_TRY(std::size_t n, source(out.subspan(filled)));
+    if (n == 0) break;
+    filled += n;
+  }
+  return filled;
+}
+
+Result<Cid> Engine::store(const ByteSource& source, const FileMetadata& metadata,
+                          const CodingParams& params, const Progress& progress) {
+  OB_TRY_VOID(params.validate());
+  if (metadata.name.size() > protocol::kMaxFileNameSize) {
+    return fail(Errc::invalid_argument, "file name longer than ", protocol::kMaxFileNameSize, " bytes");
+  }
+  OB_TRY(auto key_and_wrap, new_file_key(home_.master_secret()));
+  auto& [file_key, wrap] = key_and_wrap;
+  OB_TRY(StripeEncoder encoder, StripeEncoder::make(params, file_key));
+  OB_TRY(SlotSetWriter writer, slots_.begin(params.n(), params.block_size));
+  std::vector<merkle::RootBuilder> slot_trees(params.n());
+
+  const std::size_t chunk = params.chunk_size();
+  std::uint64_t total = 0;
+  bool at_end = false;
+  for (std::uint64_t stripe = 0; !at_end; ++stripe) {
+    std::size_t stripe_bytes = 0;
+    for (std::size_t d = 0; d < params.k; ++d) {
+      MutableByteView plain = encoder.plaintext(d);
+      std::size_t got = 0;
+      if (!at_end) {
+        OB_TRY(got, read_full(source, plain));
+        at_end = got < chunk;
+      }
+      // The tail of the last stripe is zeros: encrypted like data, cut off by original_size.
+      std::memset(plain.data() + got, 0, chunk - got);
+      stripe_bytes += got;
+    }
+    if (stripe_bytes == 0 && stripe > 0) break;  // the previous stripe ended exactly at EOF
+    OB_TRY_VOID(encoder.encode(stripe));
+    for (std::uint32_t i = 0; i < params.n(); ++i) {
+      OB_TRY_VOID(writer.append(i, encoder.block(i), encoder.root(i)));
+      slot_trees[i].add(encoder.root(i));
+    }
+    total += stripe_bytes;
+    if (progress) progress(total, 0);
+  }
+
+  Manifest manifest;
+  manifest.original_size = total;
+  manifest.params = params;
+  manifest.key = std::move(wrap);
+  for (const merkle::RootBuilder& tree : slot_trees) {
+    OB_TRY(merkle::Hash root, tree.root());
+    manifest.slot_roots.push_back(root);
+  }
+  OB_TRY(manifest.encrypted_metadata, seal_metadata(file_key, metadata));
+  const Bytes encoded = manifest.encode();
+  const Cid cid = Manifest::cid_of(encoded);
+  OB_TRY_VOID(writer.commit(cid));
+  if (auto ok = blocks_->put(cid, encoded); !ok) {
+    (void)slots_.remove(cid);  // best effort; open() reclaims it otherwise
+    return std::unexpected(ok.error());
+  }
+  return cid;
+}
+
+Result<std::pair<Manifest, crypto::Key>> Engine::open_file(const Cid& cid) {
+  if (cid.codec() != protocol::kCodecManifest) {
+    return fail(Errc::invalid_argument, cid.to_string(), " is not an Open Bucket file ID (its codec is 0x",
+                to_hex(Bytes{static_cast<std::uint8_t>(cid.codec())}), ", not a manifest)");
+  }
+  auto encoded = blocks_->get(cid);
+  if (!encoded) {
+    if (encoded.error().code == Errc::not_found) {
+      return fail(Errc::not_found, "file ", cid.to_string(), " is not stored here");
+    }
+    return std::unexpected(encoded.error());
+  }
+  // The block store checked the bytes when they were put; check again for disk corruption.
+  if (auto ok = check_block(cid, *encoded); !ok) {
+    return fail(Errc::corrupt, "the manifest of ", cid.to_string(), " is damaged on disk");
+  }
+  OB_TRY(Manifest manifest, Manifest::decode(*encoded));
+  OB_TRY(crypto::Key key, unwrap_file_key(home_.master_secret(), manifest.key));
+  return std::pair{std::move(manifest), key};
+}
+
+Result<Manifest> Engine::manifest(const Cid& cid) {
+  OB_TRY(auto opened, open_file(cid));
+  return std::move(opened.first);
+}
+
+namespace {
+
+// Opens slot i and checks it against the manifest; a reason string when it cannot be used.
+Result<SlotReader> open_checked_slot(const SlotStore& slots, const Cid& cid, const Manifest& manifest,
+                                     std::uint32_t i) {
+  OB_TRY(SlotReader reader, slots.open_slot(cid, i));
+  if (reader.block_size() != manifest.params.block_size || reader.block_count() != manifest.stripe_count()) {
+    return fail(Errc::corrupt, "slot ", i, " has ", reader.block_count(), " blocks of ", reader.block_size(),
+                " bytes, the manifest says ", manifest.stripe_count(), " of ", manifest.params.block_size);
+  }
+  OB_TRY_VOID(reader.verify_index(manifest.slot_roots[i]));
+  return reader;
+}
+
+}  // namespace
+
+Result<RetrieveReport> Engine::retrieve(const Cid& cid, const ByteSink& sink, const Progress& progress) {
+  OB_TRY(auto opened, open_file(cid));
+  const auto& [manifest, file_key] = opened;
+  const CodingParams& params = manifest.params;
+  RetrieveReport report;
+
+  // Usable slots, data slots first: when they are all intact no decoding is needed at all.
+  std::vector<std::optional<SlotReader>> readers(params.n());
+  std::vector<std::string> problems;
+  for (std::uint32_t i = 0; i < params.n(); ++i) {
+    auto reader = open_checked_slot(slots_, cid, manifest, i);
+    if (reader) {
+      readers[i] = std::move(*reader);
+    } else {
+      report.unusable_slots.push_back(i);
+      problems.push_back(reader.error().message);
+    }
+  }
+  if (params.n() - report.unusable_slots.size() < params.k) {
+    std::string detail;
+    for (const std::string& p : problems) detail += (detail.empty() ? "" : "; ") + p;
+    return fail(Errc::unrecoverable, "only ", params.n() - report.unusable_slots.size(), " of ", params.n(),
+                " slots are usable, need ", params.k, " (", detail, ")");
+  }
+
+  OB_TRY(StripeDecoder decoder, StripeDecoder::make(params, file_key));
+  const std::uint64_t stripes = manifest.stripe_count();
+  std::uint64_t remaining = manifest.original_size;
+  for (std::uint64_t stripe = 0; stripe < stripes; ++stripe) {
+    decoder.reset();
+    for (std::uint32_t i = 0; i < params.n() && !decoder.enough(); ++i) {
+      if (!readers[i]) continue;
+      auto root = readers[i]->root_at(stripe);
+      if (!root || !readers[i]->read_block(stripe, decoder.block(i))) continue;
+      (void)decoder.accept(i, *root);  // a block that fails its check is simply not used
+    }
+    if (!decoder.enough()) {
+      return fail(Errc::unrecoverable, "stripe ", stripe, " of ", cid.to_string(), " has only ",
+                  decoder.present_count(), " intact blocks, need ", params.k);
+    }
+    OB_TRY(bool rebuilt, decoder.decode(stripe));
+    if (rebuilt) ++report.rebuilt_stripes;
+    for (std::size_t d = 0; d < params.k && remaining > 0; ++d) {
+      const ByteView plain = decoder.plaintext(d);
+      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(plain.size(), remaining));
+      OB_TRY_VOID(sink(plain.first(n)));
+      remaining -= n;
+      report.bytes += n;
+    }
+    if (progress) progress(report.bytes, manifest.original_size);
+  }
+  return report;
+}
+
+Result<std::vector<FileEntry>> Engine::list() {
+  OB_TRY(std::vector<Cid> cids, blocks_->list(protocol::kCodecManifest));
+  std::vector<FileEntry> entries;
+  entries.reserve(cids.size());
+  for (const Cid& cid : cids) {
+    FileEntry entry{cid, {}, {}, 0, {}, slots_.file_bytes(cid)};
+    OB_TRY(Bytes encoded, blocks_->get(cid));
+    if (auto manifest = Manifest::decode(encoded)) {
+      entry.size = manifest->original_size;
+      entry.params = manifest->params;
+      if (auto key = unwrap_file_key(home_.master_secret(), manifest->key)) {
+        if (auto meta = open_metadata(*key, manifest->encrypted_metadata)) {
+          entry.name = std::move(meta->name);
+          entry.mime_type = std::move(meta->mime_type);
+        }
+      }
+    }
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+Result<void> Engine::remove(const Cid& cid) {
+  OB_TRY(bool removed, blocks_->remove(cid));
+  OB_TRY(bool had_slots, slots_.remove(cid));
+  if (!removed && !had_slots) return fail(Errc::not_found, "file ", cid.to_string(), " is not stored here");
+  return {};
+}
+
+Result<VerifyReport> Engine::verify(const Cid& cid, const Progress& progress) {
+  OB_TRY(auto opened, open_file(cid));
+  const Manifest& manifest = opened.first;
+  const CodingParams& params = manifest.params;
+  VerifyReport report{cid, params, {}, manifest.stripe_count(), false};
+  // Intact blocks per stripe: one byte a stripe (n <= 255), to decide recoverability.
+  std::vector<std::uint8_t> intact(report.stripes, 0);
+  Bytes block(params.block_size);
+  const std::uint64_t total_blocks = report.stripes * params.n();
+  std::uint64_t checked = 0;
+
+  for (std::uint32_t i = 0; i < params.n(); ++i) {
+    SlotHealth health{i, SlotHealth::State::intact, 0, {}};
+    auto reader = open_checked_slot(slots_, cid, manifest, i);
+    if (!reader) {
+      health.state = reader.error().code == Errc::not_found ? SlotHealth::State::missing
+                                                             : SlotHealth::State::damaged;
+      health.bad_blocks = report.stripes;
+      if (health.state == SlotHealth::State::damaged) health.detail = reader.error().message;
+      checked += report.stripes;
+    } else {
+      for (std::uint64_t j = 0; j < report.stripes; ++j, ++checked) {
+        auto root = reader->root_at(j);
+        const bool ok = root && reader->read_block(j, block) && merkle::block_root(block) == *root;
+        if (ok) {
+          ++intact[j];
+        } else {
+          ++health.bad_blocks;
+        }
+        if (progress && (j & 63) == 0) progress(checked, total_blocks);
+      }
+      if (health.bad_blocks > 0) {
+        health.state = SlotHealth::State::damaged;
+        health.detail = std::to_string(health.bad_blocks) + " of " + std::to_string(report.stripes) +
+                        " blocks fail their check";
+      }
+    }
+    report.slots.push_back(std::move(health));
+  }
+  report.recoverable = std::ranges::all_of(intact, [&](std::uint8_t c) { return c >= params.k; });
+  if (progress) progress(total_blocks, total_blocks);
+  return report;
+}
+
+Result<void> Engine::damage(const Cid& cid, std::uint32_t slot, bool corrupt) {
+  OB_TRY(Manifest manifest, this->manifest(cid));
+  if (slot >= manifest.params.n()) {
+    return fail(Errc::invalid_argument, "slot ", slot, " does not exist: the file has slots 0..",
+                manifest.params.n() - 1);
+  }
+  return slots_.damage(cid, slot, corrupt);
+}
+
+}  // namespace ob

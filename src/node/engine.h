@@ -1,0 +1,110 @@
+// The storage engine of one node: a file in, encrypted, erasure-coded and content-addressed;
+// the file out again from any k of its n slots. This is where a reader following the data path
+// from main() meets the disk:
+//
+//   store:    source -> StripeEncoder (encrypt, parity, block roots) -> SlotSetWriter (one file
+//             per slot, staged) -> manifest -> commit slots -> manifest into the BlockStore
+//   retrieve: BlockStore (manifest) -> SlotReader (verify index, one pread per block)
+//             -> StripeDecoder (verify, rebuild, decrypt) -> sink
+//
+// Memory is bounded by one stripe (n * block_size) plus small windows, whatever the file size.
+// A crash at any point leaves either the whole file stored or none of it: slots become visible
+// in one rename before the manifest is written, and slots without a manifest are removed at open.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "coding/manifest.h"
+#include "core/cid.h"
+#include "core/stream.h"
+#include "node/home.h"
+#include "store/block_store.h"
+#include "store/slot_store.h"
+
+namespace ob {
+
+/// One stored file as `data ls` shows it.
+struct FileEntry {
+  Cid cid;
+  std::string name;       ///< decrypted; empty if this master secret cannot open it
+  std::string mime_type;  ///< decrypted; may be empty
+  std::uint64_t size = 0;            ///< plaintext bytes
+  CodingParams params;
+  std::uint64_t stored_bytes = 0;    ///< bytes of slot data on disk (all slots)
+};
+
+/// The state of one slot after verify().
+struct SlotHealth {
+  enum class State { intact, missing, damaged };
+  std::uint32_t slot = 0;
+  State state = State::intact;
+  std::uint64_t bad_blocks = 0;  ///< blocks that failed their check (damaged only)
+  std::string detail;            ///< why it is missing or damaged
+};
+
+/// What verify() found.
+struct VerifyReport {
+  Cid cid;
+  CodingParams params;
+  std::vector<SlotHealth> slots;  ///< n entries, slot order
+  std::uint64_t stripes = 0;
+  bool recoverable = false;       ///< every stripe still has at least k intact blocks
+  /// Slots that are fully intact.
+  std::size_t intact_slots() const;
+};
+
+/// What retrieve() did beyond writing the bytes.
+struct RetrieveReport {
+  std::uint64_t bytes = 0;                   ///< plaintext bytes written to the sink
+  std::vector<std::uint32_t> unusable_slots; ///< slots missing, or with an index that failed
+  std::uint64_t rebuilt_stripes = 0;         ///< stripes that needed erasure decoding
+};
+
+/// Not thread-safe; one per process (the block store's lock enforces it).
+class Engine {
+ public:
+  /// Opens the stores under `home` and removes what an interrupted put or rm left behind.
+  /// Errors (io): a store cannot be opened (e.g. another process holds it).
+  static Result<std::unique_ptr<Engine>> open(const Home& home);
+
+  /// Stores everything `source` yields as a new file. Returns its CID (the manifest's).
+  /// Errors (invalid_argument): invalid params or a name over 4096 bytes; the source's own
+  /// errors; (io, crypto). On error nothing is stored.
+  Result<Cid> store(const ByteSource& source, const FileMetadata& metadata,
+                    const CodingParams& params, const Progress& progress = {});
+
+  /// Writes the file's plaintext to `sink`, verifying every block it reads and rebuilding
+  /// stripes from parity where slots are missing or damaged. Errors (not_found): no such file;
+  /// (invalid_argument): the CID is not a file's; (corrupt): the manifest is damaged or not this
+  /// owner's; (unrecoverable): some stripe has fewer than k intact blocks; the sink's errors; (io).
+  /// The sink may already have received bytes when an error is returned.
+  Result<RetrieveReport> retrieve(const Cid& cid, const ByteSink& sink, const Progress& progress = {});
+
+  /// The stored files, sorted by CID. Errors (io).
+  Result<std::vector<FileEntry>> list();
+  /// The decoded manifest of `cid`. Errors as retrieve's before the first byte.
+  Result<Manifest> manifest(const Cid& cid);
+  /// Removes a file: manifest first, then its slots. Errors (not_found, io).
+  Result<void> remove(const Cid& cid);
+  /// Checks every block of every slot against the manifest and names damaged slots.
+  /// Errors (not_found, invalid_argument, corrupt, io) about the file itself; damage is reported.
+  Result<VerifyReport> verify(const Cid& cid, const Progress& progress = {});
+  /// Test aid: deletes (or corrupts one byte of) slot `slot` of a stored file.
+  /// Errors (not_found) no such file or slot; (invalid_argument) slot >= n; (io).
+  Result<void> damage(const Cid& cid, std::uint32_t slot, bool corrupt);
+
+  BlockStore& blocks() noexcept { return *blocks_; }
+
+ private:
+  Engine(const Home& home, std::unique_ptr<BlockStore> blocks, SlotStore slots);
+  Result<std::pair<Manifest, crypto::Key>> open_file(const Cid& cid);
+  const Home& home_;
+  std::unique_ptr<BlockStore> blocks_;
+  SlotStore slots_;
+};
+
+}  // namespace ob

@@ -1,0 +1,296 @@
+#include "node/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "coding/stripe.h"
+#include "store/file_io.h"
+
+namespace ob {
+namespace {
+
+Bytes random_bytes(std::size_t n, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  Bytes out(n);
+  for (auto& b : out) b = static_cast<std::uint8_t>(rng());
+  return out;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("ob-engine-test-" + fileio::random_suffix());
+    ASSERT_TRUE(Home::init(dir_, false));
+    // Tests need no durability against power loss; they do need speed.
+    NodeConfig config;
+    config.sync = false;
+    ASSERT_TRUE(fileio::write_file_atomic(dir_ / "config.toml", as_bytes(config.to_toml())));
+    reopen();
+  }
+  void TearDown() override {
+    engine_.reset();
+    home_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void reopen() {
+    engine_.reset();
+    auto home = Home::open(dir_);
+    ASSERT_TRUE(home) << home.error().message;
+    home_ = std::make_unique<Home>(std::move(*home));
+    auto engine = Engine::open(*home_);
+    ASSERT_TRUE(engine) << engine.error().message;
+    engine_ = std::move(*engine);
+  }
+  Cid put(ByteView data, CodingParams params, std::string name = "file.bin") {
+    auto cid = engine_->store(memory_source(data), {name, "application/octet-stream"}, params);
+    EXPECT_TRUE(cid) << cid.error().message;
+    return *cid;
+  }
+  Result<Bytes> get(const Cid& cid) {
+    Bytes out;
+    OB_TRY_VOID(engine_->retrieve(cid, memory_sink(out)));
+    return out;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<Home> home_;
+  std::unique_ptr<Engine> engine_;
+};
+
+// Every subset of {0..n-1} with at most `max` members, as bit masks.
+std::vector<std::uint32_t> loss_patterns(std::uint32_t n, std::uint32_t max) {
+  std::vector<std::uint32_t> out;
+  for (std::uint32_t mask = 0; mask < (1u << n); ++mask) {
+    if (static_cast<std::uint32_t>(__builtin_popcount(mask)) <= max) out.push_back(mask);
+  }
+  return out;
+}
+
+TEST_F(EngineTest, RoundTripsEdgeSizes) {
+  const CodingParams params{4, 2, 4096};
+  const std::size_t chunk = params.chunk_size();
+  const std::size_t stripe = params.k * chunk;
+  for (std::size_t size : {std::size_t{0}, std::size_t{1}, chunk - 1, chunk, chunk + 1, stripe - 1, stripe,
+                           stripe + 1, 3 * stripe + 17}) {
+    const Bytes data = random_bytes(size, static_cast<std::uint32_t>(size));
+    const Cid cid = put(data, params);
+    auto back = get(cid);
+    ASSERT_TRUE(back) << "size " << size << ": " << back.error().message;
+    EXPECT_EQ(*back, data) << "size " << size;
+  }
+}
+
+TEST_F(EngineTest, RoundTripsTheTestBinaryItself) {
+  auto self = fileio::read_file("/proc/self/exe", std::size_t{1} << 31);
+  ASSERT_TRUE(self) << self.error().message;
+  const Cid cid = put(*self, CodingParams{});
+  auto back = get(cid);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_TRUE(*back == *self);
+}
+
+// The core promise: any k of n slots give the file back. Every pattern of up to m deleted or
+// corrupted slots, for replication and for Reed-Solomon codes.
+TEST_F(EngineTest, SurvivesEveryPatternOfUpToMLostOrCorruptSlots) {
+  for (const CodingParams params : {CodingParams{1, 2, 4096}, CodingParams{4, 2, 4096}, CodingParams{3, 3, 8192}}) {
+    const Bytes data = random_bytes(params.stripe_plaintext_size() * 3 + 1234, params.k * 31 + params.m);
+    for (const bool corrupt : {false, true}) {
+      for (std::uint32_t mask : loss_patterns(params.n(), params.m)) {
+        if (mask == 0) continue;
+        const Cid cid = put(data, params);
+        for (std::uint32_t i = 0; i < params.n(); ++i) {
+          if ((mask >> i) & 1) {
+            ASSERT_TRUE(engine_->damage(cid, i, corrupt));
+          }
+        }
+        auto back = get(cid);
+        ASSERT_TRUE(back) << "k=" << params.k << " m=" << params.m << " mask=" << mask << ": "
+                          << back.error().message;
+        ASSERT_EQ(*back, data) << "mask " << mask;
+        ASSERT_TRUE(engine_->remove(cid));
+      }
+    }
+  }
+}
+
+TEST_F(EngineTest, MoreThanMLostSlotsIsAnErrorNotWrongBytes) {
+  const CodingParams params{4, 2, 4096};
+  const Bytes data = random_bytes(50000, 7);
+  for (const bool corrupt : {false, true}) {
+    const Cid cid = put(data, params);
+    for (std::uint32_t i : {0u, 2u, 5u}) ASSERT_TRUE(engine_->damage(cid, i, corrupt));
+    Bytes out;
+    auto result = engine_->retrieve(cid, memory_sink(out));
+    ASSERT_FALSE(result);
+    EXPECT_EQ(result.error().code, Errc::unrecoverable) << result.error().message;
+  }
+}
+
+TEST_F(EngineTest, ReportsRebuiltStripesAndUnusableSlots) {
+  const CodingParams params{4, 2, 4096};
+  const Bytes data = random_bytes(params.stripe_plaintext_size() * 5, 3);
+  const Cid cid = put(data, params);
+  Bytes out;
+  auto clean = engine_->retrieve(cid, memory_sink(out));
+  ASSERT_TRUE(clean);
+  EXPECT_EQ(clean->rebuilt_stripes, 0u);
+  ASSERT_TRUE(engine_->damage(cid, 1, false));
+  out.clear();
+  auto rebuilt = engine_->retrieve(cid, memory_sink(out));
+  ASSERT_TRUE(rebuilt);
+  EXPECT_EQ(rebuilt->rebuilt_stripes, 5u);
+  EXPECT_EQ(rebuilt->unusable_slots, std::vector<std::uint32_t>{1});
+  EXPECT_EQ(out, data);
+}
+
+TEST_F(EngineTest, VerifyNamesDamagedAndMissingSlots) {
+  const CodingParams params{4, 2, 4096};
+  const Cid cid = put(random_bytes(100000, 11), params);
+  auto clean = engine_->verify(cid);
+  ASSERT_TRUE(clean);
+  EXPECT_EQ(clean->intact_slots(), 6u);
+  EXPECT_TRUE(clean->recoverable);
+
+  ASSERT_TRUE(engine_->damage(cid, 2, true));
+  ASSERT_TRUE(engine_->damage(cid, 5, false));
+  auto report = engine_->verify(cid);
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->intact_slots(), 4u);
+  EXPECT_EQ(report->slots[2].state, SlotHealth::State::damaged);
+  EXPECT_EQ(report->slots[2].bad_blocks, 1u);
+  EXPECT_EQ(report->slots[5].state, SlotHealth::State::missing);
+  EXPECT_TRUE(report->recoverable);
+
+  ASSERT_TRUE(engine_->damage(cid, 0, false));
+  report = engine_->verify(cid);
+  ASSERT_TRUE(report);
+  EXPECT_FALSE(report->recoverable);
+}
+
+TEST_F(EngineTest, ListShowsDecryptedNamesAndSizes) {
+  const Cid a = put(random_bytes(10, 1), CodingParams{}, "a.txt");
+  const Cid b = put(random_bytes(70000, 2), CodingParams{2, 1, 8192}, "b.jpg");
+  auto entries = engine_->list();
+  ASSERT_TRUE(entries);
+  ASSERT_EQ(entries->size(), 2u);
+  for (const FileEntry& e : *entries) {
+    if (e.cid == a) {
+      EXPECT_EQ(e.name, "a.txt");
+      EXPECT_EQ(e.size, 10u);
+    } else {
+      EXPECT_EQ(e.cid, b);
+      EXPECT_EQ(e.name, "b.jpg");
+      EXPECT_EQ(e.size, 70000u);
+      EXPECT_EQ(e.params, (CodingParams{2, 1, 8192}));
+      EXPECT_EQ(e.stored_bytes, 3u * 8192u * (CodingParams{2, 1, 8192}.stripe_count(70000)));
+    }
+  }
+}
+
+TEST_F(EngineTest, SameContentStoredTwiceGetsDistinctKeysAndCids) {
+  const Bytes data = random_bytes(5000, 5);
+  EXPECT_NE(put(data, CodingParams{}), put(data, CodingParams{}));
+}
+
+TEST_F(EngineTest, RemoveDeletesManifestAndSlots) {
+  const Cid cid = put(random_bytes(5000, 5), CodingParams{});
+  ASSERT_TRUE(engine_->remove(cid));
+  auto back = get(cid);
+  ASSERT_FALSE(back);
+  EXPECT_EQ(back.error().code, Errc::not_found);
+  EXPECT_FALSE(std::filesystem::exists(home_->slots_dir() / cid.to_string()));
+  auto again = engine_->remove(cid);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, Errc::not_found);
+}
+
+TEST_F(EngineTest, InvalidParametersStoreNothing) {
+  const Bytes data = random_bytes(100, 1);
+  for (const CodingParams params : {CodingParams{0, 2, 4096}, CodingParams{200, 56, 4096},
+                                    CodingParams{4, 2, 1000}, CodingParams{4, 2, 8 * 1024 * 1024}}) {
+    auto cid = engine_->store(memory_source(data), {"x", ""}, params);
+    ASSERT_FALSE(cid);
+    EXPECT_EQ(cid.error().code, Errc::invalid_argument);
+  }
+  auto entries = engine_->list();
+  ASSERT_TRUE(entries);
+  EXPECT_TRUE(entries->empty());
+}
+
+TEST_F(EngineTest, AFailingSourceLeavesNothingBehind) {
+  const Cid kept = put(random_bytes(1000, 9), CodingParams{});
+  std::size_t calls = 0;
+  const ByteSource failing = [&](MutableByteView out) -> Result<std::size_t> {
+    if (++calls > 3) return fail(Errc::io, "disk unplugged");
+    std::fill(out.begin(), out.end(), std::uint8_t{7});
+    return out.size();
+  };
+  auto cid = engine_->store(failing, {"broken", ""}, CodingParams{4, 2, 4096});
+  ASSERT_FALSE(cid);
+  EXPECT_EQ(cid.error().message, "disk unplugged");
+  auto entries = engine_->list();
+  ASSERT_TRUE(entries);
+  ASSERT_EQ(entries->size(), 1u);
+  EXPECT_EQ(entries->front().cid, kept);
+  for (const auto& entry : std::filesystem::directory_iterator(home_->slots_dir())) {
+    EXPECT_EQ(entry.path().filename().string(), kept.to_string());
+  }
+}
+
+// A crash after the slots were published but before the manifest was written leaves slots that
+// belong to no file; a crash mid-staging leaves a staging directory. Opening reclaims both and
+// keeps every complete file.
+TEST_F(EngineTest, OpenRecoversFromACrashMidPut) {
+  const Bytes data = random_bytes(30000, 4);
+  const Cid kept = put(data, CodingParams{});
+  const Cid orphan = Cid::v1(protocol::kCodecManifest, Multihash::sha2_256(as_bytes("never written")));
+  std::filesystem::create_directories(home_->slots_dir() / orphan.to_string());
+  std::filesystem::create_directories(home_->slots_dir() / ".staging-deadbeef");
+  reopen();
+  EXPECT_FALSE(std::filesystem::exists(home_->slots_dir() / orphan.to_string()));
+  EXPECT_FALSE(std::filesystem::exists(home_->slots_dir() / ".staging-deadbeef"));
+  auto back = get(kept);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back, data);
+}
+
+TEST_F(EngineTest, AnotherOwnersSecretCannotOpenTheFile) {
+  const Cid cid = put(random_bytes(3000, 8), CodingParams{});
+  engine_.reset();
+  // Same stores, different master secret: the file key must not unwrap.
+  ASSERT_TRUE(fileio::write_file_atomic(dir_ / "keys/master.key", random_bytes(32, 99), 0600));
+  reopen();
+  auto back = get(cid);
+  ASSERT_FALSE(back);
+  EXPECT_EQ(back.error().code, Errc::corrupt);
+}
+
+TEST_F(EngineTest, RejectsCidsThatAreNotFiles) {
+  auto back = get(Cid::raw_sha256(as_bytes("hello world")));
+  ASSERT_FALSE(back);
+  EXPECT_EQ(back.error().code, Errc::invalid_argument);
+  auto missing = get(Cid::v1(protocol::kCodecManifest, Multihash::sha2_256(as_bytes("nope"))));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Errc::not_found);
+}
+
+TEST_F(EngineTest, SwappedSlotFilesAreDetectedAndRebuilt) {
+  const CodingParams params{4, 2, 4096};
+  const Bytes data = random_bytes(params.stripe_plaintext_size() * 2, 12);
+  const Cid cid = put(data, params);
+  const auto slot_dir = home_->slots_dir() / cid.to_string();
+  // Slot 0's blocks replaced by slot 1's: every block is a valid block of this file, in the
+  // wrong place. The slot root check must catch it.
+  std::filesystem::copy_file(slot_dir / "1.blocks", slot_dir / "0.blocks",
+                             std::filesystem::copy_options::overwrite_existing);
+  auto back = get(cid);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back, data);
+  auto report = engine_->verify(cid);
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->slots[0].state, SlotHealth::State::damaged);
+}
+
+}  // namespace
+}  // namespace ob

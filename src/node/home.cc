@@ -1,0 +1,138 @@
+#include "node/home.h"
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "coding/crypto.h"
+#include "store/file_io.h"
+
+namespace ob {
+namespace {
+
+constexpr std::string_view kConfigFile = "config.toml";
+constexpr std::string_view kMasterKeyFile = "keys/master.key";
+
+template <typename T>
+Result<T> read_integer(const toml::table& table, std::string_view section, std::string_view key,
+                       T fallback) {
+  const toml::node_view node = table[section][key];
+  if (!node) return fallback;
+  const auto value = node.value_exact<std::int64_t>();  // no silent conversion from floats
+  if (!value || *value < 0 || static_cast<std::uint64_t>(*value) > std::numeric_limits<T>::max()) {
+    return fail(Errc::invalid_argument, "config.toml: [", section, "] ", key,
+                " must be a non-negative integer");
+  }
+  return static_cast<T>(*value);
+}
+
+}  // namespace
+
+std::string NodeConfig::to_toml() const {
+  std::ostringstream out;
+  out << "# Open Bucket node configuration (docs/cli.md describes every key).\n\n"
+      << "[coding]\n"
+      << "# Defaults for new files: k data + m parity blocks per stripe; any k of the k + m slots\n"
+      << "# give the file back. block_size in bytes: a multiple of 1024 from 4096 to 4194304.\n"
+      << "k = " << coding.k << "\n"
+      << "m = " << coding.m << "\n"
+      << "block_size = " << coding.block_size << "\n\n"
+      << "[storage]\n"
+      << "# Block store quota in bytes (0 = unlimited).\n"
+      << "quota_bytes = " << quota_bytes << "\n"
+      << "# fsync every write before it is acknowledged. Turn off only for throwaway test data.\n"
+      << "sync = " << (sync ? "true" : "false") << "\n";
+  return out.str();
+}
+
+Result<NodeConfig> NodeConfig::from_toml(std::string_view text) {
+  // Debian's toml++ is built with exceptions: parse errors are thrown, and stop here.
+  toml::table table;
+  try {
+    table = toml::parse(text);
+  } catch (const toml::parse_error& err) {
+    return fail(Errc::invalid_argument, "config.toml line ", err.source().begin.line, ": ",
+                err.description());
+  }
+  NodeConfig config;
+  OB_TRY(config.coding.k, read_integer<std::uint32_t>(table, "coding", "k", config.coding.k));
+  OB_TRY(config.coding.m, read_integer<std::uint32_t>(table, "coding", "m", config.coding.m));
+  OB_TRY(config.coding.block_size,
+         read_integer<std::uint32_t>(table, "coding", "block_size", config.coding.block_size));
+  if (auto ok = config.coding.validate(); !ok) return std::unexpected(prefixed(ok.error(), "config.toml [coding]"));
+  OB_TRY(config.quota_bytes, read_integer<std::uint64_t>(table, "storage", "quota_bytes", 0));
+  if (const toml::node_view sync = table["storage"]["sync"]) {
+    const auto value = sync.value_exact<bool>();  // value<bool>() would accept 1 and 0
+    if (!value) return fail(Errc::invalid_argument, "config.toml: [storage] sync must be true or false");
+    config.sync = *value;
+  }
+  return config;
+}
+
+Result<std::filesystem::path> resolve_home(const std::optional<std::string>& flag) {
+  if (flag && !flag->empty()) return std::filesystem::path(*flag);
+  if (const char* env = std::getenv("OPEN_BUCKET_HOME"); env != nullptr && *env != '\0') {
+    return std::filesystem::path(env);
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    return std::filesystem::path(home) / ".open-bucket";
+  }
+  return fail(Errc::invalid_argument, "no home directory: pass --home or set OPEN_BUCKET_HOME");
+}
+
+Result<InitResult> Home::init(const std::filesystem::path& dir, bool force) {
+  const std::filesystem::path config_path = dir / kConfigFile;
+  std::error_code ec;
+  if (std::filesystem::exists(config_path, ec) && !force) {
+    return fail(Errc::already_exists, dir.string(),
+                " is already initialised (use --force to rewrite its config.toml)");
+  }
+  std::filesystem::create_directories(dir / "keys", ec);
+  if (ec) return fail(Errc::io, "cannot create ", (dir / "keys").string(), ": ", ec.message());
+  std::filesystem::permissions(dir / "keys", std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace, ec);
+
+  InitResult result{false};
+  const std::filesystem::path key_path = dir / kMasterKeyFile;
+  if (!std::filesystem::exists(key_path, ec)) {
+    std::array<std::uint8_t, protocol::kMasterSecretSize> secret;
+    OB_TRY_VOID(crypto::random_bytes(secret));
+    OB_TRY_VOID(fileio::write_file_atomic(key_path, secret, 0600));
+    result.created_master_secret = true;
+  }
+  const std::string toml = NodeConfig{}.to_toml();
+  OB_TRY_VOID(fileio::write_file_atomic(config_path, as_bytes(toml)));
+  return result;
+}
+
+Result<Home> Home::open(const std::filesystem::path& dir) {
+  auto config_text = fileio::read_file(dir / kConfigFile, 1024 * 1024);
+  if (!config_text) {
+    if (config_text.error().code == Errc::not_found) {
+      return fail(Errc::not_found, dir.string(), " is not initialised: run `open-bucket init` first");
+    }
+    return std::unexpected(config_text.error());
+  }
+  OB_TRY(NodeConfig config, NodeConfig::from_toml(as_chars(*config_text)));
+
+  const std::filesystem::path key_path = dir / kMasterKeyFile;
+  struct stat st {};
+  if (::stat(key_path.c_str(), &st) != 0) {
+    return std::unexpected(fileio::errno_error("cannot read master secret", key_path, errno));
+  }
+  if ((st.st_mode & 0077) != 0) {
+    return fail(Errc::corrupt, key_path.string(), " is readable by other users; run chmod 600 on it");
+  }
+  OB_TRY(Bytes secret, fileio::read_file(key_path, 1024));
+  if (secret.size() != protocol::kMasterSecretSize) {
+    return fail(Errc::corrupt, key_path.string(), " holds ", secret.size(), " bytes, expected ",
+                protocol::kMasterSecretSize);
+  }
+  std::array<std::uint8_t, protocol::kMasterSecretSize> master;
+  std::copy(secret.begin(), secret.end(), master.begin());
+  return Home(dir, config, master);
+}
+
+}  // namespace ob

@@ -1,0 +1,70 @@
+// A node's home directory: its configuration and its owner's master secret.
+//
+//   <home>/config.toml          coding defaults and storage settings (docs/cli.md)
+//   <home>/keys/master.key      32 random bytes, mode 0600: the secret every file key derives from
+//   <home>/blocks/              the RocksDB block store (manifests, raw blocks)
+//   <home>/slots/               the slot store
+// The home is chosen by --home, else $OPEN_BUCKET_HOME, else ~/.open-bucket.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "coding/manifest.h"
+#include "core/error.h"
+#include "core/protocol.h"
+
+namespace ob {
+
+/// Settings read from config.toml.
+struct NodeConfig {
+  CodingParams coding;            ///< [coding] k, m, block_size: defaults for new files
+  std::uint64_t quota_bytes = 0;  ///< [storage] quota_bytes: block store quota, 0 = unlimited
+  bool sync = true;               ///< [storage] sync: fsync before acknowledging writes
+
+  /// The TOML text of this configuration, with comments.
+  std::string to_toml() const;
+  /// Parses config.toml text. Errors (invalid_argument): TOML syntax, wrong types, invalid
+  /// coding parameters; each message names the key.
+  static Result<NodeConfig> from_toml(std::string_view text);
+};
+
+/// The resolved home directory: `flag` if given, else $OPEN_BUCKET_HOME, else ~/.open-bucket.
+/// Errors (invalid_argument): none given and $HOME is unset.
+Result<std::filesystem::path> resolve_home(const std::optional<std::string>& flag);
+
+/// What init did, for the message the user sees.
+struct InitResult {
+  bool created_master_secret;  ///< false when --force kept an existing secret
+};
+
+/// An opened home: its paths, configuration and master secret.
+class Home {
+ public:
+  /// Creates the home, config.toml and keys/master.key. Without `force` an existing config is an
+  /// error (already_exists); with it the config is rewritten. An existing master secret is never
+  /// replaced: every stored file's key derives from it. Errors (already_exists, io, crypto).
+  static Result<InitResult> init(const std::filesystem::path& dir, bool force);
+  /// Opens an initialised home. Errors (not_found): not initialised ("run open-bucket init");
+  /// (invalid_argument): bad config; (corrupt): a master key of the wrong size or readable by
+  /// others than its owner; (io).
+  static Result<Home> open(const std::filesystem::path& dir);
+
+  const std::filesystem::path& dir() const noexcept { return dir_; }
+  std::filesystem::path blocks_dir() const { return dir_ / "blocks"; }
+  std::filesystem::path slots_dir() const { return dir_ / "slots"; }
+  const NodeConfig& config() const noexcept { return config_; }
+  ByteView master_secret() const noexcept { return master_; }
+
+ private:
+  Home(std::filesystem::path dir, NodeConfig config, std::array<std::uint8_t, protocol::kMasterSecretSize> master)
+      : dir_(std::move(dir)), config_(config), master_(master) {}
+  std::filesystem::path dir_;
+  NodeConfig config_;
+  std::array<std::uint8_t, protocol::kMasterSecretSize> master_;
+};
+
+}  // namespace ob

@@ -1,0 +1,117 @@
+#include "node/home.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "store/file_io.h"
+
+namespace ob {
+namespace {
+
+class HomeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("ob-home-test-" + fileio::random_suffix());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::filesystem::path dir_;
+};
+
+TEST_F(HomeTest, InitCreatesConfigAndPrivateMasterSecret) {
+  auto init = Home::init(dir_, false);
+  ASSERT_TRUE(init) << init.error().message;
+  EXPECT_TRUE(init->created_master_secret);
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ / "keys/master.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(st.st_size, 32);
+  auto home = Home::open(dir_);
+  ASSERT_TRUE(home) << home.error().message;
+  EXPECT_EQ(home->config().coding, CodingParams{});
+  EXPECT_TRUE(home->config().sync);
+}
+
+TEST_F(HomeTest, InitNeverOverwritesSilentlyAndForceKeepsTheSecret) {
+  ASSERT_TRUE(Home::init(dir_, false));
+  auto before = fileio::read_file(dir_ / "keys/master.key", 64);
+  ASSERT_TRUE(before);
+  auto again = Home::init(dir_, false);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, Errc::already_exists);
+  auto forced = Home::init(dir_, true);
+  ASSERT_TRUE(forced) << forced.error().message;
+  EXPECT_FALSE(forced->created_master_secret);
+  auto after = fileio::read_file(dir_ / "keys/master.key", 64);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(*before, *after);
+}
+
+TEST_F(HomeTest, OpenRefusesUninitialisedHome) {
+  auto home = Home::open(dir_);
+  ASSERT_FALSE(home);
+  EXPECT_EQ(home.error().code, Errc::not_found);
+  EXPECT_NE(home.error().message.find("open-bucket init"), std::string::npos);
+}
+
+TEST_F(HomeTest, OpenRefusesAMasterSecretOthersCanRead) {
+  ASSERT_TRUE(Home::init(dir_, false));
+  ASSERT_EQ(::chmod((dir_ / "keys/master.key").c_str(), 0644), 0);
+  auto home = Home::open(dir_);
+  ASSERT_FALSE(home);
+  EXPECT_EQ(home.error().code, Errc::corrupt);
+}
+
+TEST_F(HomeTest, OpenRefusesATruncatedMasterSecret) {
+  ASSERT_TRUE(Home::init(dir_, false));
+  ASSERT_TRUE(fileio::write_file_atomic(dir_ / "keys/master.key", Bytes(16, 1), 0600));
+  auto home = Home::open(dir_);
+  ASSERT_FALSE(home);
+  EXPECT_EQ(home.error().code, Errc::corrupt);
+}
+
+TEST(NodeConfigTest, RoundTripsThroughToml) {
+  NodeConfig config;
+  config.coding = {10, 4, 1024 * 1024};
+  config.quota_bytes = 123456789;
+  config.sync = false;
+  auto parsed = NodeConfig::from_toml(config.to_toml());
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->coding, config.coding);
+  EXPECT_EQ(parsed->quota_bytes, config.quota_bytes);
+  EXPECT_FALSE(parsed->sync);
+}
+
+TEST(NodeConfigTest, RejectsBadValuesNamingTheKey) {
+  const char* cases[] = {
+      "[coding]\nk = 0\n",            // k < 1
+      "[coding]\nk = 200\nm = 60\n",  // k + m > 255
+      "[coding]\nblock_size = 1000\n",
+      "[coding]\nk = \"four\"\n",
+      "[coding]\nm = -1\n",
+      "[storage]\nsync = 1\n",
+      "[coding\nk = 4\n",  // TOML syntax
+  };
+  for (const char* text : cases) {
+    auto parsed = NodeConfig::from_toml(text);
+    ASSERT_FALSE(parsed) << text;
+    EXPECT_EQ(parsed.error().code, Errc::invalid_argument) << text;
+    EXPECT_NE(parsed.error().message.find("config.toml"), std::string::npos) << parsed.error().message;
+  }
+}
+
+TEST(ResolveHomeTest, FlagThenEnvironmentThenHome) {
+  const char* old_home = std::getenv("HOME");
+  const std::string saved_home = old_home != nullptr ? old_home : "";
+  ::setenv("OPEN_BUCKET_HOME", "/env/home", 1);
+  EXPECT_EQ(*resolve_home(std::string("/flag/home")), "/flag/home");
+  EXPECT_EQ(*resolve_home(std::nullopt), "/env/home");
+  ::unsetenv("OPEN_BUCKET_HOME");
+  ::setenv("HOME", "/users/me", 1);
+  EXPECT_EQ(*resolve_home(std::nullopt), "/users/me/.open-bucket");
+  ::setenv("HOME", saved_home.c_str(), 1);
+}
+
+}  // namespace
+}  // namespace ob
