@@ -119,9 +119,9 @@ int cmd_put(const std::optional<std::string>& home_flag, const PutOptions& opts)
   bar.finish();
   if (!cid) return report(cid.error());
   if (opts.json) {
-    auto manifest = node->engine->manifest(*cid);
-    nlohmann::json out = {{"cid", cid->to_string()}, {"name", name},
-                          {"size", manifest ? manifest->original_size : 0},
+    auto entry = node->engine->stat(*cid);
+    if (!entry) return report(entry.error());
+    nlohmann::json out = {{"cid", cid->to_string()}, {"name", name}, {"size", entry->size},
                           {"k", params.k}, {"m", params.m}, {"blockSize", params.block_size}};
     std::cout << out.dump() << "\n";
   } else {
@@ -138,8 +138,8 @@ int cmd_get(const std::optional<std::string>& home_flag, const std::string& cid_
   if (!cid) return report(cid.error());
   auto node = open_node(home_flag);
   if (!node) return report(node.error());
-  auto manifest = node->engine->manifest(*cid);
-  if (!manifest) return report(manifest.error());
+  auto entry = node->engine->stat(*cid);
+  if (!entry) return report(entry.error());
 
   ProgressBar bar("get " + cid_text.substr(0, 12));
   const Progress progress = [&](std::uint64_t done, std::uint64_t total) { bar.update(done, total); };
@@ -154,14 +154,9 @@ int cmd_get(const std::optional<std::string>& home_flag, const std::string& cid_
   std::filesystem::path target(out_path);
   std::error_code ec;
   if (std::filesystem::is_directory(target, ec)) {
-    auto entries = node->engine->list();
-    std::string name = cid_text;
-    if (entries) {
-      for (const FileEntry& e : *entries) {
-        if (e.cid == *cid && !e.name.empty()) name = std::filesystem::path(e.name).filename().string();
-      }
-    }
-    target /= name;
+    // Only the stored name's last component: a name must never steer the write elsewhere.
+    const std::string name = std::filesystem::path(entry->name).filename().string();
+    target /= (name.empty() || name == "." || name == "..") ? cid->to_string() : name;
   }
   // Written beside the target and renamed into place only when every block checked out.
   auto file = fileio::AtomicFile::create(target);

@@ -193,24 +193,27 @@ Result<RetrieveReport> Engine::retrieve(const Cid& cid, const ByteSink& sink, co
   return report;
 }
 
+Result<FileEntry> Engine::stat(const Cid& cid) {
+  OB_TRY(auto opened, open_file(cid));
+  const auto& [manifest, file_key] = opened;
+  OB_TRY(FileMetadata metadata, open_metadata(file_key, manifest.encrypted_metadata));
+  return FileEntry{cid, std::move(metadata.name), std::move(metadata.mime_type), manifest.original_size,
+                   manifest.params, slots_.file_bytes(cid)};
+}
+
 Result<std::vector<FileEntry>> Engine::list() {
   OB_TRY(std::vector<Cid> cids, blocks_->list(protocol::kCodecManifest));
   std::vector<FileEntry> entries;
   entries.reserve(cids.size());
   for (const Cid& cid : cids) {
-    FileEntry entry{cid, {}, {}, 0, {}, slots_.file_bytes(cid)};
-    OB_TRY(Bytes encoded, blocks_->get(cid));
-    if (auto manifest = Manifest::decode(encoded)) {
-      entry.size = manifest->original_size;
-      entry.params = manifest->params;
-      if (auto key = unwrap_file_key(home_.master_secret(), manifest->key)) {
-        if (auto meta = open_metadata(*key, manifest->encrypted_metadata)) {
-          entry.name = std::move(meta->name);
-          entry.mime_type = std::move(meta->mime_type);
-        }
-      }
+    auto entry = stat(cid);
+    if (entry) {
+      entries.push_back(std::move(*entry));
+    } else if (entry.error().code == Errc::io) {
+      return std::unexpected(entry.error());
+    } else {
+      entries.push_back(FileEntry{cid, {}, {}, 0, {}, slots_.file_bytes(cid)});
     }
-    entries.push_back(std::move(entry));
   }
   return entries;
 }

@@ -84,8 +84,11 @@ class Engine {
   /// The sink may already have received bytes when an error is returned.
   Result<RetrieveReport> retrieve(const Cid& cid, const ByteSink& sink, const Progress& progress = {});
 
-  /// The stored files, sorted by CID. Errors (io).
+  /// The stored files, sorted by CID; a file whose manifest cannot be opened is listed with its
+  /// CID and stored bytes only. Errors (io).
   Result<std::vector<FileEntry>> list();
+  /// One file's entry, with its decrypted name. Errors as retrieve's before the first byte.
+  Result<FileEntry> stat(const Cid& cid);
   /// The decoded manifest of `cid`. Errors as retrieve's before the first byte.
   Result<Manifest> manifest(const Cid& cid);
   /// Removes a file: manifest first, then its slots. Errors (not_found, io).
