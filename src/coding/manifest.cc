@@ -19,6 +19,24 @@ constexpr std::string_view kMetadataAad = "open-bucket/v1/metadata";
 Bytes to_bytes(const std::string& s) { return Bytes(s.begin(), s.end()); }
 std::string to_string(ByteView b) { return std::string(as_chars(b)); }
 
+// What sealing and opening a key wrap share: the cipher under the wrap key, the wrap's nonce,
+// and the AAD that binds the wrapped key to its salt. `wrap.nonce` must be 12 bytes.
+struct WrapContext {
+  crypto::Aead aead;
+  crypto::Nonce nonce;
+  Bytes aad;
+};
+
+Result<WrapContext> wrap_context(ByteView master_secret, const KeyWrap& wrap) {
+  OB_TRY(crypto::Key wrap_key, crypto::derive_wrap_key(master_secret));
+  OB_TRY(crypto::Aead aead, crypto::Aead::make(wrap_key));
+  crypto::Nonce nonce;
+  std::copy(wrap.nonce.begin(), wrap.nonce.end(), nonce.begin());
+  Bytes aad(kWrapAadLabel.begin(), kWrapAadLabel.end());
+  aad.insert(aad.end(), wrap.salt.begin(), wrap.salt.end());
+  return WrapContext{std::move(aead), nonce, std::move(aad)};
+}
+
 }  // namespace
 
 Result<void> CodingParams::validate() const {
@@ -146,14 +164,8 @@ Result<std::pair<crypto::Key, KeyWrap>> new_file_key(ByteView master_secret) {
   OB_TRY_VOID(crypto::random_bytes(wrap.salt));
   OB_TRY_VOID(crypto::random_bytes(wrap.nonce));
   OB_TRY(crypto::Key file_key, crypto::derive_file_key(master_secret, wrap.salt));
-  OB_TRY(crypto::Key wrap_key, crypto::derive_wrap_key(master_secret));
-  OB_TRY(crypto::Aead aead, crypto::Aead::make(wrap_key));
-
-  crypto::Nonce nonce;
-  std::copy(wrap.nonce.begin(), wrap.nonce.end(), nonce.begin());
-  Bytes aad(kWrapAadLabel.begin(), kWrapAadLabel.end());
-  aad.insert(aad.end(), wrap.salt.begin(), wrap.salt.end());
-  OB_TRY_VOID(aead.seal(nonce, aad, file_key,
+  OB_TRY(WrapContext ctx, wrap_context(master_secret, wrap));
+  OB_TRY_VOID(ctx.aead.seal(ctx.nonce, ctx.aad, file_key,
                         MutableByteView(wrap.wrapped_key).first(protocol::kKeySize),
                         MutableByteView(wrap.wrapped_key).subspan(protocol::kKeySize)));
   return std::pair{file_key, std::move(wrap)};
@@ -164,15 +176,10 @@ Result<crypto::Key> unwrap_file_key(ByteView master_secret, const KeyWrap& wrap)
       wrap.wrapped_key.size() != protocol::kKeySize + protocol::kTagSize) {
     return fail(Errc::corrupt, "key wrap has wrong field sizes");
   }
-  OB_TRY(crypto::Key wrap_key, crypto::derive_wrap_key(master_secret));
-  OB_TRY(crypto::Aead aead, crypto::Aead::make(wrap_key));
-  crypto::Nonce nonce;
-  std::copy(wrap.nonce.begin(), wrap.nonce.end(), nonce.begin());
-  Bytes aad(kWrapAadLabel.begin(), kWrapAadLabel.end());
-  aad.insert(aad.end(), wrap.salt.begin(), wrap.salt.end());
+  OB_TRY(WrapContext ctx, wrap_context(master_secret, wrap));
   crypto::Key file_key;
   const ByteView wrapped(wrap.wrapped_key);
-  if (auto ok = aead.open(nonce, aad, wrapped.first(protocol::kKeySize),
+  if (auto ok = ctx.aead.open(ctx.nonce, ctx.aad, wrapped.first(protocol::kKeySize),
                           wrapped.subspan(protocol::kKeySize), file_key);
       !ok) {
     if (ok.error().code == Errc::corrupt) {
