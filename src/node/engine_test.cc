@@ -6,21 +6,16 @@
 
 #include "coding/stripe.h"
 #include "store/file_io.h"
+#include "testing/test_util.h"
 
 namespace ob {
 namespace {
 
-Bytes random_bytes(std::size_t n, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  Bytes out(n);
-  for (auto& b : out) b = static_cast<std::uint8_t>(rng());
-  return out;
-}
+using ob::testing::seeded_bytes;
 
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("ob-engine-test-" + fileio::random_suffix());
     ASSERT_TRUE(Home::init(dir_, false));
     // Tests need no durability against power loss; they do need speed.
     NodeConfig config;
@@ -31,7 +26,6 @@ class EngineTest : public ::testing::Test {
   void TearDown() override {
     engine_.reset();
     home_.reset();
-    std::filesystem::remove_all(dir_);
   }
   void reopen() {
     engine_.reset();
@@ -53,7 +47,8 @@ class EngineTest : public ::testing::Test {
     return out;
   }
 
-  std::filesystem::path dir_;
+  ob::testing::TempDir tmp_{"ob-engine-test"};
+  const std::filesystem::path dir_ = tmp_.path() / "home";
   std::unique_ptr<Home> home_;
   std::unique_ptr<Engine> engine_;
 };
@@ -73,7 +68,7 @@ TEST_F(EngineTest, RoundTripsEdgeSizes) {
   const std::size_t stripe = params.k * chunk;
   for (std::size_t size : {std::size_t{0}, std::size_t{1}, chunk - 1, chunk, chunk + 1, stripe - 1, stripe,
                            stripe + 1, 3 * stripe + 17}) {
-    const Bytes data = random_bytes(size, static_cast<std::uint32_t>(size));
+    const Bytes data = seeded_bytes(size, static_cast<std::uint32_t>(size));
     const Cid cid = put(data, params);
     auto back = get(cid);
     ASSERT_TRUE(back) << "size " << size << ": " << back.error().message;
@@ -94,7 +89,7 @@ TEST_F(EngineTest, RoundTripsTheTestBinaryItself) {
 // corrupted slots, for replication and for Reed-Solomon codes.
 TEST_F(EngineTest, SurvivesEveryPatternOfUpToMLostOrCorruptSlots) {
   for (const CodingParams params : {CodingParams{1, 2, 4096}, CodingParams{4, 2, 4096}, CodingParams{3, 3, 8192}}) {
-    const Bytes data = random_bytes(params.stripe_plaintext_size() * 3 + 1234, params.k * 31 + params.m);
+    const Bytes data = seeded_bytes(params.stripe_plaintext_size() * 3 + 1234, params.k * 31 + params.m);
     for (const bool corrupt : {false, true}) {
       for (std::uint32_t mask : loss_patterns(params.n(), params.m)) {
         if (mask == 0) continue;
@@ -116,7 +111,7 @@ TEST_F(EngineTest, SurvivesEveryPatternOfUpToMLostOrCorruptSlots) {
 
 TEST_F(EngineTest, MoreThanMLostSlotsIsAnErrorNotWrongBytes) {
   const CodingParams params{4, 2, 4096};
-  const Bytes data = random_bytes(50000, 7);
+  const Bytes data = seeded_bytes(50000, 7);
   for (const bool corrupt : {false, true}) {
     const Cid cid = put(data, params);
     for (std::uint32_t i : {0u, 2u, 5u}) ASSERT_TRUE(engine_->damage(cid, i, corrupt));
@@ -129,7 +124,7 @@ TEST_F(EngineTest, MoreThanMLostSlotsIsAnErrorNotWrongBytes) {
 
 TEST_F(EngineTest, ReportsRebuiltStripesAndUnusableSlots) {
   const CodingParams params{4, 2, 4096};
-  const Bytes data = random_bytes(params.stripe_plaintext_size() * 5, 3);
+  const Bytes data = seeded_bytes(params.stripe_plaintext_size() * 5, 3);
   const Cid cid = put(data, params);
   Bytes out;
   auto clean = engine_->retrieve(cid, memory_sink(out));
@@ -146,7 +141,7 @@ TEST_F(EngineTest, ReportsRebuiltStripesAndUnusableSlots) {
 
 TEST_F(EngineTest, VerifyNamesDamagedAndMissingSlots) {
   const CodingParams params{4, 2, 4096};
-  const Cid cid = put(random_bytes(100000, 11), params);
+  const Cid cid = put(seeded_bytes(100000, 11), params);
   auto clean = engine_->verify(cid);
   ASSERT_TRUE(clean);
   EXPECT_EQ(clean->intact_slots(), 6u);
@@ -169,8 +164,8 @@ TEST_F(EngineTest, VerifyNamesDamagedAndMissingSlots) {
 }
 
 TEST_F(EngineTest, ListShowsDecryptedNamesAndSizes) {
-  const Cid a = put(random_bytes(10, 1), CodingParams{}, "a.txt");
-  const Cid b = put(random_bytes(70000, 2), CodingParams{2, 1, 8192}, "b.jpg");
+  const Cid a = put(seeded_bytes(10, 1), CodingParams{}, "a.txt");
+  const Cid b = put(seeded_bytes(70000, 2), CodingParams{2, 1, 8192}, "b.jpg");
   auto entries = engine_->list();
   ASSERT_TRUE(entries);
   ASSERT_EQ(entries->size(), 2u);
@@ -189,12 +184,12 @@ TEST_F(EngineTest, ListShowsDecryptedNamesAndSizes) {
 }
 
 TEST_F(EngineTest, SameContentStoredTwiceGetsDistinctKeysAndCids) {
-  const Bytes data = random_bytes(5000, 5);
+  const Bytes data = seeded_bytes(5000, 5);
   EXPECT_NE(put(data, CodingParams{}), put(data, CodingParams{}));
 }
 
 TEST_F(EngineTest, RemoveDeletesManifestAndSlots) {
-  const Cid cid = put(random_bytes(5000, 5), CodingParams{});
+  const Cid cid = put(seeded_bytes(5000, 5), CodingParams{});
   ASSERT_TRUE(engine_->remove(cid));
   auto back = get(cid);
   ASSERT_FALSE(back);
@@ -206,7 +201,7 @@ TEST_F(EngineTest, RemoveDeletesManifestAndSlots) {
 }
 
 TEST_F(EngineTest, InvalidParametersStoreNothing) {
-  const Bytes data = random_bytes(100, 1);
+  const Bytes data = seeded_bytes(100, 1);
   for (const CodingParams params : {CodingParams{0, 2, 4096}, CodingParams{200, 56, 4096},
                                     CodingParams{4, 2, 1000}, CodingParams{4, 2, 8 * 1024 * 1024}}) {
     auto cid = engine_->store(memory_source(data), {"x", ""}, params);
@@ -219,7 +214,7 @@ TEST_F(EngineTest, InvalidParametersStoreNothing) {
 }
 
 TEST_F(EngineTest, AFailingSourceLeavesNothingBehind) {
-  const Cid kept = put(random_bytes(1000, 9), CodingParams{});
+  const Cid kept = put(seeded_bytes(1000, 9), CodingParams{});
   std::size_t calls = 0;
   const ByteSource failing = [&](MutableByteView out) -> Result<std::size_t> {
     if (++calls > 3) return fail(Errc::io, "disk unplugged");
@@ -242,7 +237,7 @@ TEST_F(EngineTest, AFailingSourceLeavesNothingBehind) {
 // belong to no file; a crash mid-staging leaves a staging directory. Opening reclaims both and
 // keeps every complete file.
 TEST_F(EngineTest, OpenRecoversFromACrashMidPut) {
-  const Bytes data = random_bytes(30000, 4);
+  const Bytes data = seeded_bytes(30000, 4);
   const Cid kept = put(data, CodingParams{});
   const Cid orphan = Cid::v1(protocol::kCodecManifest, Multihash::sha2_256(as_bytes("never written")));
   std::filesystem::create_directories(home_->slots_dir() / orphan.to_string());
@@ -256,10 +251,10 @@ TEST_F(EngineTest, OpenRecoversFromACrashMidPut) {
 }
 
 TEST_F(EngineTest, AnotherOwnersSecretCannotOpenTheFile) {
-  const Cid cid = put(random_bytes(3000, 8), CodingParams{});
+  const Cid cid = put(seeded_bytes(3000, 8), CodingParams{});
   engine_.reset();
   // Same stores, different master secret: the file key must not unwrap.
-  ASSERT_TRUE(fileio::write_file_atomic(dir_ / "keys/master.key", random_bytes(32, 99), 0600));
+  ASSERT_TRUE(fileio::write_file_atomic(dir_ / "keys/master.key", seeded_bytes(32, 99), 0600));
   reopen();
   auto back = get(cid);
   ASSERT_FALSE(back);
@@ -277,7 +272,7 @@ TEST_F(EngineTest, RejectsCidsThatAreNotFiles) {
 
 TEST_F(EngineTest, SwappedSlotFilesAreDetectedAndRebuilt) {
   const CodingParams params{4, 2, 4096};
-  const Bytes data = random_bytes(params.stripe_plaintext_size() * 2, 12);
+  const Bytes data = seeded_bytes(params.stripe_plaintext_size() * 2, 12);
   const Cid cid = put(data, params);
   const auto slot_dir = home_->slots_dir() / cid.to_string();
   // Slot 0's blocks replaced by slot 1's: every block is a valid block of this file, in the

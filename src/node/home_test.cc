@@ -6,17 +6,15 @@
 #include <fstream>
 
 #include "store/file_io.h"
+#include "testing/test_util.h"
 
 namespace ob {
 namespace {
 
 class HomeTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("ob-home-test-" + fileio::random_suffix());
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::filesystem::path dir_;
+  ob::testing::TempDir tmp_{"ob-home-test"};
+  const std::filesystem::path dir_ = tmp_.path() / "home";
 };
 
 TEST_F(HomeTest, InitCreatesConfigAndPrivateMasterSecret) {
