@@ -149,6 +149,11 @@ Result<Manifest> Manifest::decode(ByteView encoded) {
     return fail(Errc::corrupt, "manifest metadata is shorter than its tag");
   }
   manifest.encrypted_metadata = to_bytes(pb.encrypted_metadata());
+  // Protobuf accepts many encodings of one message (repeated scalars, oversized varints cut to
+  // 32 bits, any field order). One manifest must have one encoding, so one file one ID.
+  if (manifest.encode() != Bytes(encoded.begin(), encoded.end())) {
+    return fail(Errc::corrupt, "manifest is not in canonical encoding");
+  }
   return manifest;
 }
 

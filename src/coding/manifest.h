@@ -70,7 +70,7 @@ struct Manifest {
   /// Parses and validates an encoded manifest. Errors (corrupt), each saying which rule failed:
   /// larger than 64 KiB, not protobuf, unknown fields, unsupported version or cipher, invalid
   /// coding parameters, wrong key or root sizes, a root count other than k + m, a size whose
-  /// stripes would not fit 63 bits.
+  /// stripes would not fit 63 bits, any encoding other than the one encode() produces.
   static Result<Manifest> decode(ByteView encoded);
   /// The file ID: CIDv1(codec 0x300000, sha2-256(encoded)).
   static Cid cid_of(ByteView encoded);
