@@ -7,6 +7,7 @@
 #include <toml++/toml.h>
 
 #include "coding/crypto.h"
+#include "net/identity.h"
 #include "store/file_io.h"
 
 namespace ob {
@@ -102,6 +103,8 @@ Result<InitResult> Home::init(const std::filesystem::path& dir, bool force) {
     OB_TRY_VOID(fileio::write_file_atomic(key_path, secret, 0600));
     result.created_master_secret = true;
   }
+  // The node's peer identity; kept, like the master secret, when it exists.
+  OB_TRY_VOID(net::Identity::load_or_create(dir / "keys" / "identity.key"));
   const std::string toml = NodeConfig{}.to_toml();
   OB_TRY_VOID(fileio::write_file_atomic(config_path, as_bytes(toml)));
   return result;

@@ -2,6 +2,7 @@
 //
 //   <home>/config.toml          coding defaults and storage settings (docs/cli.md)
 //   <home>/keys/master.key      32 random bytes, mode 0600: the secret every file key derives from
+//   <home>/keys/identity.key    32-byte Ed25519 seed, mode 0600: the node's peer ID (net/identity.h)
 //   <home>/blocks/              the RocksDB block store (manifests, raw blocks)
 //   <home>/slots/               the slot store
 // The home is chosen by --home, else $OPEN_BUCKET_HOME, else ~/.open-bucket.
@@ -44,7 +45,7 @@ struct InitResult {
 /// An opened home: its paths, configuration and master secret.
 class Home {
  public:
-  /// Creates the home, config.toml and keys/master.key. Without `force` an existing config is an
+  /// Creates the home, config.toml, keys/master.key and keys/identity.key. Without `force` an existing config is an
   /// error (already_exists); with it the config is rewritten. An existing master secret is never
   /// replaced: every stored file's key derives from it. Errors (already_exists, io, crypto).
   static Result<InitResult> init(const std::filesystem::path& dir, bool force);
@@ -56,6 +57,7 @@ class Home {
   const std::filesystem::path& dir() const noexcept { return dir_; }
   std::filesystem::path blocks_dir() const { return dir_ / "blocks"; }
   std::filesystem::path slots_dir() const { return dir_ / "slots"; }
+  std::filesystem::path identity_key_path() const { return dir_ / "keys" / "identity.key"; }
   const NodeConfig& config() const noexcept { return config_; }
   ByteView master_secret() const noexcept { return master_; }
 

@@ -25,6 +25,8 @@ TEST_F(HomeTest, InitCreatesConfigAndPrivateMasterSecret) {
   ASSERT_EQ(::stat((dir_ / "keys/master.key").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_EQ(st.st_size, 32);
+  ASSERT_EQ(::stat((dir_ / "keys/identity.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
   auto home = Home::open(dir_);
   ASSERT_TRUE(home) << home.error().message;
   EXPECT_EQ(home->config().coding, CodingParams{});
