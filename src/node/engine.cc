@@ -29,19 +29,103 @@ Result<std::unique_ptr<Engine>> Engine::open(const Home& home) {
   return std::unique_ptr<Engine>(new Engine(home, std::move(blocks), std::move(slots)));
 }
 
-// Fills `out` from `source` until it is full or the source ends; returns the bytes read.
-static Result<std::size_t> read_full(const ByteSource& source, MutableByteView out) {
-  std::size_t filled = 0;
-  while (filled < out.size()) {
-    OB_TRY(std::size_t n, source(out.subspan(filled)));
-    if (n == 0) break;
-    filled += n;
-  }
-  return filled;
+struct FileWriter::State {
+  Engine& engine;
+  FileMetadata metadata;
+  CodingParams params;
+  crypto::Key file_key;
+  KeyWrap wrap;
+  StripeEncoder encoder;
+  SlotSetWriter slots;
+  std::vector<merkle::RootBuilder> slot_trees;
+  std::uint64_t stripe = 0;  // index of the stripe being filled
+  std::size_t filled = 0;    // plaintext bytes in it so far
+  bool failed = false;
+};
+
+FileWriter::FileWriter(std::unique_ptr<State> state) : state_(std::move(state)) {}
+FileWriter::FileWriter(FileWriter&&) noexcept = default;
+FileWriter::~FileWriter() = default;
+
+MutableByteView FileWriter::writable() noexcept {
+  const std::size_t chunk = state_->params.chunk_size();
+  const std::size_t d = state_->filled / chunk;
+  return state_->encoder.plaintext(d).subspan(state_->filled % chunk);
 }
 
-Result<Cid> Engine::store(const ByteSource& source, const FileMetadata& metadata,
-                          const CodingParams& params, const Progress& progress) {
+Result<void> FileWriter::commit(std::size_t n) {
+  if (state_->failed) return fail(Errc::invalid_argument, "this upload already failed");
+  if (n > writable().size()) return fail(Errc::internal, "committed more bytes than were writable");
+  state_->filled += n;
+  total_ += n;
+  if (state_->filled == state_->params.stripe_plaintext_size()) return encode_stripe();
+  return {};
+}
+
+Result<void> FileWriter::write(ByteView data) {
+  while (!data.empty()) {
+    const MutableByteView space = writable();
+    const std::size_t n = std::min(space.size(), data.size());
+    std::memcpy(space.data(), data.data(), n);
+    OB_TRY_VOID(commit(n));
+    data = data.subspan(n);
+  }
+  return {};
+}
+
+Result<void> FileWriter::encode_stripe() {
+  State& st = *state_;
+  // The tail of the last stripe is zeros: encrypted like data, cut off by original_size.
+  const std::size_t chunk = st.params.chunk_size();
+  for (std::size_t pos = st.filled; pos < st.params.stripe_plaintext_size();) {
+    const MutableByteView rest = st.encoder.plaintext(pos / chunk).subspan(pos % chunk);
+    std::memset(rest.data(), 0, rest.size());
+    pos += rest.size();
+  }
+  auto done = [&]() -> Result<void> {
+    OB_TRY_VOID(st.encoder.encode(st.stripe));
+    for (std::uint32_t i = 0; i < st.params.n(); ++i) {
+      OB_TRY_VOID(st.slots.append(i, st.encoder.block(i), st.encoder.root(i)));
+      st.slot_trees[i].add(st.encoder.root(i));
+    }
+    return {};
+  }();
+  if (!done) {
+    st.failed = true;
+    return done;
+  }
+  ++st.stripe;
+  st.filled = 0;
+  return {};
+}
+
+Result<Cid> FileWriter::finish() {
+  State& st = *state_;
+  if (st.failed) return fail(Errc::invalid_argument, "this upload already failed");
+  // A partial stripe, or the single all-padding stripe of an empty file.
+  if (st.filled > 0 || st.stripe == 0) OB_TRY_VOID(encode_stripe());
+
+  Manifest manifest;
+  manifest.original_size = total_;
+  manifest.params = st.params;
+  manifest.key = std::move(st.wrap);
+  for (const merkle::RootBuilder& tree : st.slot_trees) {
+    OB_TRY(merkle::Hash root, tree.root());
+    manifest.slot_roots.push_back(root);
+  }
+  OB_TRY(manifest.encrypted_metadata, seal_metadata(st.file_key, st.metadata));
+  const Bytes encoded = manifest.encode();
+  const Cid cid = Manifest::cid_of(encoded);
+  st.failed = true;  // whatever happens next, this writer is spent
+  OB_TRY_VOID(st.slots.commit(cid));
+  if (auto ok = st.engine.blocks_->put(cid, encoded); !ok) {
+    (void)st.engine.slots_.remove(cid);  // best effort; Engine::open reclaims it otherwise
+    return std::unexpected(ok.error());
+  }
+  return cid;
+}
+
+Result<FileWriter> Engine::begin_store(const FileMetadata& metadata, const CodingParams& params) {
   OB_TRY_VOID(params.validate());
   if (metadata.name.size() > protocol::kMaxFileNameSize) {
     return fail(Errc::invalid_argument, "file name longer than ", protocol::kMaxFileNameSize, " bytes");
@@ -49,52 +133,23 @@ Result<Cid> Engine::store(const ByteSource& source, const FileMetadata& metadata
   OB_TRY(auto key_and_wrap, new_file_key(home_.master_secret()));
   auto& [file_key, wrap] = key_and_wrap;
   OB_TRY(StripeEncoder encoder, StripeEncoder::make(params, file_key));
-  OB_TRY(SlotSetWriter writer, slots_.begin(params.n(), params.block_size));
-  std::vector<merkle::RootBuilder> slot_trees(params.n());
+  OB_TRY(SlotSetWriter slots, slots_.begin(params.n(), params.block_size));
+  return FileWriter(std::unique_ptr<FileWriter::State>(new FileWriter::State{
+      *this, metadata, params, file_key, std::move(wrap), std::move(encoder), std::move(slots),
+      std::vector<merkle::RootBuilder>(params.n())}));
+}
 
-  const std::size_t chunk = params.chunk_size();
-  std::uint64_t total = 0;
-  bool at_end = false;
-  for (std::uint64_t stripe = 0; !at_end; ++stripe) {
-    std::size_t stripe_bytes = 0;
-    for (std::size_t d = 0; d < params.k; ++d) {
-      MutableByteView plain = encoder.plaintext(d);
-      std::size_t got = 0;
-      if (!at_end) {
-        OB_TRY(got, read_full(source, plain));
-        at_end = got < chunk;
-      }
-      // The tail of the last stripe is zeros: encrypted like data, cut off by original_size.
-      std::memset(plain.data() + got, 0, chunk - got);
-      stripe_bytes += got;
-    }
-    if (stripe_bytes == 0 && stripe > 0) break;  // the previous stripe ended exactly at EOF
-    OB_TRY_VOID(encoder.encode(stripe));
-    for (std::uint32_t i = 0; i < params.n(); ++i) {
-      OB_TRY_VOID(writer.append(i, encoder.block(i), encoder.root(i)));
-      slot_trees[i].add(encoder.root(i));
-    }
-    total += stripe_bytes;
-    if (progress) progress(total, 0);
+Result<Cid> Engine::store(const ByteSource& source, const FileMetadata& metadata,
+                          const CodingParams& params, const Progress& progress) {
+  OB_TRY(FileWriter writer, begin_store(metadata, params));
+  // Read straight into the stripe buffer: the pull path makes no copy at all.
+  for (;;) {
+    OB_TRY(std::size_t n, source(writer.writable()));
+    if (n == 0) break;
+    OB_TRY_VOID(writer.commit(n));
+    if (progress) progress(writer.bytes_written(), 0);
   }
-
-  Manifest manifest;
-  manifest.original_size = total;
-  manifest.params = params;
-  manifest.key = std::move(wrap);
-  for (const merkle::RootBuilder& tree : slot_trees) {
-    OB_TRY(merkle::Hash root, tree.root());
-    manifest.slot_roots.push_back(root);
-  }
-  OB_TRY(manifest.encrypted_metadata, seal_metadata(file_key, metadata));
-  const Bytes encoded = manifest.encode();
-  const Cid cid = Manifest::cid_of(encoded);
-  OB_TRY_VOID(writer.commit(cid));
-  if (auto ok = blocks_->put(cid, encoded); !ok) {
-    (void)slots_.remove(cid);  // best effort; open() reclaims it otherwise
-    return std::unexpected(ok.error());
-  }
-  return cid;
+  return writer.finish();
 }
 
 Result<std::pair<Manifest, crypto::Key>> Engine::open_file(const Cid& cid) {

@@ -64,12 +64,51 @@ struct RetrieveReport {
   std::uint64_t rebuilt_stripes = 0;         ///< stripes that needed erasure decoding
 };
 
+class Engine;
+
+/// A file being stored, fed by pushes (an HTTP body, a socket) or by Engine::store's pull loop.
+/// Bytes go straight into the stripe buffer; each full stripe is encoded and appended to the
+/// staged slots. Nothing is visible until finish() succeeds; a writer destroyed before that,
+/// or after an error, leaves nothing behind. Not thread-safe.
+class FileWriter {
+ public:
+  FileWriter(FileWriter&&) noexcept;
+  FileWriter& operator=(FileWriter&&) = delete;
+  FileWriter(const FileWriter&) = delete;
+  FileWriter& operator=(const FileWriter&) = delete;
+  ~FileWriter();
+
+  /// Appends bytes of the file. Errors (io, crypto); the writer is then unusable.
+  Result<void> write(ByteView data);
+  /// Zero-copy appending: where the next bytes go (never empty before finish) ...
+  MutableByteView writable() noexcept;
+  /// ... and how many of them were filled. Errors as write().
+  Result<void> commit(std::size_t n);
+  /// Plaintext bytes accepted so far.
+  std::uint64_t bytes_written() const noexcept { return total_; }
+  /// Encodes the last stripe, publishes the slots, then stores the manifest. Returns the file's
+  /// CID. Errors (io, crypto, quota_exceeded), or (invalid_argument) after an earlier error.
+  Result<Cid> finish();
+
+ private:
+  friend class Engine;
+  struct State;
+  explicit FileWriter(std::unique_ptr<State> state);
+  Result<void> encode_stripe();
+  std::unique_ptr<State> state_;
+  std::uint64_t total_ = 0;
+};
+
 /// Not thread-safe; one per process (the block store's lock enforces it).
 class Engine {
  public:
   /// Opens the stores under `home` and removes what an interrupted put or rm left behind.
   /// Errors (io): a store cannot be opened (e.g. another process holds it).
   static Result<std::unique_ptr<Engine>> open(const Home& home);
+
+  /// Starts storing a new file; bytes are pushed into the returned writer.
+  /// Errors (invalid_argument): invalid params or a name over 4096 bytes; (io, crypto).
+  Result<FileWriter> begin_store(const FileMetadata& metadata, const CodingParams& params);
 
   /// Stores everything `source` yields as a new file. Returns its CID (the manifest's).
   /// Errors (invalid_argument): invalid params or a name over 4096 bytes; the source's own
@@ -103,6 +142,7 @@ class Engine {
   BlockStore& blocks() noexcept { return *blocks_; }
 
  private:
+  friend class FileWriter;
   Engine(const Home& home, std::unique_ptr<BlockStore> blocks, SlotStore slots);
   Result<std::pair<Manifest, crypto::Key>> open_file(const Cid& cid);
   const Home& home_;

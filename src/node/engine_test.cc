@@ -76,6 +76,40 @@ TEST_F(EngineTest, RoundTripsEdgeSizes) {
   }
 }
 
+// The push path (HTTP bodies) must produce the same files as the pull path, whatever the
+// sizes of the pieces: across chunk and stripe boundaries, and with empty writes.
+TEST_F(EngineTest, PushedPiecesOfAnySizeRoundTrip) {
+  const CodingParams params{3, 2, 4096};
+  const Bytes data = seeded_bytes(params.stripe_plaintext_size() * 2 + 999, 21);
+  for (std::size_t piece : {std::size_t{1}, std::size_t{7}, params.chunk_size(), params.chunk_size() + 1,
+                            params.stripe_plaintext_size(), data.size()}) {
+    auto writer = engine_->begin_store({"pushed", ""}, params);
+    ASSERT_TRUE(writer) << writer.error().message;
+    for (std::size_t off = 0; off < data.size(); off += piece) {
+      ASSERT_TRUE(writer->write(ByteView(data).subspan(off, std::min(piece, data.size() - off))));
+      ASSERT_TRUE(writer->write({}));
+    }
+    EXPECT_EQ(writer->bytes_written(), data.size());
+    auto cid = writer->finish();
+    ASSERT_TRUE(cid) << cid.error().message;
+    auto back = get(*cid);
+    ASSERT_TRUE(back) << "piece " << piece << ": " << back.error().message;
+    EXPECT_EQ(*back, data) << "piece " << piece;
+  }
+}
+
+TEST_F(EngineTest, AnAbandonedWriterStoresNothing) {
+  {
+    auto writer = engine_->begin_store({"abandoned", ""}, CodingParams{4, 2, 4096});
+    ASSERT_TRUE(writer);
+    ASSERT_TRUE(writer->write(seeded_bytes(100000, 1)));
+  }
+  auto entries = engine_->list();
+  ASSERT_TRUE(entries);
+  EXPECT_TRUE(entries->empty());
+  EXPECT_TRUE(std::filesystem::is_empty(home_->slots_dir()));
+}
+
 TEST_F(EngineTest, RoundTripsTheTestBinaryItself) {
   auto self = fileio::read_file("/proc/self/exe", std::size_t{1} << 31);
   ASSERT_TRUE(self) << self.error().message;
