@@ -11,6 +11,7 @@ PACKAGES=(
   libssl-dev             # AES-256-GCM, SHA-256, HKDF
   librocksdb-dev         # block store
   libprotobuf-dev protobuf-compiler   # manifest format
+  libgrpc++-dev protobuf-compiler-grpc   # block exchange between nodes (proto/p2p.proto)
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -140,6 +140,7 @@ class Engine {
   Result<void> damage(const Cid& cid, std::uint32_t slot, bool corrupt);
 
   BlockStore& blocks() noexcept { return *blocks_; }
+  SlotStore& slots() noexcept { return slots_; }
 
  private:
   friend class FileWriter;

@@ -1,0 +1,71 @@
+// The client side of block exchange: fetch a file from peers into the local stores.
+//
+// fetch_file() needs no key, so a producer, a consumer repairing a slot or any node can run it:
+//   1. Have() on every peer: who holds the manifest and which slots;
+//   2. the manifest from a peer, checked against the file CID;
+//   3. k slots to read (data slots first), each slot's index checked against the manifest's
+//      slot root;
+//   4. windows of stripes: the k slots' blocks streamed in parallel, each block checked against
+//      its root; a peer that fails, times out or sends a wrong block is dropped for this
+//      transfer and its slot taken from another peer, or another slot is read instead;
+//   5. the missing slots rebuilt with Reed-Solomon, every slot's root compared with the manifest,
+//      then the slots published and the manifest stored: the node now holds the whole file.
+// Memory: k * window blocks in flight, plus 32 bytes of index per block of the k slots read.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/cid.h"
+#include "proto/p2p.grpc.pb.h"
+#include "core/stream.h"
+#include "net/tls.h"
+#include "store/block_store.h"
+#include "store/slot_store.h"
+
+namespace ob::exchange {
+
+/// A connection to one peer's BlockExchange service over TLS, accepting the peer only if it
+/// proves it is `peer` (net/tls.h). Cheap to copy (shares the channel).
+class PeerClient {
+ public:
+  /// A client for `peer` at `address` ("host:port"), presenting `local`. The channel connects
+  /// lazily; errors (including a peer with another identity) surface per call.
+  static PeerClient connect(const net::PeerId& peer, const std::string& address, const net::TlsIdentity& local);
+  /// "address" for messages.
+  const std::string& address() const noexcept { return address_; }
+  /// The generated stub; thread-safe, shared by copies.
+  openbucket::p2p::v1::BlockExchange::Stub& stub() const noexcept { return *stub_; }
+
+ private:
+  std::string address_;
+  std::shared_ptr<openbucket::p2p::v1::BlockExchange::Stub> stub_;
+};
+
+struct FetchOptions {
+  /// Deadline of every call; a peer silent for longer is dropped for this transfer.
+  std::chrono::milliseconds deadline{10'000};
+  /// Stripes fetched per round; k * window blocks are in memory at once.
+  std::uint32_t window = 16;
+};
+
+/// What a fetch did.
+struct FetchReport {
+  bool already_local = false;
+  std::uint64_t stripes = 0;
+  std::vector<std::uint32_t> slots_read;  ///< the slots whose blocks came over the network
+  std::uint64_t bytes_received = 0;       ///< block bytes received (excluding indexes)
+  std::vector<std::string> dropped;       ///< "address: reason" for each peer dropped
+};
+
+/// Fetches file `cid` from `peers` into `blocks` (manifest) and `slots` (all n slots), or does
+/// nothing if it is already stored. Errors: (not_found) no peer has the manifest;
+/// (unrecoverable) fewer than k slots could be read; (corrupt) a rebuilt slot does not match its
+/// root; (io) local writes. On error nothing is stored.
+Result<FetchReport> fetch_file(const Cid& cid, const std::vector<PeerClient>& peers, BlockStore& blocks,
+                               SlotStore& slots, const FetchOptions& options = {},
+                               const Progress& progress = {});
+
+}  // namespace ob::exchange
