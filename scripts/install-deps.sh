@@ -12,6 +12,7 @@ PACKAGES=(
   librocksdb-dev         # block store
   libprotobuf-dev protobuf-compiler   # manifest format
   libgrpc++-dev protobuf-compiler-grpc   # block exchange between nodes (proto/p2p.proto)
+  libopendht-dev         # DHT: peer and provider records
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
