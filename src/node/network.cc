@@ -1,0 +1,98 @@
+#include "node/network.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "exchange/exchange_service.h"
+
+namespace ob {
+
+Network::Network(Engine& engine, const net::Identity& identity, NetworkOptions options)
+    : engine_(engine), identity_(identity), options_(std::move(options)) {}
+
+Network::~Network() {
+  dht_.reset();
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+}
+
+Result<std::unique_ptr<Network>> Network::start(Engine& engine, const net::Identity& identity,
+                                                NetworkOptions options) {
+  std::unique_ptr<Network> network(new Network(engine, identity, std::move(options)));
+  OB_TRY(network->tls_, net::make_tls_identity(identity));
+  network->service_ = std::make_unique<exchange::ExchangeService>(engine.blocks(), engine.slots());
+  const std::string listen = network->options_.listen_host + ":" + std::to_string(network->options_.p2p_port);
+  OB_TRY(auto server, exchange::start_server(listen, *network->service_, network->tls_));
+  network->server_ = std::move(server.first);
+  network->p2p_address_ = network->options_.listen_host + ":" + std::to_string(server.second);
+  OB_TRY(network->dht_, discovery::Discovery::start({network->options_.dht_port, network->options_.network_id,
+                                                      network->options_.bootstrap, network->options_.dht_rate_limits}));
+  OB_TRY(Bytes record, network->signed_record());
+  OB_TRY_VOID(network->dht_->announce_peer(record));
+  return network;
+}
+
+std::uint16_t Network::dht_port() const { return dht_->port(); }
+std::size_t Network::dht_nodes() const { return dht_->node_count(); }
+
+Result<Bytes> Network::signed_record() const {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  const discovery::PeerRecord record{identity_.peer_id(), {p2p_address_}, {"storage"},
+                                     static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(now).count())};
+  return record.sign(identity_);
+}
+
+Result<void> Network::announce(const Cid& cid) {
+  OB_TRY(Bytes record, signed_record());
+  return dht_->announce_provider(cid, record);
+}
+
+void Network::connect(const net::PeerId& peer, const std::string& p2p_address) {
+  std::lock_guard lock(mutex_);
+  connected_[peer] = p2p_address;
+}
+
+std::vector<discovery::PeerRecord> Network::connected() const {
+  std::lock_guard lock(mutex_);
+  std::vector<discovery::PeerRecord> out;
+  for (const auto& [peer, address] : connected_) out.push_back({peer, {address}, {}, 0});
+  return out;
+}
+
+std::vector<discovery::PeerRecord> Network::providers(const Cid& cid) {
+  std::vector<discovery::PeerRecord> out = dht_->find_providers(cid, options_.lookup_timeout);
+  for (auto& known : connected()) {
+    if (std::none_of(out.begin(), out.end(), [&](const auto& r) { return r.peer == known.peer; })) out.push_back(known);
+  }
+  std::erase_if(out, [&](const auto& r) { return r.peer == identity_.peer_id(); });
+  return out;
+}
+
+Result<discovery::PeerRecord> Network::find_peer(const net::PeerId& peer) {
+  for (auto& known : connected()) {
+    if (known.peer == peer) return known;
+  }
+  return dht_->find_peer(peer, options_.lookup_timeout);
+}
+
+Result<exchange::FetchReport> Network::fetch(const Cid& cid, const Progress& progress) {
+  OB_TRY(bool local, engine_.blocks().has(cid));
+  if (local && engine_.slots().has_file(cid)) {
+    exchange::FetchReport report;
+    report.already_local = true;
+    return report;
+  }
+  std::vector<exchange::PeerClient> peers;
+  for (const auto& record : providers(cid)) {
+    for (const auto& address : record.addresses) peers.push_back(exchange::PeerClient::connect(record.peer, address, tls_));
+  }
+  if (peers.empty()) return fail(Errc::not_found, "no provider of ", cid.to_string(), " was found on the network");
+  OB_TRY(exchange::FetchReport report,
+         exchange::fetch_file(cid, peers, engine_.blocks(), engine_.slots(), options_.fetch, progress));
+  // Seed 004: what a node stores, it announces.
+  OB_TRY_VOID(announce(cid));
+  return report;
+}
+
+}  // namespace ob

@@ -1,0 +1,88 @@
+// A node's presence on the network: its BlockExchange server (TLS, pinned peer IDs), its DHT
+// node, and the operations seed 004 asks of a node — announce what it stores, find providers
+// of a CID, fetch a file from them into the local stores (after which it is a provider too).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "discovery/dht.h"
+#include "exchange/fetcher.h"
+#include "net/identity.h"
+#include "net/tls.h"
+#include "node/engine.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace ob {
+
+namespace exchange {
+class ExchangeService;
+}
+
+/// Where and how the node listens and whom it knows at start.
+struct NetworkOptions {
+  std::string listen_host = "127.0.0.1";   ///< address of the BlockExchange server
+  std::uint16_t p2p_port = 0;              ///< TCP port of the BlockExchange server; 0 picks one
+  std::uint16_t dht_port = 0;              ///< UDP port of the DHT node; 0 picks one
+  std::vector<std::string> bootstrap;      ///< DHT nodes, "host:port"
+  std::uint32_t network_id = 0x0b0b0001;   ///< nodes with other IDs are not talked to
+  bool dht_rate_limits = true;             ///< off only when many nodes share one host (tests)
+  std::chrono::milliseconds lookup_timeout{5000};  ///< DHT lookups
+  exchange::FetchOptions fetch;            ///< deadlines and window of block transfers
+};
+
+/// Thread-safe.
+class Network {
+ public:
+  /// Starts the BlockExchange server and the DHT node and announces this peer.
+  /// Errors (io): a port cannot be bound; (crypto).
+  static Result<std::unique_ptr<Network>> start(Engine& engine, const net::Identity& identity,
+                                                NetworkOptions options);
+  ~Network();
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+
+  const net::PeerId& peer_id() const noexcept { return identity_.peer_id(); }
+  /// "host:port" of the BlockExchange server.
+  const std::string& p2p_address() const noexcept { return p2p_address_; }
+  std::uint16_t dht_port() const;
+  std::size_t dht_nodes() const;
+
+  /// Publishes this node as a provider of `cid`. Errors (crypto, invalid_argument).
+  Result<void> announce(const Cid& cid);
+  /// Providers of `cid`: from the DHT, plus peers added with connect(). Never this node.
+  std::vector<discovery::PeerRecord> providers(const Cid& cid);
+  /// A peer's record, from those connected or the DHT. Errors (not_found).
+  Result<discovery::PeerRecord> find_peer(const net::PeerId& peer);
+  /// Adds a peer to ask for any file (seed 004's connect), and its address to the DHT's contacts.
+  void connect(const net::PeerId& peer, const std::string& p2p_address);
+  /// Peers added with connect().
+  std::vector<discovery::PeerRecord> connected() const;
+
+  /// Makes `cid` local: nothing to do when stored, else fetched from its providers, stored, and
+  /// announced. Errors (not_found) no provider found or none has it; the fetch's errors.
+  Result<exchange::FetchReport> fetch(const Cid& cid, const Progress& progress = {});
+
+ private:
+  Network(Engine& engine, const net::Identity& identity, NetworkOptions options);
+  Result<Bytes> signed_record() const;
+  Engine& engine_;
+  const net::Identity& identity_;
+  NetworkOptions options_;
+  net::TlsIdentity tls_;
+  std::unique_ptr<exchange::ExchangeService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string p2p_address_;
+  std::unique_ptr<discovery::Discovery> dht_;
+  mutable std::mutex mutex_;  // guards connected_
+  std::map<net::PeerId, std::string> connected_;
+};
+
+}  // namespace ob

@@ -1,0 +1,103 @@
+// Three nodes on loopback find each other through the DHT and move a file by CID (issue 3):
+// put on A, fetched on C with A found as provider, then C is a provider too.
+#include "node/network.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "core/protocol.h"
+#include "testing/test_util.h"
+
+namespace ob {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct TestNode {
+  std::filesystem::path dir;
+  std::unique_ptr<Home> home;
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<net::Identity> identity;
+  std::unique_ptr<Network> network;
+};
+
+std::unique_ptr<TestNode> make_node(const std::filesystem::path& dir, const std::vector<std::string>& bootstrap,
+                                    const std::filesystem::path* master_from, std::uint32_t network_id) {
+  auto node = std::make_unique<TestNode>();
+  node->dir = dir;
+  EXPECT_TRUE(Home::init(dir, false));
+  NodeConfig config;
+  config.sync = false;
+  EXPECT_TRUE(fileio::write_file_atomic(dir / "config.toml", as_bytes(config.to_toml())));
+  if (master_from != nullptr) {
+    EXPECT_TRUE(fileio::write_file_atomic(dir / "keys/master.key", *fileio::read_file(*master_from / "keys/master.key", 64), 0600));
+  }
+  node->home = std::make_unique<Home>(*Home::open(dir));
+  node->engine = std::move(*Engine::open(*node->home));
+  node->identity = std::make_unique<net::Identity>(*net::Identity::load_or_create(node->home->identity_key_path()));
+  NetworkOptions options;
+  options.bootstrap = bootstrap;
+  options.network_id = network_id;
+  options.dht_rate_limits = false;
+  options.lookup_timeout = 2s;
+  auto network = Network::start(*node->engine, *node->identity, options);
+  EXPECT_TRUE(network) << network.error().message;
+  node->network = std::move(*network);
+  return node;
+}
+
+TEST(Network, AFilePutOnOneNodeIsFetchedOnAnotherThroughTheDht) {
+  ob::testing::TempDir tmp("ob-network");
+  const std::uint32_t network_id = 0x0b0c0000u + static_cast<std::uint32_t>(::getpid() & 0xffff);
+  auto a = make_node(tmp.path() / "a", {}, nullptr, network_id);
+  const std::string seed = "127.0.0.1:" + std::to_string(a->network->dht_port());
+  auto b = make_node(tmp.path() / "b", {seed}, &a->dir, network_id);
+  auto c = make_node(tmp.path() / "c", {seed}, &a->dir, network_id);
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while ((b->network->dht_nodes() == 0 || c->network->dht_nodes() == 0) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+
+  const Bytes data = ob::testing::seeded_bytes(300000, 5);
+  auto cid = a->engine->store(memory_source(data), {"net.bin", ""}, CodingParams{4, 2, 16384});
+  ASSERT_TRUE(cid) << cid.error().message;
+  ASSERT_TRUE(a->network->announce(*cid));
+
+  Result<exchange::FetchReport> report = fail(Errc::not_found, "not tried");
+  while (!report && std::chrono::steady_clock::now() < deadline) report = c->network->fetch(*cid);
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_FALSE(report->already_local);
+  Bytes back;
+  ASSERT_TRUE(c->engine->retrieve(*cid, memory_sink(back)));
+  EXPECT_EQ(back, data);
+
+  // C announced itself: both A and C are providers now.
+  std::vector<discovery::PeerRecord> providers;
+  while (providers.size() < 2 && std::chrono::steady_clock::now() < deadline) providers = b->network->providers(*cid);
+  ASSERT_EQ(providers.size(), 2u);
+  std::set<net::PeerId> ids{providers[0].peer, providers[1].peer};
+  EXPECT_TRUE(ids.contains(a->network->peer_id()));
+  EXPECT_TRUE(ids.contains(c->network->peer_id()));
+
+  // Peers are found by ID.
+  auto found = b->network->find_peer(a->network->peer_id());
+  ASSERT_TRUE(found) << found.error().message;
+  EXPECT_EQ(found->addresses, std::vector<std::string>{a->network->p2p_address()});
+}
+
+TEST(Network, UnknownCidsAreNotFoundWithinTheTimeout) {
+  ob::testing::TempDir tmp("ob-network");
+  const std::uint32_t network_id = 0x0b0d0000u + static_cast<std::uint32_t>(::getpid() & 0xffff);
+  auto a = make_node(tmp.path() / "a", {}, nullptr, network_id);
+  const Cid missing = Cid::v1(protocol::kCodecManifest, Multihash::sha2_256(as_bytes("nobody has this")));
+  const auto start = std::chrono::steady_clock::now();
+  auto report = a->network->fetch(missing);
+  ASSERT_FALSE(report);
+  EXPECT_EQ(report.error().code, Errc::not_found);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+}
+
+}  // namespace
+}  // namespace ob
