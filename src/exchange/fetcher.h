@@ -47,8 +47,9 @@ class PeerClient {
 struct FetchOptions {
   /// Deadline of every call; a peer silent for longer is dropped for this transfer.
   std::chrono::milliseconds deadline{10'000};
-  /// Stripes fetched per round; k * window blocks are in memory at once.
-  std::uint32_t window = 16;
+  /// Stripes fetched per round; k * window blocks are in memory at once (16 MiB for k = 4 and
+  /// 64 KiB blocks).
+  std::uint32_t window = 64;
 };
 
 /// What a fetch did.
