@@ -194,13 +194,60 @@ Result<SlotReader> open_checked_slot(const SlotStore& slots, const Cid& cid, con
 
 }  // namespace
 
-Result<RetrieveReport> Engine::retrieve(const Cid& cid, const ByteSink& sink, const Progress& progress) {
+struct FileReader::State {
+  Cid cid;
+  Manifest manifest;
+  std::vector<std::optional<SlotReader>> readers;  // n entries; empty where unusable
+  StripeDecoder decoder;
+  std::uint64_t stripe = 0;     // next stripe to read
+  std::uint64_t remaining = 0;  // plaintext bytes not yet handed out
+};
+
+FileReader::FileReader(std::unique_ptr<State> state, RetrieveReport report)
+    : state_(std::move(state)), report_(std::move(report)) {}
+FileReader::FileReader(FileReader&&) noexcept = default;
+FileReader::~FileReader() = default;
+
+std::uint64_t FileReader::size() const noexcept { return state_->manifest.original_size; }
+
+bool FileReader::done() const noexcept { return state_->stripe >= state_->manifest.stripe_count(); }
+
+Result<void> FileReader::read_stripe(const ByteSink& sink) {
+  State& st = *state_;
+  if (done()) return fail(Errc::invalid_argument, "the whole file has been read");
+  const CodingParams& params = st.manifest.params;
+  StripeDecoder& decoder = st.decoder;
+  decoder.reset();
+  // Data slots first: when they are all intact no decoding is needed at all.
+  for (std::uint32_t i = 0; i < params.n() && !decoder.enough(); ++i) {
+    if (!st.readers[i]) continue;
+    auto root = st.readers[i]->root_at(st.stripe);
+    if (!root || !st.readers[i]->read_block(st.stripe, decoder.block(i))) continue;
+    (void)decoder.accept(i, *root);  // a block that fails its check is simply not used
+  }
+  if (!decoder.enough()) {
+    return fail(Errc::unrecoverable, "stripe ", st.stripe, " of ", st.cid.to_string(),
+                " has only ", decoder.present_count(), " intact blocks, need ", params.k);
+  }
+  OB_TRY(bool rebuilt, decoder.decode(st.stripe));
+  if (rebuilt) ++report_.rebuilt_stripes;
+  for (std::size_t d = 0; d < params.k && st.remaining > 0; ++d) {
+    const ByteView plain = decoder.plaintext(d);
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(plain.size(), st.remaining));
+    OB_TRY_VOID(sink(plain.first(n)));
+    st.remaining -= n;
+    report_.bytes += n;
+  }
+  ++st.stripe;
+  return {};
+}
+
+Result<FileReader> Engine::begin_retrieve(const Cid& cid) {
   OB_TRY(auto opened, open_file(cid));
-  const auto& [manifest, file_key] = opened;
-  const CodingParams& params = manifest.params;
+  auto& [manifest, file_key] = opened;
+  const CodingParams params = manifest.params;
   RetrieveReport report;
 
-  // Usable slots, data slots first: when they are all intact no decoding is needed at all.
   std::vector<std::optional<SlotReader>> readers(params.n());
   std::vector<std::string> problems;
   for (std::uint32_t i = 0; i < params.n(); ++i) {
@@ -218,34 +265,20 @@ Result<RetrieveReport> Engine::retrieve(const Cid& cid, const ByteSink& sink, co
     return fail(Errc::unrecoverable, "only ", params.n() - report.unusable_slots.size(), " of ", params.n(),
                 " slots are usable, need ", params.k, " (", detail, ")");
   }
-
   OB_TRY(StripeDecoder decoder, StripeDecoder::make(params, file_key));
-  const std::uint64_t stripes = manifest.stripe_count();
-  std::uint64_t remaining = manifest.original_size;
-  for (std::uint64_t stripe = 0; stripe < stripes; ++stripe) {
-    decoder.reset();
-    for (std::uint32_t i = 0; i < params.n() && !decoder.enough(); ++i) {
-      if (!readers[i]) continue;
-      auto root = readers[i]->root_at(stripe);
-      if (!root || !readers[i]->read_block(stripe, decoder.block(i))) continue;
-      (void)decoder.accept(i, *root);  // a block that fails its check is simply not used
-    }
-    if (!decoder.enough()) {
-      return fail(Errc::unrecoverable, "stripe ", stripe, " of ", cid.to_string(), " has only ",
-                  decoder.present_count(), " intact blocks, need ", params.k);
-    }
-    OB_TRY(bool rebuilt, decoder.decode(stripe));
-    if (rebuilt) ++report.rebuilt_stripes;
-    for (std::size_t d = 0; d < params.k && remaining > 0; ++d) {
-      const ByteView plain = decoder.plaintext(d);
-      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(plain.size(), remaining));
-      OB_TRY_VOID(sink(plain.first(n)));
-      remaining -= n;
-      report.bytes += n;
-    }
-    if (progress) progress(report.bytes, manifest.original_size);
+  const std::uint64_t size = manifest.original_size;
+  return FileReader(std::unique_ptr<FileReader::State>(new FileReader::State{
+                        cid, std::move(manifest), std::move(readers), std::move(decoder), 0, size}),
+                    std::move(report));
+}
+
+Result<RetrieveReport> Engine::retrieve(const Cid& cid, const ByteSink& sink, const Progress& progress) {
+  OB_TRY(FileReader reader, begin_retrieve(cid));
+  while (!reader.done()) {
+    OB_TRY_VOID(reader.read_stripe(sink));
+    if (progress) progress(reader.bytes_read(), reader.size());
   }
-  return report;
+  return reader.report();
 }
 
 Result<FileEntry> Engine::stat(const Cid& cid) {

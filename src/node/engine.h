@@ -99,7 +99,49 @@ class FileWriter {
   std::uint64_t total_ = 0;
 };
 
-/// Not thread-safe; one per process (the block store's lock enforces it).
+/// A stored file being read back one stripe at a time: the pull counterpart of FileWriter, for
+/// callers driven by their consumer (an HTTP response body asks for more when the socket can
+/// take it). Every block is checked before use; missing or damaged slots are rebuilt from
+/// parity. Holds one stripe of memory and two descriptors per slot. Not thread-safe.
+class FileReader {
+ public:
+  FileReader(FileReader&&) noexcept;
+  FileReader& operator=(FileReader&&) = delete;
+  FileReader(const FileReader&) = delete;
+  FileReader& operator=(const FileReader&) = delete;
+  ~FileReader();
+
+  /// Plaintext bytes of the whole file.
+  std::uint64_t size() const noexcept;
+  /// Plaintext bytes handed to sinks so far.
+  std::uint64_t bytes_read() const noexcept { return report_.bytes; }
+  /// True when every stripe has been read.
+  bool done() const noexcept;
+  /// Decodes the next stripe and hands its plaintext to `sink` (one call per data block; the
+  /// last is cut to the file's size). Errors (unrecoverable): the stripe has fewer than k
+  /// intact blocks; (invalid_argument) called when done(); the sink's errors; (corrupt, crypto).
+  /// After an error the reader is spent: drop it.
+  Result<void> read_stripe(const ByteSink& sink);
+  /// Slots found unusable when the file was opened, and stripes rebuilt so far.
+  const RetrieveReport& report() const noexcept { return report_; }
+
+ private:
+  friend class Engine;
+  struct State;
+  explicit FileReader(std::unique_ptr<State> state, RetrieveReport report);
+  std::unique_ptr<State> state_;
+  RetrieveReport report_;
+};
+
+/// One per home and process (the block store's lock enforces it).
+///
+/// Thread-safe: any of its operations may run concurrently from several threads (the daemon
+/// serves each HTTP request on its own). The engine's own state is fixed at open and only read
+/// afterwards; the BlockStore is thread-safe; every store and retrieve owns its stripe buffers,
+/// descriptors and staging directory; a new file's slots appear by one rename. Operations on
+/// the same file race only as files do: a remove during a retrieve of that file can make the
+/// retrieve fail, never yield wrong bytes (every block is checked). FileWriter and FileReader
+/// objects are single-threaded.
 class Engine {
  public:
   /// Opens the stores under `home` and removes what an interrupted put or rm left behind.
@@ -122,6 +164,11 @@ class Engine {
   /// owner's; (unrecoverable): some stripe has fewer than k intact blocks; the sink's errors; (io).
   /// The sink may already have received bytes when an error is returned.
   Result<RetrieveReport> retrieve(const Cid& cid, const ByteSink& sink, const Progress& progress = {});
+
+  /// Opens a file for reading with FileReader: reads and checks the manifest, unwraps the file
+  /// key, opens every slot and checks its index against the manifest. Errors as retrieve's
+  /// before the first byte, including (unrecoverable) fewer than k usable slots.
+  Result<FileReader> begin_retrieve(const Cid& cid);
 
   /// The stored files, sorted by CID; a file whose manifest cannot be opened is listed with its
   /// CID and stored bytes only. Errors (io).
