@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <sstream>
 #include <toml++/toml.h>
@@ -15,6 +16,7 @@ namespace {
 
 constexpr std::string_view kConfigFile = "config.toml";
 constexpr std::string_view kMasterKeyFile = "keys/master.key";
+constexpr std::size_t kApiTokenBytes = 32;
 
 template <typename T>
 Result<T> read_integer(const toml::table& table, std::string_view section, std::string_view key,
@@ -44,7 +46,11 @@ std::string NodeConfig::to_toml() const {
       << "# Block store quota in bytes (0 = unlimited).\n"
       << "quota_bytes = " << quota_bytes << "\n"
       << "# fsync every write before it is acknowledged. Turn off only for throwaway test data.\n"
-      << "sync = " << (sync ? "true" : "false") << "\n";
+      << "sync = " << (sync ? "true" : "false") << "\n\n"
+      << "[api]\n"
+      << "# TCP port of the daemon's REST API, bound to 127.0.0.1 only (0 = any free port; the\n"
+      << "# port in use is written to daemon.json). Every request needs keys/api.token.\n"
+      << "port = " << api_port << "\n";
   return out.str();
 }
 
@@ -69,7 +75,43 @@ Result<NodeConfig> NodeConfig::from_toml(std::string_view text) {
     if (!value) return fail(Errc::invalid_argument, "config.toml: [storage] sync must be true or false");
     config.sync = *value;
   }
+  if (const toml::node_view port = table["api"]["port"]) {
+    const auto value = port.value_exact<std::int64_t>();
+    if (!value || *value < 0 || *value > 65535) {
+      return fail(Errc::invalid_argument, "config.toml: [api] port must be an integer from 0 to 65535");
+    }
+    config.api_port = static_cast<std::uint16_t>(*value);
+  }
   return config;
+}
+
+Result<std::string> read_api_token(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return std::unexpected(fileio::errno_error("cannot read the API token", path, errno));
+  }
+  if ((st.st_mode & 0077) != 0) {
+    return fail(Errc::corrupt, path.string(), " is readable by other users; run chmod 600 on it");
+  }
+  OB_TRY(Bytes bytes, fileio::read_file(path, 1024));
+  std::string token(as_chars(bytes));
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+  const bool hex = std::ranges::all_of(token, [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  if (token.size() != 2 * kApiTokenBytes || !hex) {
+    return fail(Errc::corrupt, path.string(), " does not hold a token of ", 2 * kApiTokenBytes,
+                " lower-case hex characters");
+  }
+  return token;
+}
+
+Result<std::string> load_or_create_api_token(const std::filesystem::path& path) {
+  auto existing = read_api_token(path);
+  if (existing || existing.error().code != Errc::not_found) return existing;
+  std::array<std::uint8_t, kApiTokenBytes> secret;
+  OB_TRY_VOID(crypto::random_bytes(secret));
+  const std::string token = to_hex(secret);
+  OB_TRY_VOID(fileio::write_file_atomic(path, as_bytes(token), 0600));
+  return token;
 }
 
 Result<std::filesystem::path> resolve_home(const std::optional<std::string>& flag) {
@@ -105,6 +147,8 @@ Result<InitResult> Home::init(const std::filesystem::path& dir, bool force) {
   }
   // The node's peer identity; kept, like the master secret, when it exists.
   OB_TRY_VOID(net::Identity::load_or_create(dir / "keys" / "identity.key"));
+  // The REST API's token; kept when it exists, so clients holding it keep working.
+  OB_TRY_VOID(load_or_create_api_token(dir / "keys" / "api.token"));
   const std::string toml = NodeConfig{}.to_toml();
   OB_TRY_VOID(fileio::write_file_atomic(config_path, as_bytes(toml)));
   return result;

@@ -3,6 +3,9 @@
 //   <home>/config.toml          coding defaults and storage settings (docs/cli.md)
 //   <home>/keys/master.key      32 random bytes, mode 0600: the secret every file key derives from
 //   <home>/keys/identity.key    32-byte Ed25519 seed, mode 0600: the node's peer ID (net/identity.h)
+//   <home>/keys/api.token       64 hex characters (32 random bytes), mode 0600: the REST API's
+//                               bearer token (docs/api.md)
+//   <home>/daemon.json          {"pid", "apiPort", "peerId"} while a daemon runs (node/daemon.h)
 //   <home>/blocks/              the RocksDB block store (manifests, raw blocks)
 //   <home>/slots/               the slot store
 // The home is chosen by --home, else $OPEN_BUCKET_HOME, else ~/.open-bucket.
@@ -25,6 +28,7 @@ struct NodeConfig {
   CodingParams coding;            ///< [coding] k, m, block_size: defaults for new files
   std::uint64_t quota_bytes = 0;  ///< [storage] quota_bytes: block store quota, 0 = unlimited
   bool sync = true;               ///< [storage] sync: fsync before acknowledging writes
+  std::uint16_t api_port = 8080;  ///< [api] port: the daemon's REST port on 127.0.0.1, 0 = any free port
 
   /// The TOML text of this configuration, with comments.
   std::string to_toml() const;
@@ -37,6 +41,14 @@ struct NodeConfig {
 /// Errors (invalid_argument): none given and $HOME is unset.
 Result<std::filesystem::path> resolve_home(const std::optional<std::string>& flag);
 
+/// Reads the REST API token (64 lower-case hex characters) from `path`.
+/// Errors (not_found): no token yet; (corrupt): not 64 hex characters, or readable by others
+/// than its owner; (io).
+Result<std::string> read_api_token(const std::filesystem::path& path);
+/// Reads the REST API token, or creates one (32 random bytes as hex, mode 0600, written
+/// durably) when there is none. Errors as read_api_token, and (crypto) no randomness.
+Result<std::string> load_or_create_api_token(const std::filesystem::path& path);
+
 /// What init did, for the message the user sees.
 struct InitResult {
   bool created_master_secret;  ///< false when --force kept an existing secret
@@ -45,9 +57,10 @@ struct InitResult {
 /// An opened home: its paths, configuration and master secret.
 class Home {
  public:
-  /// Creates the home, config.toml, keys/master.key and keys/identity.key. Without `force` an existing config is an
-  /// error (already_exists); with it the config is rewritten. An existing master secret is never
-  /// replaced: every stored file's key derives from it. Errors (already_exists, io, crypto).
+  /// Creates the home, config.toml, keys/master.key, keys/identity.key and keys/api.token.
+  /// Without `force` an existing config is an error (already_exists); with it the config is
+  /// rewritten. Existing keys are never replaced: every stored file's key derives from the
+  /// master secret. Errors (already_exists, io, crypto).
   static Result<InitResult> init(const std::filesystem::path& dir, bool force);
   /// Opens an initialised home. Errors (not_found): not initialised ("run open-bucket init");
   /// (invalid_argument): bad config; (corrupt): a master key of the wrong size or readable by
@@ -58,6 +71,7 @@ class Home {
   std::filesystem::path blocks_dir() const { return dir_ / "blocks"; }
   std::filesystem::path slots_dir() const { return dir_ / "slots"; }
   std::filesystem::path identity_key_path() const { return dir_ / "keys" / "identity.key"; }
+  std::filesystem::path api_token_path() const { return dir_ / "keys" / "api.token"; }
   const NodeConfig& config() const noexcept { return config_; }
   ByteView master_secret() const noexcept { return master_; }
 

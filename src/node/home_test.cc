@@ -48,6 +48,43 @@ TEST_F(HomeTest, InitNeverOverwritesSilentlyAndForceKeepsTheSecret) {
   EXPECT_EQ(*before, *after);
 }
 
+TEST_F(HomeTest, InitCreatesAPrivateApiTokenAndKeepsIt) {
+  ASSERT_TRUE(Home::init(dir_, false));
+  const auto path = dir_ / "keys/api.token";
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto token = read_api_token(path);
+  ASSERT_TRUE(token) << token.error().message;
+  EXPECT_EQ(token->size(), 64u);
+  ASSERT_TRUE(Home::init(dir_, true));
+  auto again = load_or_create_api_token(path);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(*token, *again);
+}
+
+TEST_F(HomeTest, ApiTokenIsCreatedWhenMissingAndRefusedWhenBad) {
+  std::filesystem::create_directories(dir_);
+  const auto path = dir_ / "api.token";
+  auto missing = read_api_token(path);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Errc::not_found);
+  auto created = load_or_create_api_token(path);
+  ASSERT_TRUE(created) << created.error().message;
+  auto second = load_or_create_api_token(path);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(*created, *second);
+
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  auto shared = read_api_token(path);
+  ASSERT_FALSE(shared);
+  EXPECT_EQ(shared.error().code, Errc::corrupt);
+  ASSERT_TRUE(fileio::write_file_atomic(path, as_bytes(std::string("not-hex")), 0600));
+  auto bad = load_or_create_api_token(path);  // never silently replaced
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, Errc::corrupt);
+}
+
 TEST_F(HomeTest, OpenRefusesUninitialisedHome) {
   auto home = Home::open(dir_);
   ASSERT_FALSE(home);
@@ -76,11 +113,22 @@ TEST(NodeConfigTest, RoundTripsThroughToml) {
   config.coding = {10, 4, 1024 * 1024};
   config.quota_bytes = 123456789;
   config.sync = false;
+  config.api_port = 0;
   auto parsed = NodeConfig::from_toml(config.to_toml());
   ASSERT_TRUE(parsed) << parsed.error().message;
   EXPECT_EQ(parsed->coding, config.coding);
   EXPECT_EQ(parsed->quota_bytes, config.quota_bytes);
   EXPECT_FALSE(parsed->sync);
+  EXPECT_EQ(parsed->api_port, 0);
+}
+
+TEST(NodeConfigTest, ApiPortDefaultsTo8080AndIsRead) {
+  auto defaults = NodeConfig::from_toml("");
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_EQ(defaults->api_port, 8080);
+  auto set = NodeConfig::from_toml("[api]\nport = 65535\n");
+  ASSERT_TRUE(set) << set.error().message;
+  EXPECT_EQ(set->api_port, 65535);
 }
 
 TEST(NodeConfigTest, RejectsBadValuesNamingTheKey) {
@@ -91,6 +139,10 @@ TEST(NodeConfigTest, RejectsBadValuesNamingTheKey) {
       "[coding]\nk = \"four\"\n",
       "[coding]\nm = -1\n",
       "[storage]\nsync = 1\n",
+      "[api]\nport = 65536\n",
+      "[api]\nport = -1\n",
+      "[api]\nport = \"8080\"\n",
+      "[api]\nport = 80.5\n",
       "[coding\nk = 4\n",  // TOML syntax
   };
   for (const char* text : cases) {
