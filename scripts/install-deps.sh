@@ -14,8 +14,10 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc   # block exchange between nodes (proto/p2p.proto)
   libopendht-dev         # DHT: peer and provider records
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev
+  libcpp-httplib-dev     # the daemon's REST server and the CLI's client
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  curl                   # tests/rest_test.sh talks to the daemon with it
 )
 
 missing=()

@@ -1,0 +1,502 @@
+#include "api/rest_server.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <regex>
+#include <thread>
+
+#include "api/http.h"
+#include "core/bytes.h"
+#include "core/cid.h"
+#include "node/engine.h"
+
+namespace ob::api {
+namespace {
+
+using httplib::Request;
+using httplib::Response;
+using HandlerResponse = httplib::Server::HandlerResponse;
+
+constexpr const char* kJsonType = "application/json";
+constexpr std::size_t kMaxMimeTypeSize = 255;
+// A slow client gets this long per read or write before its request is abandoned.
+constexpr time_t kSocketTimeoutSeconds = 30;
+
+/// JSON text; names are user data and may not be UTF-8, so invalid bytes become U+FFFD
+/// instead of an exception.
+std::string dump(const nlohmann::json& json) {
+  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void reply_json(Response& res, int status, const nlohmann::json& body) {
+  res.status = status;
+  res.set_content(dump(body), kJsonType);
+}
+
+void reply_error(Response& res, int status, std::string_view message) {
+  res.status = status;
+  res.set_content(error_body(message), kJsonType);
+}
+
+void reply_error(Response& res, const Error& error) { reply_error(res, http_status(error.code), error.message); }
+
+bool has_body(const Request& req) {
+  return (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0") ||
+         req.has_header("Transfer-Encoding");
+}
+
+// A body we did not read would be parsed as the next request on a kept-alive connection:
+// ask the client to close instead.
+void close_if_body_unread(const Request& req, Response& res) {
+  if (has_body(req) && req.get_header_value("Connection") != "close") res.set_header("Connection", "close");
+}
+
+bool wants_json(const Request& req) {
+  return req.get_header_value("Accept").find(kJsonType) != std::string::npos;
+}
+
+Result<Cid> parse_cid(const std::string& text) {
+  auto cid = Cid::parse(text);
+  if (!cid) return fail(Errc::invalid_argument, "invalid CID '", text, "': ", cid.error().message);
+  return cid;
+}
+
+// Runs a handler so that nothing escapes into cpp-httplib's thread: an exception (allocation
+// failure, a library bug) becomes a 500 with a message.
+template <typename F>
+void guarded(const Request& req, Response& res, F&& handler) {
+  try {
+    handler();
+  } catch (const std::exception& e) {
+    spdlog::error("{} {}: internal error: {}", req.method, req.path, e.what());
+    res.headers.clear();
+    reply_error(res, 500, std::string("internal error: ") + e.what());
+    close_if_body_unread(req, res);
+  } catch (...) {
+    spdlog::error("{} {}: internal error", req.method, req.path);
+    res.headers.clear();
+    reply_error(res, 500, "internal error");
+    close_if_body_unread(req, res);
+  }
+}
+
+// A query parameter that must be a whole number, absent -> nullopt.
+Result<std::optional<std::uint32_t>> query_u32(const Request& req, const char* key) {
+  if (!req.has_param(key)) return std::nullopt;
+  const std::string text = req.get_param_value(key);
+  std::uint32_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+    return fail(Errc::invalid_argument, "query parameter ", key, " must be a whole number from 0 to 4294967295, not '",
+                text, "'");
+  }
+  return value;
+}
+
+bool has_control_chars(std::string_view s) {
+  return std::ranges::any_of(s, [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
+
+/// What an upload asked for, from its query and headers; checked before any byte is read.
+struct UploadRequest {
+  CodingParams params;
+  FileMetadata metadata;
+};
+
+Result<UploadRequest> parse_upload(const Request& req, const CodingParams& defaults) {
+  UploadRequest up{defaults, {}};
+  OB_TRY(auto k, query_u32(req, "k"));
+  OB_TRY(auto m, query_u32(req, "m"));
+  OB_TRY(auto block_size, query_u32(req, "blockSize"));
+  if (k) up.params.k = *k;
+  if (m) up.params.m = *m;
+  if (block_size) up.params.block_size = *block_size;
+  OB_TRY_VOID(up.params.validate());
+  if (req.has_header("Content-Disposition")) {
+    OB_TRY(auto name, parse_content_disposition(req.get_header_value("Content-Disposition")));
+    if (name) up.metadata.name = std::move(*name);
+  }
+  if (up.metadata.name.size() > protocol::kMaxFileNameSize) {
+    return fail(Errc::invalid_argument, "file name longer than ", protocol::kMaxFileNameSize, " bytes");
+  }
+  std::string mime = req.get_header_value("Content-Type");
+  // curl --data-binary sends this unless told otherwise; it never describes a stored file.
+  if (mime.starts_with("application/x-www-form-urlencoded")) mime.clear();
+  if (mime.size() > kMaxMimeTypeSize || has_control_chars(mime)) {
+    return fail(Errc::invalid_argument, "Content-Type must be at most ", kMaxMimeTypeSize,
+                " printable characters");
+  }
+  up.metadata.mime_type = std::move(mime);
+  return up;
+}
+
+nlohmann::json file_json(const FileEntry& e) {
+  return {{"cid", e.cid.to_string()}, {"name", e.name},           {"mimeType", e.mime_type},
+          {"size", e.size},           {"k", e.params.k},          {"m", e.params.m},
+          {"blockSize", e.params.block_size}, {"storedBytes", e.stored_bytes}};
+}
+
+}  // namespace
+
+struct RestServer::Impl {
+  Impl(Engine& e, RestServerConfig c) : engine(e), config(std::move(c)) {}
+
+  Engine& engine;
+  RestServerConfig config;
+  httplib::Server server;
+  std::uint16_t port = 0;
+  std::thread thread;
+  std::atomic<bool> listener_done{false};
+
+  void install();
+  bool authorized(const Request& req) const;
+  HandlerResponse route(const Request& req, Response& res);
+
+  void list_files(Response& res);
+  void upload(const Request& req, Response& res, const httplib::ContentReader& read_body);
+  void download(const Request& req, Response& res, const std::string& cid_text);
+  void fetch_from_network(Response& res, const std::string& cid_text);
+  void remove(Response& res, const std::string& cid_text);
+  void space(Response& res);
+  void debug_info(Response& res);
+};
+
+bool RestServer::Impl::authorized(const Request& req) const {
+  const std::string header = req.get_header_value("Authorization");
+  constexpr std::string_view kScheme = "bearer ";
+  if (header.size() <= kScheme.size()) return false;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {  // the scheme is case-insensitive (RFC 7235)
+    const char c = header[i];
+    if ((c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c) != kScheme[i]) return false;
+  }
+  return constant_time_equal(as_bytes(std::string_view(header).substr(kScheme.size())), as_bytes(config.token));
+}
+
+void RestServer::Impl::install() {
+  // Every request is routed here first: authentication, then our own routing table, so that
+  // no body is read for a request that is refused, and unknown paths and methods get JSON.
+  server.set_pre_routing_handler([this](const Request& req, Response& res) {
+    HandlerResponse result = HandlerResponse::Handled;
+    guarded(req, res, [&] {
+      if (!authorized(req)) {
+        res.set_header("WWW-Authenticate", "Bearer");
+        reply_error(res, 401, "missing or invalid API token");
+        close_if_body_unread(req, res);
+        return;
+      }
+      result = route(req, res);
+    });
+    return result;
+  });
+  // The one route cpp-httplib dispatches itself: uploads need its streaming body reader.
+  server.Post("/v1/data", [this](const Request& req, Response& res, const httplib::ContentReader& read_body) {
+    guarded(req, res, [&] { upload(req, res, read_body); });
+  });
+  // A client that waits for "100 Continue" (curl does for large bodies) learns of a refusal
+  // before sending the body.
+  server.set_expect_100_continue_handler([this](const Request& req, Response& res) {
+    int status = 100;
+    guarded(req, res, [&] {
+      if (!authorized(req)) {
+        res.set_header("WWW-Authenticate", "Bearer");
+        reply_error(res, 401, "missing or invalid API token");
+      } else if (req.method == "POST" && req.path == "/v1/data") {
+        if (auto up = parse_upload(req, config.coding_defaults); !up) reply_error(res, up.error());
+      }
+    });
+    if (res.status >= 400) {
+      close_if_body_unread(req, res);
+      status = res.status;
+    }
+    return status;
+  });
+  // Errors cpp-httplib answers itself (malformed requests, 414, 416) get a JSON body too.
+  server.set_error_handler(httplib::Server::HandlerWithResponse([](const Request&, Response& res) {
+    if (res.body.empty()) res.set_content(error_body(status_text(res.status)), kJsonType);
+    return HandlerResponse::Handled;
+  }));
+  server.set_exception_handler([](const Request& req, Response& res, std::exception_ptr) {
+    spdlog::error("{} {}: internal error", req.method, req.path);
+    res.headers.clear();
+    reply_error(res, 500, "internal error");
+  });
+  server.set_logger([](const Request& req, const Response& res) {
+    spdlog::debug("{} {} -> {}", req.method, req.path, res.status);
+  });
+  server.set_read_timeout(kSocketTimeoutSeconds);
+  server.set_write_timeout(kSocketTimeoutSeconds);
+}
+
+HandlerResponse RestServer::Impl::route(const Request& req, Response& res) {
+  static const std::regex kFile(R"(/v1/data/([^/]+))");
+  static const std::regex kNetworkStream(R"(/v1/data/([^/]+)/network/stream)");
+  static const std::regex kNetwork(R"(/v1/data/([^/]+)/network)");
+  const std::string method = req.method == "HEAD" ? "GET" : req.method;
+  auto not_allowed = [&](const char* allow) {
+    res.set_header("Allow", allow);
+    reply_error(res, 405, "method " + req.method + " is not allowed on " + req.path + " (allowed: " + allow + ")");
+    close_if_body_unread(req, res);
+    return HandlerResponse::Handled;
+  };
+  std::smatch match;
+  if (req.path == "/v1/data") {
+    if (method == "GET") {
+      list_files(res);
+      return HandlerResponse::Handled;
+    }
+    if (method != "POST") return not_allowed("GET, POST");
+    // HTTP/1.1 gives such a request no body; cpp-httplib would wait for the connection to end.
+    if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
+      reply_error(res, 411, "an upload needs a Content-Length or a chunked body");
+      return HandlerResponse::Handled;
+    }
+    if (req.is_multipart_form_data()) {
+      reply_error(res, 415, "send the file as the raw request body, not as multipart/form-data");
+      close_if_body_unread(req, res);
+      return HandlerResponse::Handled;
+    }
+    return HandlerResponse::Unhandled;  // on to the streaming upload handler
+  }
+  if (std::regex_match(req.path, match, kFile)) {
+    if (method == "GET") {
+      download(req, res, match[1]);
+    } else if (method == "DELETE") {
+      remove(res, match[1]);
+    } else {
+      return not_allowed("GET, DELETE");
+    }
+    return HandlerResponse::Handled;
+  }
+  if (std::regex_match(req.path, match, kNetworkStream)) {
+    if (method != "GET") return not_allowed("GET");
+    download(req, res, match[1]);  // network fetch: not yet; the local copy is all there is
+    return HandlerResponse::Handled;
+  }
+  if (std::regex_match(req.path, match, kNetwork)) {
+    if (method != "POST") return not_allowed("POST");
+    fetch_from_network(res, match[1]);
+    close_if_body_unread(req, res);
+    return HandlerResponse::Handled;
+  }
+  struct Simple {
+    const char* path;
+    void (Impl::*handler)(Response&);
+  };
+  static constexpr Simple kSimple[] = {
+      {"/v1/space", &Impl::space}, {"/v1/debug/info", &Impl::debug_info}};
+  for (const Simple& s : kSimple) {
+    if (req.path != s.path) continue;
+    if (method != "GET") return not_allowed("GET");
+    (this->*s.handler)(res);
+    return HandlerResponse::Handled;
+  }
+  if (req.path == "/v1/peers") {
+    if (method != "GET") return not_allowed("GET");
+    reply_json(res, 200, nlohmann::json::array());  // no peer connections yet (block exchange)
+    return HandlerResponse::Handled;
+  }
+  reply_error(res, 404, "no such endpoint: " + req.path);
+  close_if_body_unread(req, res);
+  return HandlerResponse::Handled;
+}
+
+void RestServer::Impl::list_files(Response& res) {
+  auto entries = engine.list();
+  if (!entries) return reply_error(res, entries.error());
+  nlohmann::json content = nlohmann::json::array();
+  for (const FileEntry& e : *entries) content.push_back(file_json(e));
+  reply_json(res, 200, {{"content", std::move(content)}});
+}
+
+void RestServer::Impl::upload(const Request& req, Response& res, const httplib::ContentReader& read_body) {
+  auto up = parse_upload(req, config.coding_defaults);
+  if (!up) {
+    reply_error(res, up.error());
+    return close_if_body_unread(req, res);
+  }
+  auto writer = engine.begin_store(up->metadata, up->params);
+  if (!writer) {
+    reply_error(res, writer.error());
+    return close_if_body_unread(req, res);
+  }
+  // The body goes straight into the stripe buffer as it arrives: memory is one stripe.
+  std::optional<Error> failure;
+  const bool read_all = read_body([&](const char* data, std::size_t size) {
+    auto ok = writer->write(ByteView(reinterpret_cast<const std::uint8_t*>(data), size));
+    if (!ok) failure = std::move(ok.error());
+    return ok.has_value();
+  });
+  if (failure) {
+    spdlog::warn("upload of '{}' failed after {} bytes: {}", up->metadata.name, writer->bytes_written(),
+                 failure->message);
+    reply_error(res, *failure);
+    return close_if_body_unread(req, res);
+  }
+  if (!read_all) {
+    spdlog::warn("upload of '{}' abandoned after {} bytes: the body could not be read", up->metadata.name,
+                 writer->bytes_written());
+    reply_error(res, res.status >= 400 ? res.status : 400, "the request body ended early or could not be read");
+    return close_if_body_unread(req, res);
+  }
+  const std::uint64_t size = writer->bytes_written();
+  auto cid = writer->finish();
+  if (!cid) return reply_error(res, cid.error());
+  spdlog::info("stored {} ({} bytes, k={} m={}, '{}')", cid->to_string(), size, up->params.k, up->params.m,
+               up->metadata.name);
+  res.status = 200;
+  if (wants_json(req)) {
+    reply_json(res, 200, {{"cid", cid->to_string()}, {"name", up->metadata.name},
+                          {"mimeType", up->metadata.mime_type}, {"size", size}, {"k", up->params.k},
+                          {"m", up->params.m}, {"blockSize", up->params.block_size}});
+  } else {
+    res.set_content(cid->to_string(), "text/plain");
+  }
+}
+
+void RestServer::Impl::download(const Request& req, Response& res, const std::string& cid_text) {
+  auto cid = parse_cid(cid_text);
+  if (!cid) return reply_error(res, cid.error());
+  auto entry = engine.stat(*cid);
+  if (!entry) return reply_error(res, entry.error());
+  // Opening checks the manifest and every slot's index, so a file with fewer than k usable
+  // slots is refused here, with a status, rather than after the headers went out.
+  auto reader = engine.begin_retrieve(*cid);
+  if (!reader) return reply_error(res, reader.error());
+
+  // Ranges are not served: the file is decoded front to back. The Request is cpp-httplib's own
+  // non-const object; clearing its parsed ranges makes it send the whole file with 200, which
+  // RFC 9110 allows (a server may ignore Range), instead of slicing a stream it cannot seek.
+  const_cast<Request&>(req).ranges.clear();
+  res.status = 200;
+  res.set_header("Content-Disposition", content_disposition(entry->name));
+  res.set_header("Accept-Ranges", "none");
+  const std::string mime = entry->mime_type.empty() || has_control_chars(entry->mime_type)
+                               ? "application/octet-stream"
+                               : entry->mime_type;
+  if (reader->size() == 0) return res.set_content("", mime);
+
+  auto shared = std::make_shared<FileReader>(std::move(*reader));
+  res.set_content_provider(
+      static_cast<std::size_t>(shared->size()), mime,
+      [shared, cid_text](std::size_t offset, std::size_t, httplib::DataSink& sink) {
+        // Called by cpp-httplib whenever the socket can take more: one stripe per call.
+        try {
+          if (offset != shared->bytes_read() || shared->done()) {
+            spdlog::error("GET {}: asked for offset {} after {} bytes", cid_text, offset, shared->bytes_read());
+            return false;
+          }
+          auto ok = shared->read_stripe([&](ByteView data) -> Result<void> {
+            if (!sink.write(reinterpret_cast<const char*>(data.data()), data.size())) {
+              return fail(Errc::io, "the client stopped reading");
+            }
+            return {};
+          });
+          if (!ok) {
+            // The status line is gone; closing the connection early is how the client learns.
+            spdlog::warn("GET {} stopped after {} bytes: {}", cid_text, shared->bytes_read(), ok.error().message);
+            return false;
+          }
+          return true;
+        } catch (const std::exception& e) {
+          spdlog::error("GET {}: internal error: {}", cid_text, e.what());
+          return false;
+        }
+      },
+      [shared, cid_text](bool success) {
+        const RetrieveReport& report = shared->report();
+        if (success && !report.unusable_slots.empty()) {
+          spdlog::warn("GET {}: rebuilt {} stripe(s) without {} unusable slot(s)", cid_text, report.rebuilt_stripes,
+                       report.unusable_slots.size());
+        }
+      });
+}
+
+void RestServer::Impl::fetch_from_network(Response& res, const std::string& cid_text) {
+  auto cid = parse_cid(cid_text);
+  if (!cid) return reply_error(res, cid.error());
+  auto entry = engine.stat(*cid);
+  if (!entry) {
+    if (entry.error().code == Errc::not_found) {
+      return reply_error(res, 404, entry.error().message + "; fetching from the network is not supported yet");
+    }
+    return reply_error(res, entry.error());
+  }
+  reply_json(res, 200, {{"msg", "file " + cid->to_string() + " is already stored locally"}});
+}
+
+void RestServer::Impl::remove(Response& res, const std::string& cid_text) {
+  auto cid = parse_cid(cid_text);
+  if (!cid) return reply_error(res, cid.error());
+  if (auto ok = engine.remove(*cid); !ok) return reply_error(res, ok.error());
+  spdlog::info("removed {}", cid->to_string());
+  res.status = 204;
+}
+
+void RestServer::Impl::space(Response& res) {
+  auto entries = engine.list();
+  if (!entries) return reply_error(res, entries.error());
+  std::uint64_t slot_bytes = 0;
+  for (const FileEntry& e : *entries) slot_bytes += e.stored_bytes;
+  reply_json(res, 200,
+             {{"quotaMaxBytes", config.quota_bytes},
+              {"quotaUsedBytes", engine.blocks().used_bytes() + slot_bytes},
+              {"storedFiles", entries->size()},
+              {"slotBytes", slot_bytes}});
+}
+
+void RestServer::Impl::debug_info(Response& res) {
+  reply_json(res, 200,
+             {{"id", config.peer_id},
+              {"addrs", nlohmann::json::array({"127.0.0.1:" + std::to_string(port)})},
+              {"version", config.version},
+              {"dhtNodes", 0}});
+}
+
+RestServer::RestServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+RestServer::~RestServer() { stop(); }
+
+Result<std::unique_ptr<RestServer>> RestServer::bind(Engine& engine, RestServerConfig config) {
+  auto impl = std::make_unique<Impl>(engine, std::move(config));
+  impl->install();
+  const std::uint16_t wanted = impl->config.port;
+  const int bound = wanted == 0 ? impl->server.bind_to_any_port("127.0.0.1")
+                                : (impl->server.bind_to_port("127.0.0.1", wanted) ? wanted : -1);
+  if (bound <= 0 || bound > 65535) {
+    return fail(Errc::io, "cannot listen on 127.0.0.1:", wanted,
+                " (is the port in use? [api] port in config.toml chooses another, 0 any free one)");
+  }
+  impl->port = static_cast<std::uint16_t>(bound);
+  return std::unique_ptr<RestServer>(new RestServer(std::move(impl)));
+}
+
+std::uint16_t RestServer::port() const noexcept { return impl_->port; }
+
+void RestServer::start() {
+  if (impl_->thread.joinable()) return;
+  impl_->thread = std::thread([impl = impl_.get()] {
+    if (!impl->server.listen_after_bind()) spdlog::error("the REST API listener on port {} failed", impl->port);
+    impl->listener_done = true;
+  });
+}
+
+bool RestServer::running() const noexcept { return impl_->thread.joinable() && !impl_->listener_done; }
+
+void RestServer::stop() {
+  if (!impl_->thread.joinable()) return;
+  // httplib's stop() only acts on a listener that runs, and must be called once: wait until
+  // the listener has started (or already ended) first.
+  while (!impl_->server.is_running() && !impl_->listener_done) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (!impl_->listener_done) impl_->server.stop();
+  impl_->thread.join();
+}
+
+}  // namespace ob::api

@@ -1,0 +1,70 @@
+// The daemon's REST API (docs/api.md): JSON over HTTP/1.1 on 127.0.0.1, every request carrying
+// `Authorization: Bearer <keys/api.token>`, errors as {"msg": ...} with a 4xx/5xx status.
+//
+//   POST   /v1/data                        raw body -> stored file's CID
+//   GET    /v1/data                        {"content": [file, ...]}
+//   GET    /v1/data/{cid}                  the file's bytes
+//   GET    /v1/data/{cid}/network/stream   the same (network fetch: not yet)
+//   POST   /v1/data/{cid}/network          200 when held locally (network fetch: not yet)
+//   DELETE /v1/data/{cid}                  204
+//   GET    /v1/space, /v1/peers, /v1/debug/info
+//
+// Request and response bodies stream straight between the socket and the engine: an upload is
+// pushed into a FileWriter as it arrives and a download is pulled from a FileReader one stripe
+// at a time, so memory stays bounded by a stripe per request whatever the file size.
+// cpp-httplib serves each connection on a thread of its pool; the Engine is thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "coding/manifest.h"
+#include "core/error.h"
+
+namespace ob {
+class Engine;
+}
+
+namespace ob::api {
+
+/// What the REST server reports and enforces besides the engine's files.
+struct RestServerConfig {
+  std::string token;               ///< the bearer token every request must present (keys/api.token)
+  std::string peer_id;             ///< this node's peer ID, "12D3KooW..." (/v1/debug/info)
+  std::string version;             ///< software version (/v1/debug/info)
+  std::uint16_t port = 0;          ///< TCP port on 127.0.0.1; 0 = any free port
+  CodingParams coding_defaults;    ///< k, m, block size of uploads that do not say
+  std::uint64_t quota_bytes = 0;   ///< reported by /v1/space; 0 = unlimited
+};
+
+/// A REST server bound to 127.0.0.1 and serving one Engine, which must outlive it.
+class RestServer {
+ public:
+  /// Binds the listening socket (so the port is known, and taken, before anything is served).
+  /// Errors (io): the port cannot be bound (in use, or not permitted).
+  static Result<std::unique_ptr<RestServer>> bind(Engine& engine, RestServerConfig config);
+  /// Stops the server if it runs.
+  ~RestServer();
+  RestServer(const RestServer&) = delete;
+  RestServer& operator=(const RestServer&) = delete;
+
+  /// The bound port (the one chosen when the configuration said 0).
+  std::uint16_t port() const noexcept;
+  /// Starts accepting connections on a background thread; requests run on a pool of threads.
+  /// Call once.
+  void start();
+  /// True from start() until the listener stops (after stop(), or if its socket failed).
+  bool running() const noexcept;
+  /// Stops accepting, ends idle keep-alive connections and streaming downloads, waits for the
+  /// requests in progress (an upload still being received runs to its end or its read timeout)
+  /// and joins the threads. Idempotent; not to be called from a request handler.
+  void stop();
+
+ private:
+  struct Impl;
+  explicit RestServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ob::api

@@ -1,0 +1,137 @@
+#include "node/daemon.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "api/rest_server.h"
+#include "net/identity.h"
+#include "node/engine.h"
+#include "node/home.h"
+#include "store/file_io.h"
+
+namespace ob {
+namespace {
+
+Result<void> setup_logging(const std::string& level_name) {
+  const spdlog::level::level_enum level = spdlog::level::from_str(level_name);
+  // from_str answers "off" for anything it does not know.
+  if (level == spdlog::level::off && level_name != "off") {
+    return fail(Errc::invalid_argument, "unknown log level '", level_name, "' (trace, debug, info, warn, error)");
+  }
+  auto logger = std::make_shared<spdlog::logger>("open-bucket", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
+  logger->set_level(level);
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(std::move(logger));
+  return {};
+}
+
+Result<void> write_daemon_info(const std::filesystem::path& file, const DaemonInfo& info) {
+  const std::string text =
+      nlohmann::json{{"pid", info.pid}, {"apiPort", info.api_port}, {"peerId", info.peer_id}}.dump() + "\n";
+  return fileio::write_file_atomic(file, as_bytes(text));
+}
+
+}  // namespace
+
+std::filesystem::path daemon_file_path(const std::filesystem::path& home_dir) { return home_dir / "daemon.json"; }
+
+Result<DaemonInfo> read_daemon_info(const std::filesystem::path& file) {
+  OB_TRY(Bytes bytes, fileio::read_file(file, 64 * 1024));
+  const nlohmann::json json = nlohmann::json::parse(as_chars(bytes), nullptr, /*allow_exceptions=*/false);
+  const auto bad = [&] { return fail(Errc::corrupt, file.string(), " is not a daemon file"); };
+  if (!json.is_object()) return bad();
+  const auto pid = json.find("pid");
+  const auto port = json.find("apiPort");
+  const auto peer = json.find("peerId");
+  if (pid == json.end() || !pid->is_number_integer() || port == json.end() || !port->is_number_unsigned() ||
+      peer == json.end() || !peer->is_string()) {
+    return bad();
+  }
+  const auto pid_value = pid->get<std::int64_t>();
+  const auto port_value = port->get<std::uint64_t>();
+  if (pid_value <= 0 || port_value == 0 || port_value > 65535) return bad();
+  return DaemonInfo{static_cast<long>(pid_value), static_cast<std::uint16_t>(port_value), peer->get<std::string>()};
+}
+
+std::optional<DaemonInfo> running_daemon(const std::filesystem::path& home_dir) {
+  auto info = read_daemon_info(daemon_file_path(home_dir));
+  if (!info || info->pid > std::numeric_limits<pid_t>::max()) return std::nullopt;
+  if (::kill(static_cast<pid_t>(info->pid), 0) != 0) return std::nullopt;
+  return std::move(*info);
+}
+
+Result<void> run_daemon(const DaemonOptions& options) {
+  // Before any thread exists (RocksDB and the HTTP server start some), so that every thread
+  // inherits the mask and the signals wait for sigtimedwait below instead of killing us.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  if (::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr) != 0) {
+    return fail(Errc::io, "cannot block SIGTERM and SIGINT");
+  }
+  OB_TRY_VOID(setup_logging(options.log_level));
+
+  OB_TRY(Home home, Home::open(options.home));
+  OB_TRY(net::Identity identity, net::Identity::load_or_create(home.identity_key_path()));
+  OB_TRY(std::string token, load_or_create_api_token(home.api_token_path()));
+  auto engine = Engine::open(home);
+  if (!engine) {
+    if (auto other = running_daemon(home.dir()); other && other->pid != ::getpid()) {
+      return fail(Errc::io, "a daemon is already running for ", home.dir().string(), " (pid ", other->pid, ")");
+    }
+    return std::unexpected(engine.error());
+  }
+
+  api::RestServerConfig config;
+  config.token = std::move(token);
+  config.peer_id = identity.peer_id().to_string();
+  config.version = std::string(kVersion);
+  config.port = home.config().api_port;
+  config.coding_defaults = home.config().coding;
+  config.quota_bytes = home.config().quota_bytes;
+  OB_TRY(std::unique_ptr<api::RestServer> server, api::RestServer::bind(**engine, std::move(config)));
+
+  const std::filesystem::path daemon_file = daemon_file_path(home.dir());
+  const DaemonInfo info{static_cast<long>(::getpid()), server->port(), identity.peer_id().to_string()};
+  OB_TRY_VOID(write_daemon_info(daemon_file, info));
+  server->start();
+  spdlog::info("open-bucket daemon {} for {} (pid {})", kVersion, home.dir().string(), info.pid);
+  spdlog::info("peer ID {}", info.peer_id);
+  spdlog::info("REST API on http://127.0.0.1:{} (token in {})", info.api_port, home.api_token_path().string());
+
+  Result<void> result;
+  for (;;) {
+    siginfo_t signal_info{};
+    const timespec tick{0, 200'000'000};  // how often the listener's health is looked at
+    const int sig = ::sigtimedwait(&stop_signals, &signal_info, &tick);
+    if (sig == SIGTERM || sig == SIGINT) {
+      spdlog::info("{} received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      break;
+    }
+    if (!server->running()) {
+      result = fail(Errc::io, "the REST API listener stopped unexpectedly");
+      break;
+    }
+  }
+  server->stop();
+  server.reset();
+  // Only our own file: a daemon that replaced it (ours was stale) keeps its own.
+  if (auto current = read_daemon_info(daemon_file); current && current->pid == info.pid) {
+    std::error_code ignored;
+    std::filesystem::remove(daemon_file, ignored);
+    (void)fileio::sync_dir(home.dir());
+  }
+  engine->reset();
+  spdlog::info("stopped");
+  spdlog::default_logger()->flush();
+  return result;
+}
+
+}  // namespace ob
