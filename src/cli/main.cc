@@ -1,5 +1,7 @@
-// open-bucket: the command line. Parses arguments, opens the node's home and engine, calls one
-// engine operation per command and prints the result (a table, or JSON with --json).
+// open-bucket: the command line. Parses arguments, opens the node's home, and runs one operation
+// per command: through the daemon's REST API when a daemon runs for the home (it holds the
+// store's lock), else on the engine directly; then prints the result (a table, or JSON with
+// --json). `daemon` runs the daemon itself (node/daemon.h).
 // Exit codes: 0 success; 1 error (one line on stderr); 2 usage error;
 // 3 `data verify` found damage that is still recoverable; 4 `data verify` found it unrecoverable.
 #include <fcntl.h>
@@ -13,8 +15,10 @@
 #include <optional>
 #include <string>
 
+#include "api/rest_client.h"
 #include "cli/output.h"
 #include "core/cid.h"
+#include "node/daemon.h"
 #include "node/engine.h"
 #include "node/home.h"
 #include "store/file_io.h"
@@ -33,17 +37,51 @@ int report(const Error& error) {
   return kExitError;
 }
 
+/// An opened node: its home, and either a client of its running daemon or the engine itself.
 struct Opened {
   std::unique_ptr<Home> home;
-  std::unique_ptr<Engine> engine;
+  std::optional<api::RestClient> daemon;  ///< set when a daemon serves this home
+  std::unique_ptr<Engine> engine;         ///< set otherwise
 };
 
-Result<Opened> open_node(const std::optional<std::string>& home_flag) {
+/// How a command may reach the store.
+enum class Access {
+  via_daemon,  ///< through the daemon when one runs, else directly
+  local_only,  ///< directly (verify, damage): refused while a daemon holds the store
+};
+
+Result<Opened> open_node(const std::optional<std::string>& home_flag, Access access = Access::via_daemon,
+                         std::string_view command = {}) {
   OB_TRY(std::filesystem::path dir, resolve_home(home_flag));
   OB_TRY(Home home, Home::open(dir));
-  Opened opened{std::make_unique<Home>(std::move(home)), nullptr};
-  OB_TRY(opened.engine, Engine::open(*opened.home));
+  Opened opened{std::make_unique<Home>(std::move(home)), std::nullopt, nullptr};
+  if (access == Access::via_daemon) {
+    OB_TRY(opened.daemon, api::RestClient::connect(*opened.home));
+    if (opened.daemon) return opened;
+  }
+  auto engine = Engine::open(*opened.home);
+  if (!engine) {
+    // The store's lock is held; if by our daemon, say what to do about it.
+    if (auto daemon = running_daemon(dir)) {
+      return fail(Errc::io, "`data ", command, "` works on the store itself, which the daemon (pid ", daemon->pid,
+                  ") holds: stop the daemon first");
+    }
+    return std::unexpected(engine.error());
+  }
+  opened.engine = std::move(*engine);
   return opened;
+}
+
+/// Where `data get` writes: OUT itself, or the file's stored name inside OUT when it is a
+/// directory (only the name's last component: a name must never steer the write elsewhere).
+std::filesystem::path output_path(const std::string& out_path, const std::string& stored_name, const Cid& cid) {
+  std::filesystem::path target(out_path);
+  std::error_code ec;
+  if (std::filesystem::is_directory(target, ec)) {
+    const std::string name = std::filesystem::path(stored_name).filename().string();
+    target /= (name.empty() || name == "." || name == "..") ? cid.to_string() : name;
+  }
+  return target;
 }
 
 Result<Cid> parse_cid(const std::string& text) {
@@ -114,14 +152,29 @@ int cmd_put(const std::optional<std::string>& home_flag, const PutOptions& opts)
     name = std::filesystem::path(opts.path).filename().string();
   }
   ProgressBar bar("put " + name);
-  auto cid = node->engine->store(fd_source(fd, opts.path), {name, opts.mime_type}, params,
-                                 [&](std::uint64_t done, std::uint64_t) { bar.update(done, size); });
-  bar.finish();
-  if (!cid) return report(cid.error());
-  if (opts.json) {
-    auto entry = node->engine->stat(*cid);
+  const Progress progress = [&](std::uint64_t done, std::uint64_t) { bar.update(done, size); };
+  std::optional<Cid> cid;
+  std::uint64_t stored_size = 0;
+  if (node->daemon) {
+    const std::optional<std::uint64_t> known_size = opts.path == "-" ? std::nullopt : std::optional(size);
+    auto entry = node->daemon->put(fd_source(fd, opts.path), known_size, {name, opts.mime_type}, params, progress);
+    bar.finish();
     if (!entry) return report(entry.error());
-    nlohmann::json out = {{"cid", cid->to_string()}, {"name", name}, {"size", entry->size},
+    cid = entry->cid;
+    stored_size = entry->size;
+  } else {
+    auto stored = node->engine->store(fd_source(fd, opts.path), {name, opts.mime_type}, params, progress);
+    bar.finish();
+    if (!stored) return report(stored.error());
+    cid = *stored;
+    if (opts.json) {
+      auto entry = node->engine->stat(*cid);
+      if (!entry) return report(entry.error());
+      stored_size = entry->size;
+    }
+  }
+  if (opts.json) {
+    nlohmann::json out = {{"cid", cid->to_string()}, {"name", name}, {"size", stored_size},
                           {"k", params.k}, {"m", params.m}, {"blockSize", params.block_size}};
     std::cout << out.dump() << "\n";
   } else {
@@ -132,17 +185,45 @@ int cmd_put(const std::optional<std::string>& home_flag, const PutOptions& opts)
 
 // --- data get --------------------------------------------------------------------------------
 
+/// `data get` through the daemon: the same output rules, the bytes streamed from its API. The
+/// daemon logs slots it had to rebuild without; they are not reported here.
+int get_via_daemon(api::RestClient& daemon, const Cid& cid, const std::string& out_path, ProgressBar& bar,
+                   const Progress& progress) {
+  std::optional<fileio::AtomicFile> file;
+  std::filesystem::path target;
+  auto received = daemon.get(
+      cid,
+      [&](const api::DownloadInfo& info) -> Result<ByteSink> {
+        if (out_path == "-") {
+          return ByteSink([](ByteView data) { return fileio::write_all(STDOUT_FILENO, data, "stdout"); });
+        }
+        // Written beside the target and renamed into place only when every byte arrived.
+        target = output_path(out_path, info.name, cid);
+        OB_TRY(fileio::AtomicFile created, fileio::AtomicFile::create(target));
+        file.emplace(std::move(created));
+        return ByteSink([&file](ByteView data) { return file->write(data); });
+      },
+      progress);
+  bar.finish();
+  if (!received) return report(received.error());
+  if (!file) return 0;  // standard output
+  if (auto ok = file->commit(); !ok) return report(ok.error());
+  std::cerr << "wrote " << *received << " bytes to " << target.string() << "\n";
+  return 0;
+}
+
 int cmd_get(const std::optional<std::string>& home_flag, const std::string& cid_text,
             const std::string& out_path) {
   auto cid = parse_cid(cid_text);
   if (!cid) return report(cid.error());
   auto node = open_node(home_flag);
   if (!node) return report(node.error());
-  auto entry = node->engine->stat(*cid);
-  if (!entry) return report(entry.error());
-
   ProgressBar bar("get " + cid_text.substr(0, 12));
   const Progress progress = [&](std::uint64_t done, std::uint64_t total) { bar.update(done, total); };
+  if (node->daemon) return get_via_daemon(*node->daemon, *cid, out_path, bar, progress);
+
+  auto entry = node->engine->stat(*cid);
+  if (!entry) return report(entry.error());
   if (out_path == "-") {
     auto result = node->engine->retrieve(*cid, [](ByteView data) {
       return fileio::write_all(STDOUT_FILENO, data, "stdout");
@@ -151,13 +232,7 @@ int cmd_get(const std::optional<std::string>& home_flag, const std::string& cid_
     return result ? 0 : report(result.error());
   }
 
-  std::filesystem::path target(out_path);
-  std::error_code ec;
-  if (std::filesystem::is_directory(target, ec)) {
-    // Only the stored name's last component: a name must never steer the write elsewhere.
-    const std::string name = std::filesystem::path(entry->name).filename().string();
-    target /= (name.empty() || name == "." || name == "..") ? cid->to_string() : name;
-  }
+  const std::filesystem::path target = output_path(out_path, entry->name, *cid);
   // Written beside the target and renamed into place only when every block checked out.
   auto file = fileio::AtomicFile::create(target);
   if (!file) return report(file.error());
@@ -179,7 +254,7 @@ int cmd_get(const std::optional<std::string>& home_flag, const std::string& cid_
 int cmd_ls(const std::optional<std::string>& home_flag, bool json) {
   auto node = open_node(home_flag);
   if (!node) return report(node.error());
-  auto entries = node->engine->list();
+  auto entries = node->daemon ? node->daemon->list() : node->engine->list();
   if (!entries) return report(entries.error());
   if (json) {
     nlohmann::json out = nlohmann::json::array();
@@ -208,7 +283,9 @@ int cmd_rm(const std::optional<std::string>& home_flag, const std::string& cid_t
   if (!cid) return report(cid.error());
   auto node = open_node(home_flag);
   if (!node) return report(node.error());
-  if (auto ok = node->engine->remove(*cid); !ok) return report(ok.error());
+  if (auto ok = node->daemon ? node->daemon->remove(*cid) : node->engine->remove(*cid); !ok) {
+    return report(ok.error());
+  }
   std::cout << "removed " << cid->to_string() << "\n";
   return 0;
 }
@@ -225,7 +302,7 @@ const char* state_name(SlotHealth::State state) {
 int cmd_verify(const std::optional<std::string>& home_flag, const std::string& cid_text, bool json) {
   auto cid = parse_cid(cid_text);
   if (!cid) return report(cid.error());
-  auto node = open_node(home_flag);
+  auto node = open_node(home_flag, Access::local_only, "verify");
   if (!node) return report(node.error());
   ProgressBar bar("verify");
   auto report_or = node->engine->verify(*cid, [&](std::uint64_t done, std::uint64_t total) { bar.update(done, total); });
@@ -260,11 +337,20 @@ int cmd_damage(const std::optional<std::string>& home_flag, const std::string& c
                std::uint32_t slot, bool corrupt) {
   auto cid = parse_cid(cid_text);
   if (!cid) return report(cid.error());
-  auto node = open_node(home_flag);
+  auto node = open_node(home_flag, Access::local_only, "damage");
   if (!node) return report(node.error());
   if (auto ok = node->engine->damage(*cid, slot, corrupt); !ok) return report(ok.error());
   std::cout << (corrupt ? "corrupted one byte of" : "deleted") << " slot " << slot << " of "
             << cid->to_string() << "\n";
+  return 0;
+}
+
+// --- daemon ----------------------------------------------------------------------------------
+
+int cmd_daemon(const std::optional<std::string>& home_flag, const std::string& log_level) {
+  auto dir = resolve_home(home_flag);
+  if (!dir) return report(dir.error());
+  if (auto ok = run_daemon({*dir, log_level}); !ok) return report(ok.error());
   return 0;
 }
 
@@ -275,13 +361,20 @@ int run(int argc, char** argv) {
   app.require_subcommand(1);
   std::optional<std::string> home;
   app.add_option("--home", home, "Node home directory (default: $OPEN_BUCKET_HOME or ~/.open-bucket)");
-  app.set_version_flag("--version", "open-bucket 0.1.0");
+  app.set_version_flag("--version", "open-bucket " + std::string(kVersion));
 
   bool force = false;
   auto* init = app.add_subcommand("init", "Create the node's home, config.toml and master secret");
   init->add_flag("--force", force, "Rewrite an existing config.toml (the master secret is always kept)");
 
-  auto* data = app.add_subcommand("data", "Store and retrieve files on this node");
+  std::string log_level = "info";
+  auto* daemon = app.add_subcommand(
+      "daemon", "Run the node: serve its store over the REST API on 127.0.0.1 until SIGTERM or SIGINT");
+  daemon->add_option("--log-level", log_level, "Log detail on stderr (default info)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+
+  auto* data = app.add_subcommand(
+      "data", "Store and retrieve files on this node (through its daemon when one runs)");
   data->require_subcommand(1);
 
   PutOptions put_opts;
@@ -305,14 +398,16 @@ int run(int argc, char** argv) {
   auto* rm = data->add_subcommand("rm", "Remove a stored file and all its slots");
   rm->add_option("CID", cid_text, "File CID")->required();
 
-  auto* verify = data->add_subcommand("verify", "Check every block of every slot; names damaged slots");
+  auto* verify = data->add_subcommand(
+      "verify", "Check every block of every slot; names damaged slots (works on the store: stop the daemon first)");
   verify->add_option("CID", cid_text, "File CID")->required();
   verify->add_flag("--json", json, "Print JSON");
 
   std::uint32_t slot = 0;
   bool corrupt = false;
   auto* damage = data->add_subcommand(
-      "damage", "Test aid: delete (or corrupt) one slot locally to watch reconstruction work");
+      "damage",
+      "Test aid: delete (or corrupt) one slot locally to watch reconstruction work (stop the daemon first)");
   damage->add_option("CID", cid_text, "File CID")->required();
   damage->add_option("--slot", slot, "Slot index to damage")->required();
   damage->add_flag("--corrupt", corrupt, "Flip one byte instead of deleting the slot");
@@ -325,6 +420,7 @@ int run(int argc, char** argv) {
   }
 
   if (init->parsed()) return cmd_init(home, force);
+  if (daemon->parsed()) return cmd_daemon(home, log_level);
   if (put->parsed()) return cmd_put(home, put_opts);
   if (get->parsed()) return cmd_get(home, cid_text, out_path);
   if (ls->parsed()) return cmd_ls(home, json);
