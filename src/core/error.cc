@@ -6,6 +6,7 @@ const char* errc_name(Errc code) noexcept {
   switch (code) {
     case Errc::invalid_argument: return "invalid argument";
     case Errc::not_found: return "not found";
+    case Errc::out_of_range: return "out of range";
     case Errc::already_exists: return "already exists";
     case Errc::corrupt: return "corrupt";
     case Errc::unrecoverable: return "unrecoverable";

@@ -17,6 +17,7 @@ namespace ob {
 enum class Errc {
   invalid_argument,  ///< bad input from a user or a peer (parameters, malformed encodings)
   not_found,         ///< the CID, slot or file does not exist
+  out_of_range,      ///< a position past the end of what exists (a block index, an offset)
   already_exists,    ///< refusing to overwrite something that exists
   corrupt,           ///< stored or received data failed an integrity check (hash, tag, format)
   unrecoverable,     ///< too many slots lost or damaged: fewer than k usable

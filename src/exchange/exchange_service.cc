@@ -13,6 +13,7 @@ grpc::Status to_status(const Error& e) {
   switch (e.code) {
     case Errc::invalid_argument: return {grpc::StatusCode::INVALID_ARGUMENT, e.message};
     case Errc::not_found: return {grpc::StatusCode::NOT_FOUND, e.message};
+    case Errc::out_of_range: return {grpc::StatusCode::OUT_OF_RANGE, e.message};
     default: return {grpc::StatusCode::INTERNAL, e.message};
   }
 }
@@ -23,6 +24,25 @@ Result<Cid> parse_file_cid(const std::string& bytes) {
   if (!cid) return fail(Errc::invalid_argument, "bad file CID: ", cid.error().message);
   if (cid->codec() != protocol::kCodecManifest) return fail(Errc::invalid_argument, "not a file CID");
   return cid;
+}
+
+// The slot and block range a SlotIndex or Blocks request names, after checking every field.
+struct SlotRange {
+  SlotReader reader;
+  std::uint64_t first;
+  std::uint64_t end;  // exclusive, clamped to the slot
+};
+
+Result<SlotRange> open_range(const SlotStore& slots, const std::string& file_cid, std::uint32_t slot,
+                             std::uint64_t first, std::uint32_t count, std::uint32_t max_count) {
+  OB_TRY(Cid cid, parse_file_cid(file_cid));
+  if (count == 0 || count > max_count) {
+    return fail(Errc::invalid_argument, "count must be 1..", max_count);
+  }
+  OB_TRY(SlotReader reader, slots.open_slot(cid, slot));
+  if (first >= reader.block_count()) return fail(Errc::out_of_range, "first is past the end of the slot");
+  const std::uint64_t end = std::min<std::uint64_t>(reader.block_count(), first + count);
+  return SlotRange{std::move(reader), first, end};
 }
 
 }  // namespace
@@ -54,19 +74,13 @@ grpc::Status ExchangeService::GetManifest(grpc::ServerContext*, const pb::Manife
 
 grpc::Status ExchangeService::GetSlotIndex(grpc::ServerContext*, const pb::SlotIndexRequest* request,
                                            pb::SlotIndexReply* reply) {
-  auto cid = parse_file_cid(request->file_cid());
-  if (!cid) return to_status(cid.error());
-  if (request->count() == 0 || request->count() > kMaxIndexRootsPerCall) {
-    return {grpc::StatusCode::INVALID_ARGUMENT, "count must be 1.." + std::to_string(kMaxIndexRootsPerCall)};
-  }
-  auto reader = slots_.open_slot(*cid, request->slot());
-  if (!reader) return to_status(reader.error());
-  if (request->first() >= reader->block_count()) return {grpc::StatusCode::OUT_OF_RANGE, "first is past the end"};
-  const std::uint64_t end = std::min<std::uint64_t>(reader->block_count(), request->first() + request->count());
+  auto range = open_range(slots_, request->file_cid(), request->slot(), request->first(), request->count(),
+                          kMaxIndexRootsPerCall);
+  if (!range) return to_status(range.error());
   std::string* roots = reply->mutable_roots();
-  roots->reserve(static_cast<std::size_t>(end - request->first()) * sizeof(merkle::Hash));
-  for (std::uint64_t j = request->first(); j < end; ++j) {
-    auto root = reader->root_at(j);
+  roots->reserve(static_cast<std::size_t>(range->end - range->first) * sizeof(merkle::Hash));
+  for (std::uint64_t j = range->first; j < range->end; ++j) {
+    auto root = range->reader.root_at(j);
     if (!root) return to_status(root.error());
     roots->append(reinterpret_cast<const char*>(root->data()), root->size());
   }
@@ -75,21 +89,15 @@ grpc::Status ExchangeService::GetSlotIndex(grpc::ServerContext*, const pb::SlotI
 
 grpc::Status ExchangeService::GetBlocks(grpc::ServerContext* context, const pb::BlocksRequest* request,
                                         grpc::ServerWriter<pb::Block>* writer) {
-  auto cid = parse_file_cid(request->file_cid());
-  if (!cid) return to_status(cid.error());
-  if (request->count() == 0 || request->count() > kMaxBlocksPerCall) {
-    return {grpc::StatusCode::INVALID_ARGUMENT, "count must be 1.." + std::to_string(kMaxBlocksPerCall)};
-  }
-  auto reader = slots_.open_slot(*cid, request->slot());
-  if (!reader) return to_status(reader.error());
-  if (request->first() >= reader->block_count()) return {grpc::StatusCode::OUT_OF_RANGE, "first is past the end"};
-  const std::uint64_t end = std::min<std::uint64_t>(reader->block_count(), request->first() + request->count());
+  auto range = open_range(slots_, request->file_cid(), request->slot(), request->first(), request->count(),
+                          kMaxBlocksPerCall);
+  if (!range) return to_status(range.error());
   pb::Block block;
   std::string* data = block.mutable_data();
-  data->resize(reader->block_size());
-  for (std::uint64_t j = request->first(); j < end; ++j) {
+  data->resize(range->reader.block_size());
+  for (std::uint64_t j = range->first; j < range->end; ++j) {
     if (context->IsCancelled()) return {grpc::StatusCode::CANCELLED, "cancelled by the peer"};
-    auto ok = reader->read_block(j, MutableByteView(reinterpret_cast<std::uint8_t*>(data->data()), data->size()));
+    auto ok = range->reader.read_block(j, MutableByteView(reinterpret_cast<std::uint8_t*>(data->data()), data->size()));
     if (!ok) return to_status(ok.error());
     block.set_index(j);
     if (!writer->Write(block)) return {grpc::StatusCode::CANCELLED, "the peer went away"};
