@@ -57,7 +57,8 @@ Result<std::string> decode_ext_value(std::string_view value) {
 
 int http_status(Errc code) noexcept {
   switch (code) {
-    case Errc::invalid_argument: return 400;
+    case Errc::invalid_argument:
+    case Errc::out_of_range: return 400;
     case Errc::not_found: return 404;
     case Errc::already_exists: return 409;
     case Errc::quota_exceeded: return 507;

@@ -11,7 +11,7 @@
 
 namespace ob::api {
 
-/// The HTTP status for an error: 400 invalid_argument, 404 not_found, 409 already_exists,
+/// The HTTP status for an error: 400 invalid_argument and out_of_range, 404 not_found, 409 already_exists,
 /// 507 quota_exceeded, 500 for the rest (corrupt, unrecoverable, io, crypto, internal): those
 /// are the node's trouble, not the request's.
 int http_status(Errc code) noexcept;

@@ -50,6 +50,7 @@ TEST(ContentDispositionTest, RefusesMalformedValues) {
 
 TEST(HttpStatusTest, MapsErrorCodesBothWays) {
   EXPECT_EQ(http_status(Errc::invalid_argument), 400);
+  EXPECT_EQ(http_status(Errc::out_of_range), 400);
   EXPECT_EQ(http_status(Errc::not_found), 404);
   EXPECT_EQ(http_status(Errc::quota_exceeded), 507);
   EXPECT_EQ(http_status(Errc::unrecoverable), 500);

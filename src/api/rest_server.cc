@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <charconv>
@@ -228,6 +229,13 @@ void RestServer::Impl::install() {
   });
   server.set_logger([](const Request& req, const Response& res) {
     spdlog::debug("{} {} -> {}", req.method, req.path, res.status);
+  });
+  // cpp-httplib's default also sets SO_REUSEPORT, with which a second daemon (another home)
+  // could bind the same port and the kernel would split requests between the two. Keep only
+  // SO_REUSEADDR: a restarted daemon may take its port back from connections in TIME_WAIT.
+  server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
   server.set_read_timeout(kSocketTimeoutSeconds);
   server.set_write_timeout(kSocketTimeoutSeconds);
