@@ -153,7 +153,7 @@ Result<std::uint64_t> RestClient::get(const Cid& cid, const SinkOpener& open_sin
   ByteSink sink;
   std::uint64_t received = 0;
   httplib::Result result = impl_->http.Get(
-      "/v1/data/" + cid.to_string(), httplib::Headers{},
+      "/v1/data/" + cid.to_string() + "/network/stream", httplib::Headers{},
       [&](const httplib::Response& response) {
         status = response.status;
         if (status != 200) return true;  // the error body follows

@@ -16,6 +16,7 @@
 #include "core/bytes.h"
 #include "core/cid.h"
 #include "node/engine.h"
+#include "node/network.h"
 
 namespace ob::api {
 namespace {
@@ -154,6 +155,8 @@ struct RestServer::Impl {
   std::uint16_t port = 0;
   std::thread thread;
   std::atomic<bool> listener_done{false};
+  std::mutex fetches_mutex;
+  std::vector<std::thread> fetches;  // background network fetches, joined by stop()
 
   void install();
   bool authorized(const Request& req) const;
@@ -166,6 +169,12 @@ struct RestServer::Impl {
   void remove(Response& res, const std::string& cid_text);
   void space(Response& res);
   void debug_info(Response& res);
+  void peers(Response& res);
+  void connect_peer(const Request& req, Response& res, const std::string& peer_text);
+  void providers(Response& res, const std::string& cid_text);
+  /// Makes `cid` local through the network when it is not; replies with an error and returns
+  /// false when that fails.
+  bool ensure_local(Response& res, const Cid& cid);
 };
 
 bool RestServer::Impl::authorized(const Request& req) const {
@@ -283,7 +292,12 @@ HandlerResponse RestServer::Impl::route(const Request& req, Response& res) {
   }
   if (std::regex_match(req.path, match, kNetworkStream)) {
     if (method != "GET") return not_allowed("GET");
-    download(req, res, match[1]);  // network fetch: not yet; the local copy is all there is
+    auto cid = parse_cid(match[1]);
+    if (!cid) {
+      reply_error(res, cid.error());
+    } else if (ensure_local(res, *cid)) {
+      download(req, res, match[1]);
+    }
     return HandlerResponse::Handled;
   }
   if (std::regex_match(req.path, match, kNetwork)) {
@@ -304,9 +318,21 @@ HandlerResponse RestServer::Impl::route(const Request& req, Response& res) {
     (this->*s.handler)(res);
     return HandlerResponse::Handled;
   }
+  static const std::regex kConnect(R"(/v1/connect/([^/]+))");
+  static const std::regex kProviders(R"(/v1/providers/([^/]+))");
   if (req.path == "/v1/peers") {
     if (method != "GET") return not_allowed("GET");
-    reply_json(res, 200, nlohmann::json::array());  // no peer connections yet (block exchange)
+    peers(res);
+    return HandlerResponse::Handled;
+  }
+  if (std::regex_match(req.path, match, kConnect)) {
+    if (method != "GET") return not_allowed("GET");
+    connect_peer(req, res, match[1]);
+    return HandlerResponse::Handled;
+  }
+  if (std::regex_match(req.path, match, kProviders)) {
+    if (method != "GET") return not_allowed("GET");
+    providers(res, match[1]);
     return HandlerResponse::Handled;
   }
   reply_error(res, 404, "no such endpoint: " + req.path);
@@ -357,6 +383,10 @@ void RestServer::Impl::upload(const Request& req, Response& res, const httplib::
   if (!cid) return reply_error(res, cid.error());
   spdlog::info("stored {} ({} bytes, k={} m={}, '{}')", cid->to_string(), size, up->params.k, up->params.m,
                up->metadata.name);
+  // Seed 004: what a node stores, it announces. The file is stored either way.
+  if (config.network != nullptr) {
+    if (auto ok = config.network->announce(*cid); !ok) spdlog::warn("announce {}: {}", cid->to_string(), ok.error().message);
+  }
   res.status = 200;
   if (wants_json(req)) {
     reply_json(res, 200, {{"cid", cid->to_string()}, {"name", up->metadata.name},
@@ -425,17 +455,88 @@ void RestServer::Impl::download(const Request& req, Response& res, const std::st
       });
 }
 
+bool RestServer::Impl::ensure_local(Response& res, const Cid& cid) {
+  auto entry = engine.stat(cid);
+  if (entry) return true;
+  if (entry.error().code != Errc::not_found) {
+    reply_error(res, entry.error());
+    return false;
+  }
+  if (config.network == nullptr) {
+    reply_error(res, 503, entry.error().message + "; this node is not on a network");
+    return false;
+  }
+  auto report = config.network->fetch(cid);
+  if (!report) {
+    reply_error(res, report.error());
+    return false;
+  }
+  spdlog::info("fetched {} from the network ({} bytes, {} peer(s) dropped)", cid.to_string(), report->bytes_received,
+               report->dropped.size());
+  return true;
+}
+
 void RestServer::Impl::fetch_from_network(Response& res, const std::string& cid_text) {
   auto cid = parse_cid(cid_text);
   if (!cid) return reply_error(res, cid.error());
-  auto entry = engine.stat(*cid);
-  if (!entry) {
-    if (entry.error().code == Errc::not_found) {
-      return reply_error(res, 404, entry.error().message + "; fetching from the network is not supported yet");
-    }
-    return reply_error(res, entry.error());
+  if (engine.stat(*cid)) {
+    return reply_json(res, 200, {{"msg", "file " + cid->to_string() + " is already stored locally"}});
   }
-  reply_json(res, 200, {{"msg", "file " + cid->to_string() + " is already stored locally"}});
+  if (config.network == nullptr) return reply_error(res, 503, "this node is not on a network");
+  std::lock_guard lock(fetches_mutex);
+  fetches.emplace_back([network = config.network, cid = *cid] {
+    auto report = network->fetch(cid);
+    if (report) {
+      spdlog::info("background fetch of {} done", cid.to_string());
+    } else {
+      spdlog::warn("background fetch of {} failed: {}", cid.to_string(), report.error().message);
+    }
+  });
+  reply_json(res, 202, {{"msg", "fetching " + cid->to_string() + " from the network in the background"}});
+}
+
+void RestServer::Impl::peers(Response& res) {
+  nlohmann::json out = nlohmann::json::array();
+  if (config.network != nullptr) {
+    for (const auto& record : config.network->connected()) {
+      out.push_back({{"peerId", record.peer.to_string()}, {"addrs", record.addresses}});
+    }
+  }
+  reply_json(res, 200, out);
+}
+
+void RestServer::Impl::connect_peer(const Request& req, Response& res, const std::string& peer_text) {
+  if (config.network == nullptr) return reply_error(res, 503, "this node is not on a network");
+  auto peer = net::PeerId::parse(peer_text);
+  if (!peer) return reply_error(res, peer.error());
+  const std::string addrs = req.get_param_value("addrs");
+  if (addrs.empty()) {
+    auto found = config.network->find_peer(*peer);
+    if (!found || found->addresses.empty()) {
+      return reply_error(res, 404, "peer " + peer->to_string() + " was not found; give ?addrs=host:port");
+    }
+    config.network->connect(*peer, found->addresses.front());
+  } else {
+    if (addrs.size() > 260 || addrs.rfind(':') == std::string::npos) {
+      return reply_error(res, 400, "addrs must be host:port");
+    }
+    config.network->connect(*peer, addrs);
+  }
+  reply_json(res, 200, {{"msg", "connected to " + peer->to_string()}});
+}
+
+void RestServer::Impl::providers(Response& res, const std::string& cid_text) {
+  auto cid = parse_cid(cid_text);
+  if (!cid) return reply_error(res, cid.error());
+  if (config.network == nullptr) return reply_error(res, 503, "this node is not on a network");
+  nlohmann::json out = nlohmann::json::array();
+  if (engine.stat(*cid)) {
+    out.push_back({{"peerId", config.peer_id}, {"addrs", {config.network->p2p_address()}}});
+  }
+  for (const auto& record : config.network->providers(*cid)) {
+    out.push_back({{"peerId", record.peer.to_string()}, {"addrs", record.addresses}});
+  }
+  reply_json(res, 200, out);
 }
 
 void RestServer::Impl::remove(Response& res, const std::string& cid_text) {
@@ -461,9 +562,12 @@ void RestServer::Impl::space(Response& res) {
 void RestServer::Impl::debug_info(Response& res) {
   reply_json(res, 200,
              {{"id", config.peer_id},
-              {"addrs", nlohmann::json::array({"127.0.0.1:" + std::to_string(port)})},
+              {"addrs", config.network != nullptr ? nlohmann::json::array({config.network->p2p_address()})
+                                                  : nlohmann::json::array()},
+              {"apiPort", port},
+              {"dhtPort", config.network != nullptr ? config.network->dht_port() : 0},
               {"version", config.version},
-              {"dhtNodes", 0}});
+              {"dhtNodes", config.network != nullptr ? config.network->dht_nodes() : 0}});
 }
 
 RestServer::RestServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -505,6 +609,9 @@ void RestServer::stop() {
   }
   if (!impl_->listener_done) impl_->server.stop();
   impl_->thread.join();
+  std::lock_guard lock(impl_->fetches_mutex);
+  for (std::thread& fetch : impl_->fetches) fetch.join();  // each ends by its calls' deadlines
+  impl_->fetches.clear();
 }
 
 }  // namespace ob::api

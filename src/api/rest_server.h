@@ -24,6 +24,7 @@
 
 namespace ob {
 class Engine;
+class Network;
 }
 
 namespace ob::api {
@@ -36,6 +37,9 @@ struct RestServerConfig {
   std::uint16_t port = 0;          ///< TCP port on 127.0.0.1; 0 = any free port
   CodingParams coding_defaults;    ///< k, m, block size of uploads that do not say
   std::uint64_t quota_bytes = 0;   ///< reported by /v1/space; 0 = unlimited
+  /// The node's network (must outlive the server); null serves local data only and answers the
+  /// network endpoints with 503.
+  Network* network = nullptr;
 };
 
 /// A REST server bound to 127.0.0.1 and serving one Engine, which must outlive it.

@@ -11,6 +11,7 @@
 #include "api/rest_server.h"
 #include "net/identity.h"
 #include "node/engine.h"
+#include "node/network.h"
 #include "node/home.h"
 #include "store/file_io.h"
 
@@ -33,7 +34,13 @@ Result<void> setup_logging(const std::string& level_name) {
 
 Result<void> write_daemon_info(const std::filesystem::path& file, const DaemonInfo& info) {
   const std::string text =
-      nlohmann::json{{"pid", info.pid}, {"apiPort", info.api_port}, {"peerId", info.peer_id}}.dump() + "\n";
+      nlohmann::json{{"pid", info.pid},
+                     {"apiPort", info.api_port},
+                     {"peerId", info.peer_id},
+                     {"p2pAddress", info.p2p_address},
+                     {"dhtPort", info.dht_port}}
+          .dump() +
+      "\n";
   return fileio::write_file_atomic(file, as_bytes(text));
 }
 
@@ -56,7 +63,13 @@ Result<DaemonInfo> read_daemon_info(const std::filesystem::path& file) {
   const auto pid_value = pid->get<std::int64_t>();
   const auto port_value = port->get<std::uint64_t>();
   if (pid_value <= 0 || port_value == 0 || port_value > 65535) return bad();
-  return DaemonInfo{static_cast<long>(pid_value), static_cast<std::uint16_t>(port_value), peer->get<std::string>()};
+  DaemonInfo info{static_cast<long>(pid_value), static_cast<std::uint16_t>(port_value), peer->get<std::string>(), {}, 0};
+  // Network fields: absent in files of daemons without a network.
+  if (const auto p2p = json.find("p2pAddress"); p2p != json.end() && p2p->is_string()) info.p2p_address = p2p->get<std::string>();
+  if (const auto dht = json.find("dhtPort"); dht != json.end() && dht->is_number_unsigned() && dht->get<std::uint64_t>() <= 65535) {
+    info.dht_port = static_cast<std::uint16_t>(dht->get<std::uint64_t>());
+  }
+  return info;
 }
 
 std::optional<DaemonInfo> running_daemon(const std::filesystem::path& home_dir) {
@@ -89,7 +102,22 @@ Result<void> run_daemon(const DaemonOptions& options) {
     return std::unexpected(engine.error());
   }
 
+  NetworkOptions network_options;
+  network_options.listen_host = home.config().p2p_host;
+  network_options.p2p_port = home.config().p2p_port;
+  network_options.dht_port = home.config().dht_port;
+  network_options.bootstrap = home.config().bootstrap;
+  network_options.network_id = home.config().network_id;
+  // Many daemons on one host (a local test network) would trip OpenDHT's per-peer rate limits.
+  network_options.dht_rate_limits = home.config().p2p_host != "127.0.0.1";
+  OB_TRY(std::unique_ptr<Network> network, Network::start(**engine, identity, network_options));
+  // Seed 004: announce what is stored.
+  if (auto files = (*engine)->list()) {
+    for (const FileEntry& file : *files) (void)network->announce(file.cid);
+  }
+
   api::RestServerConfig config;
+  config.network = network.get();
   config.token = std::move(token);
   config.peer_id = identity.peer_id().to_string();
   config.version = std::string(kVersion);
@@ -99,11 +127,14 @@ Result<void> run_daemon(const DaemonOptions& options) {
   OB_TRY(std::unique_ptr<api::RestServer> server, api::RestServer::bind(**engine, std::move(config)));
 
   const std::filesystem::path daemon_file = daemon_file_path(home.dir());
-  const DaemonInfo info{static_cast<long>(::getpid()), server->port(), identity.peer_id().to_string()};
+  const DaemonInfo info{static_cast<long>(::getpid()), server->port(), identity.peer_id().to_string(),
+                        network->p2p_address(), network->dht_port()};
   OB_TRY_VOID(write_daemon_info(daemon_file, info));
   server->start();
   spdlog::info("open-bucket daemon {} for {} (pid {})", kVersion, home.dir().string(), info.pid);
   spdlog::info("peer ID {}", info.peer_id);
+  spdlog::info("block exchange on {} (TLS), DHT on UDP {}, network ID {:#x}", info.p2p_address, info.dht_port,
+               network_options.network_id);
   spdlog::info("REST API on http://127.0.0.1:{} (token in {})", info.api_port, home.api_token_path().string());
 
   Result<void> result;
@@ -122,6 +153,7 @@ Result<void> run_daemon(const DaemonOptions& options) {
   }
   server->stop();
   server.reset();
+  network.reset();
   // Only our own file: a daemon that replaced it (ours was stale) keeps its own.
   if (auto current = read_daemon_info(daemon_file); current && current->pid == info.pid) {
     std::error_code ignored;

@@ -3,7 +3,8 @@
 // 127.0.0.1 (api/rest_server.h; the peer-to-peer services join it with the network issues),
 // and stops cleanly on SIGTERM or SIGINT.
 //
-//   <home>/daemon.json   {"pid": 1234, "apiPort": 8080, "peerId": "12D3KooW..."}
+//   <home>/daemon.json   {"pid": 1234, "apiPort": 8080, "peerId": "12D3KooW...",
+//                         "p2pAddress": "127.0.0.1:4040", "dhtPort": 4222}
 //                        written durably once the API listens and removed on a clean exit.
 //                        The CLI reads it to find the daemon; a file whose pid is gone (a
 //                        daemon that was killed) is ignored and replaced by the next daemon.
@@ -30,6 +31,8 @@ struct DaemonInfo {
   long pid = 0;                ///< process ID
   std::uint16_t api_port = 0;  ///< REST API port on 127.0.0.1
   std::string peer_id;         ///< the node's peer ID, "12D3KooW..."
+  std::string p2p_address;     ///< "host:port" of its block exchange server
+  std::uint16_t dht_port = 0;  ///< UDP port of its DHT node
 };
 
 /// <home>/daemon.json.

@@ -25,8 +25,8 @@ Result<T> read_integer(const toml::table& table, std::string_view section, std::
   if (!node) return fallback;
   const auto value = node.value_exact<std::int64_t>();  // no silent conversion from floats
   if (!value || *value < 0 || static_cast<std::uint64_t>(*value) > std::numeric_limits<T>::max()) {
-    return fail(Errc::invalid_argument, "config.toml: [", section, "] ", key,
-                " must be a non-negative integer");
+    return fail(Errc::invalid_argument, "config.toml: [", section, "] ", key, " must be an integer from 0 to ",
+                std::numeric_limits<T>::max());
   }
   return static_cast<T>(*value);
 }
@@ -50,7 +50,19 @@ std::string NodeConfig::to_toml() const {
       << "[api]\n"
       << "# TCP port of the daemon's REST API, bound to 127.0.0.1 only (0 = any free port; the\n"
       << "# port in use is written to daemon.json). Every request needs keys/api.token.\n"
-      << "port = " << api_port << "\n";
+      << "port = " << api_port << "\n\n"
+      << "[p2p]\n"
+      << "# Where peers reach this node: block exchange (TCP, TLS) and the DHT (UDP); 0 = any free\n"
+      << "# port (the ports in use are written to daemon.json).\n"
+      << "host = \"" << p2p_host << "\"\n"
+      << "port = " << p2p_port << "\n"
+      << "dht_port = " << dht_port << "\n"
+      << "# DHT nodes to join at start, as \"host:port\" strings.\n"
+      << "bootstrap = [";
+  for (std::size_t i = 0; i < bootstrap.size(); ++i) out << (i ? ", " : "") << '"' << bootstrap[i] << '"';
+  out << "]\n"
+      << "# Nodes only talk to nodes with the same network ID.\n"
+      << "network_id = " << network_id << "\n";
   return out.str();
 }
 
@@ -75,12 +87,29 @@ Result<NodeConfig> NodeConfig::from_toml(std::string_view text) {
     if (!value) return fail(Errc::invalid_argument, "config.toml: [storage] sync must be true or false");
     config.sync = *value;
   }
-  if (const toml::node_view port = table["api"]["port"]) {
-    const auto value = port.value_exact<std::int64_t>();
-    if (!value || *value < 0 || *value > 65535) {
-      return fail(Errc::invalid_argument, "config.toml: [api] port must be an integer from 0 to 65535");
+  OB_TRY(config.api_port, read_integer<std::uint16_t>(table, "api", "port", config.api_port));
+  OB_TRY(config.p2p_port, read_integer<std::uint16_t>(table, "p2p", "port", config.p2p_port));
+  OB_TRY(config.dht_port, read_integer<std::uint16_t>(table, "p2p", "dht_port", config.dht_port));
+  OB_TRY(config.network_id, read_integer<std::uint32_t>(table, "p2p", "network_id", config.network_id));
+  if (const toml::node_view host = table["p2p"]["host"]) {
+    const auto value = host.value_exact<std::string>();
+    if (!value || value->empty() || value->size() > 253) {
+      return fail(Errc::invalid_argument, "config.toml: [p2p] host must be a host name or address");
     }
-    config.api_port = static_cast<std::uint16_t>(*value);
+    config.p2p_host = *value;
+  }
+  if (const toml::node_view bootstrap = table["p2p"]["bootstrap"]) {
+    const toml::array* list = bootstrap.as_array();
+    if (list == nullptr || list->size() > 64) {
+      return fail(Errc::invalid_argument, "config.toml: [p2p] bootstrap must be a list of at most 64 \"host:port\" strings");
+    }
+    for (const toml::node& node : *list) {
+      const auto entry = node.value_exact<std::string>();
+      if (!entry || entry->rfind(':') == std::string::npos || entry->size() > 260) {
+        return fail(Errc::invalid_argument, "config.toml: [p2p] bootstrap entries must be \"host:port\" strings");
+      }
+      config.bootstrap.push_back(*entry);
+    }
   }
   return config;
 }

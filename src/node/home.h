@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "coding/manifest.h"
 #include "core/error.h"
@@ -29,6 +30,11 @@ struct NodeConfig {
   std::uint64_t quota_bytes = 0;  ///< [storage] quota_bytes: block store quota, 0 = unlimited
   bool sync = true;               ///< [storage] sync: fsync before acknowledging writes
   std::uint16_t api_port = 8080;  ///< [api] port: the daemon's REST port on 127.0.0.1, 0 = any free port
+  std::string p2p_host = "127.0.0.1";     ///< [p2p] host: address of the block exchange server
+  std::uint16_t p2p_port = 4040;          ///< [p2p] port: TCP port of block exchange, 0 = any free port
+  std::uint16_t dht_port = 4222;          ///< [p2p] dht_port: UDP port of the DHT node, 0 = any free port
+  std::vector<std::string> bootstrap;     ///< [p2p] bootstrap: DHT nodes to join, "host:port"
+  std::uint32_t network_id = 0x0b0b0001;  ///< [p2p] network_id: nodes of other networks are ignored
 
   /// The TOML text of this configuration, with comments.
   std::string to_toml() const;

@@ -144,6 +144,11 @@ TEST(NodeConfigTest, RejectsBadValuesNamingTheKey) {
       "[api]\nport = \"8080\"\n",
       "[api]\nport = 80.5\n",
       "[coding\nk = 4\n",  // TOML syntax
+      "[p2p]\nport = 70000\n",
+      "[p2p]\nbootstrap = \"127.0.0.1:4222\"\n",  // not a list
+      "[p2p]\nbootstrap = [4222]\n",
+      "[p2p]\nbootstrap = [\"no-port\"]\n",
+      "[p2p]\nhost = \"\"\n",
   };
   for (const char* text : cases) {
     auto parsed = NodeConfig::from_toml(text);

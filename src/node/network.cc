@@ -87,7 +87,9 @@ Result<exchange::FetchReport> Network::fetch(const Cid& cid, const Progress& pro
   for (const auto& record : providers(cid)) {
     for (const auto& address : record.addresses) peers.push_back(exchange::PeerClient::connect(record.peer, address, tls_));
   }
-  if (peers.empty()) return fail(Errc::not_found, "no provider of ", cid.to_string(), " was found on the network");
+  if (peers.empty()) {
+    return fail(Errc::not_found, "file ", cid.to_string(), " is not stored here and no provider of it was found on the network");
+  }
   OB_TRY(exchange::FetchReport report,
          exchange::fetch_file(cid, peers, engine_.blocks(), engine_.slots(), options_.fetch, progress));
   // Seed 004: what a node stores, it announces.
