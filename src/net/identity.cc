@@ -1,7 +1,6 @@
 #include "net/identity.h"
 
 #include <openssl/evp.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <utility>
@@ -81,14 +80,7 @@ Result<Identity> Identity::load_or_create(const std::filesystem::path& key_file)
     std::filesystem::create_directories(key_file.parent_path(), ec);
     OB_TRY_VOID(fileio::write_file_atomic(key_file, seed, 0600));
   }
-  struct stat st {};
-  if (::stat(key_file.c_str(), &st) != 0) {
-    return std::unexpected(fileio::errno_error("cannot read identity key", key_file, errno));
-  }
-  if ((st.st_mode & 0077) != 0) {
-    return fail(Errc::corrupt, key_file.string(), " is readable by other users; run chmod 600 on it");
-  }
-  OB_TRY(Bytes seed, fileio::read_file(key_file, 1024));
+  OB_TRY(Bytes seed, fileio::read_private_file(key_file, 1024));
   return from_seed(seed);
 }
 

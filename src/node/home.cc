@@ -1,6 +1,5 @@
 #include "node/home.h"
 
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -115,14 +114,7 @@ Result<NodeConfig> NodeConfig::from_toml(std::string_view text) {
 }
 
 Result<std::string> read_api_token(const std::filesystem::path& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    return std::unexpected(fileio::errno_error("cannot read the API token", path, errno));
-  }
-  if ((st.st_mode & 0077) != 0) {
-    return fail(Errc::corrupt, path.string(), " is readable by other users; run chmod 600 on it");
-  }
-  OB_TRY(Bytes bytes, fileio::read_file(path, 1024));
+  OB_TRY(Bytes bytes, fileio::read_private_file(path, 1024));
   std::string token(as_chars(bytes));
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
   const bool hex = std::ranges::all_of(token, [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
@@ -194,14 +186,7 @@ Result<Home> Home::open(const std::filesystem::path& dir) {
   OB_TRY(NodeConfig config, NodeConfig::from_toml(as_chars(*config_text)));
 
   const std::filesystem::path key_path = dir / kMasterKeyFile;
-  struct stat st {};
-  if (::stat(key_path.c_str(), &st) != 0) {
-    return std::unexpected(fileio::errno_error("cannot read master secret", key_path, errno));
-  }
-  if ((st.st_mode & 0077) != 0) {
-    return fail(Errc::corrupt, key_path.string(), " is readable by other users; run chmod 600 on it");
-  }
-  OB_TRY(Bytes secret, fileio::read_file(key_path, 1024));
+  OB_TRY(Bytes secret, fileio::read_private_file(key_path, 1024));
   if (secret.size() != protocol::kMasterSecretSize) {
     return fail(Errc::corrupt, key_path.string(), " holds ", secret.size(), " bytes, expected ",
                 protocol::kMasterSecretSize);

@@ -73,10 +73,11 @@ Result<void> sync_dir(const std::filesystem::path& dir) {
   return sync_fd(fd.get(), dir);
 }
 
-Result<Bytes> read_file(const std::filesystem::path& path, std::size_t max_size) {
-  OB_TRY(Fd fd, open_fd(path, O_RDONLY));
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return std::unexpected(errno_error("cannot stat", path, errno));
+namespace {
+
+// Reads the whole of an open regular file of at most `max_size` bytes.
+Result<Bytes> read_open_file(const Fd& fd, const struct stat& st, const std::filesystem::path& path,
+                             std::size_t max_size) {
   if (!S_ISREG(st.st_mode)) return fail(Errc::invalid_argument, path.string(), ": not a regular file");
   if (static_cast<std::uint64_t>(st.st_size) > max_size) {
     return fail(Errc::invalid_argument, path.string(), ": ", st.st_size, " bytes exceeds the ",
@@ -85,6 +86,25 @@ Result<Bytes> read_file(const std::filesystem::path& path, std::size_t max_size)
   Bytes out(static_cast<std::size_t>(st.st_size));
   OB_TRY_VOID(pread_exact(fd.get(), out, 0, path));
   return out;
+}
+
+}  // namespace
+
+Result<Bytes> read_file(const std::filesystem::path& path, std::size_t max_size) {
+  OB_TRY(Fd fd, open_fd(path, O_RDONLY));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return std::unexpected(errno_error("cannot stat", path, errno));
+  return read_open_file(fd, st, path, max_size);
+}
+
+Result<Bytes> read_private_file(const std::filesystem::path& path, std::size_t max_size) {
+  OB_TRY(Fd fd, open_fd(path, O_RDONLY));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return std::unexpected(errno_error("cannot stat", path, errno));
+  if ((st.st_mode & 0077) != 0) {
+    return fail(Errc::corrupt, path.string(), " is readable by other users; run chmod 600 on it");
+  }
+  return read_open_file(fd, st, path, max_size);
 }
 
 Result<void> write_file_atomic(const std::filesystem::path& path, ByteView data, unsigned mode) {

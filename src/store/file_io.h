@@ -47,6 +47,12 @@ Result<void> sync_dir(const std::filesystem::path& dir);
 /// invalid_argument for too large).
 Result<Bytes> read_file(const std::filesystem::path& path, std::size_t max_size);
 
+/// Reads a secret (a key, a token) like read_file, but refuses a file that group or others may
+/// access: such a secret may already be known to others. Checked on the opened file, so a swap
+/// between check and read cannot slip through. Errors (corrupt): "... is readable by other
+/// users; run chmod 600 on it"; others as read_file.
+Result<Bytes> read_private_file(const std::filesystem::path& path, std::size_t max_size);
+
 /// Durably replaces `path` with `data` (temp file, fsync, rename, fsync dir), created with `mode`.
 Result<void> write_file_atomic(const std::filesystem::path& path, ByteView data, unsigned mode = 0644);
 
