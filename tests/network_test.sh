@@ -80,6 +80,18 @@ for _ in $(seq 1 40); do
 done
 [ $found = 1 ] && ok || bad "providers of the file list A and C: $providers"
 
+# The CLI's network commands, through C's daemon.
+A_P2P=$(sed -n 's/.*"p2pAddress":"\([^"]*\)".*/\1/p' "$WORK/a/daemon.json")
+"$BIN" --home "$WORK/c" network providers "$CID" | grep -q "$A_ID" && ok || bad "network providers lists A"
+"$BIN" --home "$WORK/c" network find "$A_ID" | grep -q "$A_P2P" && ok || bad "network find gives A's address"
+"$BIN" --home "$WORK/c" network connect "$A_ID" "$A_P2P" | grep -q "connected to $A_ID" && ok || bad "network connect"
+"$BIN" --home "$WORK/c" network peers --json | grep -q "$A_ID" && ok || bad "network peers lists A after connect"
+err=$("$BIN" --home "$WORK/c" network find not-a-peer-id 2>&1 >/dev/null)
+[ $? -eq 1 ] && printf '%s' "$err" | grep -q "peer ID" && ok || bad "a malformed peer ID is refused: $err"
+"$BIN" --home "$WORK/nodaemon" init >/dev/null
+err=$("$BIN" --home "$WORK/nodaemon" network peers 2>&1 >/dev/null)
+[ $? -eq 1 ] && printf '%s' "$err" | grep -q "no daemon runs" && ok || bad "network without a daemon says so: $err"
+
 # A file nobody has: a clear error within the deadline, and nothing written.
 start_time=$(date +%s)
 "$BIN" --home "$WORK/b" data get bagaibqabciqlk546ubfhj3gt6wxe7pklnls6rfqqnfr2nkea6nyqzzwqeg3jrgy "$WORK/none" 2>"$WORK/none.err"

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "coding/manifest.h"
 #include "core/cid.h"
 #include "core/stream.h"
@@ -61,6 +63,10 @@ class RestClient {
   Result<std::vector<FileEntry>> list();
   /// DELETE /v1/data/{cid}. Errors (not_found) not stored; the daemon's; (io).
   Result<void> remove(const Cid& cid);
+  /// GET `path` (already URL-safe) and its JSON reply (the network endpoints: /v1/peers,
+  /// /v1/connect/..., /v1/providers/...). Errors: the daemon's {"msg"} with its status's code;
+  /// (corrupt) not JSON; (io) the connection failed.
+  Result<nlohmann::json> get_json(const std::string& path);
 
  private:
   struct Impl;

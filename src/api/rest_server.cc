@@ -172,6 +172,7 @@ struct RestServer::Impl {
   void peers(Response& res);
   void connect_peer(const Request& req, Response& res, const std::string& peer_text);
   void providers(Response& res, const std::string& cid_text);
+  void find_peer(Response& res, const std::string& peer_text);
   /// Makes `cid` local through the network when it is not; replies with an error and returns
   /// false when that fails.
   bool ensure_local(Response& res, const Cid& cid);
@@ -319,10 +320,16 @@ HandlerResponse RestServer::Impl::route(const Request& req, Response& res) {
     return HandlerResponse::Handled;
   }
   static const std::regex kConnect(R"(/v1/connect/([^/]+))");
+  static const std::regex kPeer(R"(/v1/peers/([^/]+))");
   static const std::regex kProviders(R"(/v1/providers/([^/]+))");
   if (req.path == "/v1/peers") {
     if (method != "GET") return not_allowed("GET");
     peers(res);
+    return HandlerResponse::Handled;
+  }
+  if (std::regex_match(req.path, match, kPeer)) {
+    if (method != "GET") return not_allowed("GET");
+    find_peer(res, match[1]);
     return HandlerResponse::Handled;
   }
   if (std::regex_match(req.path, match, kConnect)) {
@@ -523,6 +530,15 @@ void RestServer::Impl::connect_peer(const Request& req, Response& res, const std
     config.network->connect(*peer, addrs);
   }
   reply_json(res, 200, {{"msg", "connected to " + peer->to_string()}});
+}
+
+void RestServer::Impl::find_peer(Response& res, const std::string& peer_text) {
+  if (config.network == nullptr) return reply_error(res, 503, "this node is not on a network");
+  auto peer = net::PeerId::parse(peer_text);
+  if (!peer) return reply_error(res, peer.error());
+  auto record = config.network->find_peer(*peer);
+  if (!record) return reply_error(res, record.error());
+  reply_json(res, 200, {{"peerId", record->peer.to_string()}, {"addrs", record->addresses}, {"roles", record->roles}});
 }
 
 void RestServer::Impl::providers(Response& res, const std::string& cid_text) {

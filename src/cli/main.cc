@@ -19,6 +19,7 @@
 #include "cli/output.h"
 #include "core/cid.h"
 #include "node/daemon.h"
+#include "net/identity.h"
 #include "node/engine.h"
 #include "node/home.h"
 #include "store/file_io.h"
@@ -251,6 +252,42 @@ int cmd_get(const std::optional<std::string>& home_flag, const std::string& cid_
 
 // --- data ls / rm / verify / damage ----------------------------------------------------------
 
+// --- network -----------------------------------------------------------------------------------
+
+/// `network …`: asks the running daemon (the network lives in it) for `path` and prints the
+/// reply: JSON with --json, else one line per peer ("peerId addr, addr").
+int cmd_network(const std::optional<std::string>& home_flag, const std::string& path, bool json) {
+  auto dir = resolve_home(home_flag);
+  if (!dir) return report(dir.error());
+  auto home = Home::open(*dir);
+  if (!home) return report(home.error());
+  auto daemon = api::RestClient::connect(*home);
+  if (!daemon) return report(daemon.error());
+  if (!*daemon) return report(Error{Errc::not_found, "no daemon runs for " + dir->string() + ": start `open-bucket daemon` first"});
+  auto reply = (*daemon)->get_json(path);
+  if (!reply) return report(reply.error());
+  if (json) {
+    std::cout << reply->dump(2) << "\n";
+    return 0;
+  }
+  const nlohmann::json items = reply->is_array() ? *reply : nlohmann::json::array({*reply});
+  if (items.empty()) std::cout << "none\n";
+  for (const nlohmann::json& item : items) {
+    if (item.contains("msg")) {
+      std::cout << item["msg"].get<std::string>() << "\n";
+      continue;
+    }
+    std::cout << item.value("peerId", "?");
+    const char* sep = " ";
+    for (const auto& addr : item.value("addrs", nlohmann::json::array())) {
+      std::cout << sep << addr.get<std::string>();
+      sep = ", ";
+    }
+    std::cout << "\n";
+  }
+  return 0;
+}
+
 int cmd_ls(const std::optional<std::string>& home_flag, bool json) {
   auto node = open_node(home_flag);
   if (!node) return report(node.error());
@@ -412,6 +449,21 @@ int run(int argc, char** argv) {
   damage->add_option("--slot", slot, "Slot index to damage")->required();
   damage->add_flag("--corrupt", corrupt, "Flip one byte instead of deleting the slot");
 
+  auto* network = app.add_subcommand("network", "The node's peers and the providers of files (needs a running daemon)");
+  network->require_subcommand(1);
+  std::string peer_text, peer_addr;
+  auto* peers = network->add_subcommand("peers", "List the peers added with `network connect`");
+  peers->add_flag("--json", json, "Print JSON");
+  auto* connect = network->add_subcommand("connect", "Ask a peer for files from now on");
+  connect->add_option("PEERID", peer_text, "The peer's ID (12D3KooW...)")->required();
+  connect->add_option("ADDR", peer_addr, "Its block exchange address host:port (default: look it up in the DHT)");
+  auto* find = network->add_subcommand("find", "Look a peer up in the DHT");
+  find->add_option("PEERID", peer_text, "The peer's ID (12D3KooW...)")->required();
+  find->add_flag("--json", json, "Print JSON");
+  auto* providers = network->add_subcommand("providers", "List who provides a file (this node, the DHT, connected peers)");
+  providers->add_option("CID", cid_text, "File CID")->required();
+  providers->add_flag("--json", json, "Print JSON");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -427,6 +479,23 @@ int run(int argc, char** argv) {
   if (rm->parsed()) return cmd_rm(home, cid_text);
   if (verify->parsed()) return cmd_verify(home, cid_text, json);
   if (damage->parsed()) return cmd_damage(home, cid_text, slot, corrupt);
+  // Path parts are checked here so that nothing but a peer ID or CID reaches the URL.
+  if (peers->parsed()) return cmd_network(home, "/v1/peers", json);
+  if (connect->parsed() || find->parsed()) {
+    auto peer = net::PeerId::parse(peer_text);
+    if (!peer) return report(peer.error());
+    if (find->parsed()) return cmd_network(home, "/v1/peers/" + peer->to_string(), json);
+    if (!peer_addr.empty() && (peer_addr.size() > 260 || peer_addr.find_first_of("&?#/ ") != std::string::npos ||
+                               peer_addr.rfind(':') == std::string::npos)) {
+      return report(Error{Errc::invalid_argument, "ADDR must be host:port"});
+    }
+    return cmd_network(home, "/v1/connect/" + peer->to_string() + (peer_addr.empty() ? "" : "?addrs=" + peer_addr), false);
+  }
+  if (providers->parsed()) {
+    auto cid = parse_cid(cid_text);
+    if (!cid) return report(cid.error());
+    return cmd_network(home, "/v1/providers/" + cid->to_string(), json);
+  }
   return kExitUsage;
 }
 
