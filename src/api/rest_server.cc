@@ -463,21 +463,22 @@ void RestServer::Impl::download(const Request& req, Response& res, const std::st
 }
 
 bool RestServer::Impl::ensure_local(Response& res, const Cid& cid) {
-  auto entry = engine.stat(cid);
-  if (entry) return true;
-  if (entry.error().code != Errc::not_found) {
-    reply_error(res, entry.error());
-    return false;
-  }
+  // Only presence is decided here; download() opens the file and reports its health.
   if (config.network == nullptr) {
-    reply_error(res, 503, entry.error().message + "; this node is not on a network");
-    return false;
+    auto local = engine.has(cid);
+    if (!local) {
+      reply_error(res, local.error());
+      return false;
+    }
+    if (!*local) reply_error(res, 503, "file " + cid.to_string() + " is not stored here; this node is not on a network");
+    return *local;
   }
-  auto report = config.network->fetch(cid);
+  auto report = config.network->fetch(cid);  // returns at once when the file is here
   if (!report) {
     reply_error(res, report.error());
     return false;
   }
+  if (report->already_local) return true;
   spdlog::info("fetched {} from the network ({} bytes, {} peer(s) dropped)", cid.to_string(), report->bytes_received,
                report->dropped.size());
   return true;
@@ -486,9 +487,9 @@ bool RestServer::Impl::ensure_local(Response& res, const Cid& cid) {
 void RestServer::Impl::fetch_from_network(Response& res, const std::string& cid_text) {
   auto cid = parse_cid(cid_text);
   if (!cid) return reply_error(res, cid.error());
-  if (engine.stat(*cid)) {
-    return reply_json(res, 200, {{"msg", "file " + cid->to_string() + " is already stored locally"}});
-  }
+  auto local = engine.has(*cid);
+  if (!local) return reply_error(res, local.error());
+  if (*local) return reply_json(res, 200, {{"msg", "file " + cid->to_string() + " is already stored locally"}});
   if (config.network == nullptr) return reply_error(res, 503, "this node is not on a network");
   std::lock_guard lock(fetches_mutex);
   fetches.emplace_back([network = config.network, cid = *cid] {
@@ -546,9 +547,9 @@ void RestServer::Impl::providers(Response& res, const std::string& cid_text) {
   if (!cid) return reply_error(res, cid.error());
   if (config.network == nullptr) return reply_error(res, 503, "this node is not on a network");
   nlohmann::json out = nlohmann::json::array();
-  if (engine.stat(*cid)) {
-    out.push_back({{"peerId", config.peer_id}, {"addrs", {config.network->p2p_address()}}});
-  }
+  auto local = engine.has(*cid);
+  if (!local) return reply_error(res, local.error());
+  if (*local) out.push_back({{"peerId", config.peer_id}, {"addrs", {config.network->p2p_address()}}});
   for (const auto& record : config.network->providers(*cid)) {
     out.push_back({{"peerId", record.peer.to_string()}, {"addrs", record.addresses}});
   }

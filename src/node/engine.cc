@@ -281,6 +281,11 @@ Result<RetrieveReport> Engine::retrieve(const Cid& cid, const ByteSink& sink, co
   return reader.report();
 }
 
+Result<bool> Engine::has(const Cid& cid) {
+  OB_TRY(bool manifest, blocks_->has(cid));
+  return manifest && slots_.has_file(cid);
+}
+
 Result<FileEntry> Engine::stat(const Cid& cid) {
   OB_TRY(auto opened, open_file(cid));
   const auto& [manifest, file_key] = opened;

@@ -173,6 +173,9 @@ class Engine {
   /// The stored files, sorted by CID; a file whose manifest cannot be opened is listed with its
   /// CID and stored bytes only. Errors (io).
   Result<std::vector<FileEntry>> list();
+  /// Whether `cid` is stored here: its manifest and its slot directory exist. Cheap (no decoding,
+  /// no key); says nothing of the file's health, which retrieve and verify check. Errors (io).
+  Result<bool> has(const Cid& cid);
   /// One file's entry, with its decrypted name. Errors as retrieve's before the first byte.
   Result<FileEntry> stat(const Cid& cid);
   /// The decoded manifest of `cid`. Errors as retrieve's before the first byte.

@@ -77,8 +77,8 @@ Result<discovery::PeerRecord> Network::find_peer(const net::PeerId& peer) {
 }
 
 Result<exchange::FetchReport> Network::fetch(const Cid& cid, const Progress& progress) {
-  OB_TRY(bool local, engine_.blocks().has(cid));
-  if (local && engine_.slots().has_file(cid)) {
+  OB_TRY(bool local, engine_.has(cid));
+  if (local) {
     exchange::FetchReport report;
     report.already_local = true;
     return report;
