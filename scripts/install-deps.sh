@@ -15,6 +15,7 @@ PACKAGES=(
   libopendht-dev         # DHT: peer and provider records
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev
   libcpp-httplib-dev     # the daemon's REST server and the CLI's client
+  libsqlite3-dev         # the tracker's database
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   curl                   # tests/rest_test.sh talks to the daemon with it

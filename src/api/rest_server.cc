@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -26,6 +27,7 @@ using httplib::Response;
 using HandlerResponse = httplib::Server::HandlerResponse;
 
 constexpr const char* kJsonType = "application/json";
+constexpr std::size_t kMaxJsonBody = 1024 * 1024;
 constexpr std::size_t kMaxMimeTypeSize = 255;
 // A slow client gets this long per read or write before its request is abandoned.
 constexpr time_t kSocketTimeoutSeconds = 30;
@@ -161,6 +163,7 @@ struct RestServer::Impl {
   void install();
   bool authorized(const Request& req) const;
   HandlerResponse route(const Request& req, Response& res);
+  void serve_json(const JsonRoute& route, const Request& req, Response& res);
 
   void list_files(Response& res);
   void upload(const Request& req, Response& res, const httplib::ContentReader& read_body);
@@ -228,6 +231,17 @@ void RestServer::Impl::install() {
     return status;
   });
   // Errors cpp-httplib answers itself (malformed requests, 414, 416) get a JSON body too.
+  // Role endpoints: cpp-httplib reads their (small, checked in route()) bodies.
+  for (const JsonRoute& r : config.routes) {
+    const auto handler = [this, &r](const Request& req, Response& res) {
+      guarded(req, res, [&] { serve_json(r, req, res); });
+    };
+    if (r.method == "GET") {
+      server.Get(r.path, handler);
+    } else {
+      server.Post(r.path, handler);
+    }
+  }
   server.set_error_handler(httplib::Server::HandlerWithResponse([](const Request&, Response& res) {
     if (res.body.empty()) res.set_content(error_body(status_text(res.status)), kJsonType);
     return HandlerResponse::Handled;
@@ -342,9 +356,43 @@ HandlerResponse RestServer::Impl::route(const Request& req, Response& res) {
     providers(res, match[1]);
     return HandlerResponse::Handled;
   }
+  if (auto known = std::ranges::find_if(config.routes, [&](const JsonRoute& r) { return r.path == req.path; });
+      known != config.routes.end()) {
+    if (std::ranges::none_of(config.routes, [&](const JsonRoute& r) { return r.path == req.path && r.method == method; })) {
+      return not_allowed(known->method.c_str());
+    }
+    if (req.has_header("Content-Length")) {
+      const std::string length = req.get_header_value("Content-Length");
+      std::uint64_t bytes = 0;
+      const auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), bytes);
+      if (ec != std::errc() || end != length.data() + length.size() || bytes > kMaxJsonBody) {
+        reply_error(res, 413, "a request body is at most 1 MiB of JSON");
+        close_if_body_unread(req, res);
+        return HandlerResponse::Handled;
+      }
+    } else if (req.has_header("Transfer-Encoding")) {
+      reply_error(res, 411, "send the JSON body with a Content-Length");
+      close_if_body_unread(req, res);
+      return HandlerResponse::Handled;
+    }
+    return HandlerResponse::Unhandled;  // on to serve_json, once cpp-httplib has read the body
+  }
   reply_error(res, 404, "no such endpoint: " + req.path);
   close_if_body_unread(req, res);
   return HandlerResponse::Handled;
+}
+
+void RestServer::Impl::serve_json(const JsonRoute& r, const Request& req, Response& res) {
+  nlohmann::json body;  // null: no body
+  if (!req.body.empty()) {
+    body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded()) {
+      reply_error(res, 400, "the request body is not valid JSON");
+      return;
+    }
+  }
+  const JsonReply reply = r.handler(body);
+  reply_json(res, reply.status, reply.body);
 }
 
 void RestServer::Impl::list_files(Response& res) {

@@ -16,8 +16,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "coding/manifest.h"
 #include "core/error.h"
@@ -28,6 +31,22 @@ class Network;
 }
 
 namespace ob::api {
+
+/// A JSON endpoint's answer: a status and a JSON body (seed 000: {"msg": ...}, or a listing).
+struct JsonReply {
+  int status = 200;
+  nlohmann::json body;
+};
+
+/// A JSON endpoint served for a role (node/producer, node/consumer): the handler gets the
+/// request body parsed as JSON (null when there is none; a body that is not JSON, or over
+/// 1 MiB, is refused with 400/413 before the handler runs). Handlers run on the server's
+/// threads, concurrently; they must not throw (an exception becomes a 500).
+struct JsonRoute {
+  std::string method;  ///< "GET" or "POST"
+  std::string path;    ///< exact path, e.g. "/v1/producer/start"
+  std::function<JsonReply(const nlohmann::json& body)> handler;
+};
 
 /// What the REST server reports and enforces besides the engine's files.
 struct RestServerConfig {
@@ -40,6 +59,9 @@ struct RestServerConfig {
   /// The node's network (must outlive the server); null serves local data only and answers the
   /// network endpoints with 503.
   Network* network = nullptr;
+  /// More endpoints (seed 000's /v1/producer/*, /v1/consumer/*); their objects must outlive
+  /// the server.
+  std::vector<JsonRoute> routes;
 };
 
 /// A REST server bound to 127.0.0.1 and serving one Engine, which must outlive it.

@@ -330,4 +330,15 @@ Result<FetchReport> fetch_file(const Cid& cid, const std::vector<PeerClient>& pe
   return f.report;
 }
 
+// Placeholders until the slot-level fetch and the audit land (issue 4).
+Result<FetchReport> fetch_slots(const Cid&, std::span<const std::uint32_t>, const std::vector<PeerClient>&, BlockStore&,
+                                SlotStore&, const FetchOptions&, const Progress&) {
+  return fail(Errc::internal, "fetch_slots is not implemented yet");
+}
+
+Result<void> audit_slot(const PeerClient&, const Cid&, const Manifest&, std::uint32_t, std::uint64_t,
+                        std::chrono::milliseconds) {
+  return fail(Errc::internal, "audit_slot is not implemented yet");
+}
+
 }  // namespace ob::exchange

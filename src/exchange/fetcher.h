@@ -15,9 +15,11 @@
 
 #include <chrono>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "coding/manifest.h"
 #include "core/cid.h"
 #include "proto/p2p.grpc.pb.h"
 #include "core/stream.h"
@@ -68,5 +70,26 @@ struct FetchReport {
 Result<FetchReport> fetch_file(const Cid& cid, const std::vector<PeerClient>& peers, BlockStore& blocks,
                                SlotStore& slots, const FetchOptions& options = {},
                                const Progress& progress = {});
+
+/// Fetches only slots `wanted` of `cid` into `slots`, and the manifest into `blocks` (issue 4:
+/// a consumer storing its slot, or rebuilding a lost one). A wanted slot that a peer holds is
+/// copied from it, each block checked against the slot's verified index; a wanted slot that no
+/// peer holds (or whose holders all fail) is rebuilt from k other slots read from peers. A slot
+/// is published only when its Merkle root matches the manifest; slots already stored are left
+/// as they are (and reported as done). Memory as fetch_file. Errors: (invalid_argument) a
+/// wanted index >= n; (not_found) no peer has the manifest; (unrecoverable) neither the slot
+/// nor k others could be read; (corrupt) a rebuilt slot does not match its root; (io).
+/// On error nothing of the failed slots is stored.
+Result<FetchReport> fetch_slots(const Cid& cid, std::span<const std::uint32_t> wanted,
+                                const std::vector<PeerClient>& peers, BlockStore& blocks, SlotStore& slots,
+                                const FetchOptions& options = {}, const Progress& progress = {});
+
+/// One audit (DESIGN.md "Proofs of storage"): asks `peer` for block `block` of slot `slot` of
+/// the file with manifest `manifest` (CID `cid`) and its Merkle path, recomputes the block root
+/// and checks the path against the manifest's slot root, with the leaf count from the manifest.
+/// Errors: (corrupt) a wrong block or proof; (not_found) the peer says it does not hold it;
+/// (invalid_argument) slot or block out of range; (io) the peer is unreachable or times out.
+Result<void> audit_slot(const PeerClient& peer, const Cid& cid, const Manifest& manifest, std::uint32_t slot,
+                        std::uint64_t block, std::chrono::milliseconds deadline = std::chrono::seconds(10));
 
 }  // namespace ob::exchange

@@ -17,6 +17,38 @@ constexpr std::string_view kConfigFile = "config.toml";
 constexpr std::string_view kMasterKeyFile = "keys/master.key";
 constexpr std::size_t kApiTokenBytes = 32;
 
+/// A TOML basic string: quoted, with backslash and quote escaped (read_string refuses control
+/// characters, so nothing else needs escaping).
+std::string toml_string(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '\\' || c == '"') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+Result<bool> read_bool(const toml::table& table, std::string_view section, std::string_view key, bool fallback) {
+  const toml::node_view node = table[section][key];
+  if (!node) return fallback;
+  const auto value = node.value_exact<bool>();  // value<bool>() would accept 1 and 0
+  if (!value) return fail(Errc::invalid_argument, "config.toml: [", section, "] ", key, " must be true or false");
+  return *value;
+}
+
+Result<std::string> read_string(const toml::table& table, std::string_view section, std::string_view key,
+                                std::size_t max_size) {
+  const toml::node_view node = table[section][key];
+  if (!node) return std::string();
+  const auto value = node.value_exact<std::string>();
+  if (!value || value->size() > max_size ||
+      std::ranges::any_of(*value, [](char c) { return static_cast<unsigned char>(c) < 0x20; })) {
+    return fail(Errc::invalid_argument, "config.toml: [", section, "] ", key, " must be a string of at most ",
+                max_size, " printable bytes");
+  }
+  return *value;
+}
+
 template <typename T>
 Result<T> read_integer(const toml::table& table, std::string_view section, std::string_view key,
                        T fallback) {
@@ -53,15 +85,31 @@ std::string NodeConfig::to_toml() const {
       << "[p2p]\n"
       << "# Where peers reach this node: block exchange (TCP, TLS) and the DHT (UDP); 0 = any free\n"
       << "# port (the ports in use are written to daemon.json).\n"
-      << "host = \"" << p2p_host << "\"\n"
+      << "host = " << toml_string(p2p_host) << "\n"
       << "port = " << p2p_port << "\n"
       << "dht_port = " << dht_port << "\n"
       << "# DHT nodes to join at start, as \"host:port\" strings.\n"
       << "bootstrap = [";
-  for (std::size_t i = 0; i < bootstrap.size(); ++i) out << (i ? ", " : "") << '"' << bootstrap[i] << '"';
+  for (std::size_t i = 0; i < bootstrap.size(); ++i) out << (i ? ", " : "") << toml_string(bootstrap[i]);
   out << "]\n"
       << "# Nodes only talk to nodes with the same network ID.\n"
-      << "network_id = " << network_id << "\n";
+      << "network_id = " << network_id << "\n\n"
+      << "[tracker]\n"
+      << "# The tracker as \"PEERID@host:port\" (printed by `open-bucket tracker`); needed by the\n"
+      << "# producer and consumer roles.\n"
+      << "address = " << toml_string(tracker) << "\n\n"
+      << "[producer]\n"
+      << "# The local Producer directory (empty = <home>/produce); files put there are uploaded.\n"
+      << "directory = " << toml_string(producer_directory) << "\n"
+      << "# Desired availability of uploads that do not say: how many slots may be lost + 1.\n"
+      << "default_availability = " << default_availability << "\n"
+      << "start_on_startup = " << (producer_start_on_startup ? "true" : "false") << "\n\n"
+      << "[consumer]\n"
+      << "# The local Consumer directory (empty = <home>/consume), where slots of others' files live.\n"
+      << "directory = " << toml_string(consumer_directory) << "\n"
+      << "# Most bytes of slots to keep.\n"
+      << "limit_bytes = " << consumer_limit_bytes << "\n"
+      << "start_on_startup = " << (consumer_start_on_startup ? "true" : "false") << "\n";
   return out.str();
 }
 
@@ -81,11 +129,7 @@ Result<NodeConfig> NodeConfig::from_toml(std::string_view text) {
          read_integer<std::uint32_t>(table, "coding", "block_size", config.coding.block_size));
   if (auto ok = config.coding.validate(); !ok) return std::unexpected(prefixed(ok.error(), "config.toml [coding]"));
   OB_TRY(config.quota_bytes, read_integer<std::uint64_t>(table, "storage", "quota_bytes", 0));
-  if (const toml::node_view sync = table["storage"]["sync"]) {
-    const auto value = sync.value_exact<bool>();  // value<bool>() would accept 1 and 0
-    if (!value) return fail(Errc::invalid_argument, "config.toml: [storage] sync must be true or false");
-    config.sync = *value;
-  }
+  OB_TRY(config.sync, read_bool(table, "storage", "sync", config.sync));
   OB_TRY(config.api_port, read_integer<std::uint16_t>(table, "api", "port", config.api_port));
   OB_TRY(config.p2p_port, read_integer<std::uint16_t>(table, "p2p", "port", config.p2p_port));
   OB_TRY(config.dht_port, read_integer<std::uint16_t>(table, "p2p", "dht_port", config.dht_port));
@@ -110,7 +154,38 @@ Result<NodeConfig> NodeConfig::from_toml(std::string_view text) {
       config.bootstrap.push_back(*entry);
     }
   }
+  OB_TRY(config.tracker, read_string(table, "tracker", "address", 512));
+  if (!config.tracker.empty() && (config.tracker.find('@') == std::string::npos || config.tracker.rfind(':') == std::string::npos)) {
+    return fail(Errc::invalid_argument, "config.toml: [tracker] address must be \"PEERID@host:port\"");
+  }
+  OB_TRY(config.producer_directory, read_string(table, "producer", "directory", 4096));
+  OB_TRY(config.default_availability,
+         read_integer<std::uint32_t>(table, "producer", "default_availability", config.default_availability));
+  if (config.default_availability == 0 || config.default_availability > protocol::kMaxSlots) {
+    return fail(Errc::invalid_argument, "config.toml: [producer] default_availability must be from 1 to ",
+                protocol::kMaxSlots);
+  }
+  OB_TRY(config.producer_start_on_startup,
+         read_bool(table, "producer", "start_on_startup", config.producer_start_on_startup));
+  OB_TRY(config.consumer_directory, read_string(table, "consumer", "directory", 4096));
+  OB_TRY(config.consumer_limit_bytes,
+         read_integer<std::uint64_t>(table, "consumer", "limit_bytes", config.consumer_limit_bytes));
+  OB_TRY(config.consumer_start_on_startup,
+         read_bool(table, "consumer", "start_on_startup", config.consumer_start_on_startup));
   return config;
+}
+
+Result<void> save_config(const std::filesystem::path& home_dir, const NodeConfig& config) {
+  const std::string toml = config.to_toml();
+  return fileio::write_file_atomic(home_dir / kConfigFile, as_bytes(toml));
+}
+
+std::filesystem::path Home::producer_dir() const {
+  return config_.producer_directory.empty() ? dir_ / "produce" : std::filesystem::path(config_.producer_directory);
+}
+
+std::filesystem::path Home::consumer_dir() const {
+  return config_.consumer_directory.empty() ? dir_ / "consume" : std::filesystem::path(config_.consumer_directory);
 }
 
 Result<std::string> read_api_token(const std::filesystem::path& path) {

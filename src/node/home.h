@@ -35,6 +35,19 @@ struct NodeConfig {
   std::uint16_t dht_port = 4222;          ///< [p2p] dht_port: UDP port of the DHT node, 0 = any free port
   std::vector<std::string> bootstrap;     ///< [p2p] bootstrap: DHT nodes to join, "host:port"
   std::uint32_t network_id = 0x0b0b0001;  ///< [p2p] network_id: nodes of other networks are ignored
+  /// [tracker] address: "PEERID@host:port" of the tracker (its peer ID pins its TLS identity);
+  /// empty = no tracker, and the producer and consumer roles cannot start.
+  std::string tracker;
+  /// [producer] directory: the local Producer directory (seed 000); empty = <home>/produce.
+  std::string producer_directory;
+  /// [producer] default_availability: desired availability of uploads that do not say, >= 1.
+  std::uint32_t default_availability = 3;
+  bool producer_start_on_startup = false;  ///< [producer] start_on_startup
+  /// [consumer] directory: the local Consumer directory holding slots; empty = <home>/consume.
+  std::string consumer_directory;
+  /// [consumer] limit_bytes: most bytes of slots the consumer keeps (seed 000's limit).
+  std::uint64_t consumer_limit_bytes = 10ull * 1000 * 1000 * 1000;
+  bool consumer_start_on_startup = false;  ///< [consumer] start_on_startup
 
   /// The TOML text of this configuration, with comments.
   std::string to_toml() const;
@@ -42,6 +55,10 @@ struct NodeConfig {
   /// coding parameters; each message names the key.
   static Result<NodeConfig> from_toml(std::string_view text);
 };
+
+/// Writes `config` as <home_dir>/config.toml, atomically and durably (write, fsync, rename).
+/// Errors (io).
+Result<void> save_config(const std::filesystem::path& home_dir, const NodeConfig& config);
 
 /// The resolved home directory: `flag` if given, else $OPEN_BUCKET_HOME, else ~/.open-bucket.
 /// Errors (invalid_argument): none given and $HOME is unset.
@@ -78,6 +95,12 @@ class Home {
   std::filesystem::path slots_dir() const { return dir_ / "slots"; }
   std::filesystem::path identity_key_path() const { return dir_ / "keys" / "identity.key"; }
   std::filesystem::path api_token_path() const { return dir_ / "keys" / "api.token"; }
+  /// The configured Producer directory, or <home>/produce.
+  std::filesystem::path producer_dir() const;
+  /// The configured Consumer directory, or <home>/consume.
+  std::filesystem::path consumer_dir() const;
+  /// The configuration read at open. Roles that change their section save it with save_config
+  /// and keep their own copy; this one is not updated.
   const NodeConfig& config() const noexcept { return config_; }
   ByteView master_secret() const noexcept { return master_; }
 

@@ -52,6 +52,8 @@ class Network {
   const net::PeerId& peer_id() const noexcept { return identity_.peer_id(); }
   /// "host:port" of the BlockExchange server.
   const std::string& p2p_address() const noexcept { return p2p_address_; }
+  /// This node's TLS certificate and key, for clients it opens (peers, the tracker).
+  const net::TlsIdentity& tls() const noexcept { return tls_; }
   std::uint16_t dht_port() const;
   std::size_t dht_nodes() const;
 
