@@ -224,6 +224,15 @@ Result<nlohmann::json> RestClient::get_json(const std::string& path) {
   return reply;
 }
 
+Result<nlohmann::json> RestClient::post_json(const std::string& path, const nlohmann::json& body) {
+  const httplib::Result result = impl_->http.Post(path, body.dump(), "application/json");
+  if (!result) return std::unexpected(transport_error(result.error(), "request failed", impl_->daemon.api_port));
+  if (result->status != 200) return std::unexpected(daemon_error(result->status, result->body));
+  nlohmann::json reply = nlohmann::json::parse(result->body, nullptr, /*allow_exceptions=*/false);
+  if (reply.is_discarded()) return fail(Errc::corrupt, "the daemon's reply to ", path, " is not JSON");
+  return reply;
+}
+
 Result<void> RestClient::remove(const Cid& cid) {
   const httplib::Result result = impl_->http.Delete("/v1/data/" + cid.to_string());
   if (!result) return std::unexpected(transport_error(result.error(), "remove failed", impl_->daemon.api_port));

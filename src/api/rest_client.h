@@ -67,6 +67,9 @@ class RestClient {
   /// /v1/connect/..., /v1/providers/...). Errors: the daemon's {"msg"} with its status's code;
   /// (corrupt) not JSON; (io) the connection failed.
   Result<nlohmann::json> get_json(const std::string& path);
+  /// POST `body` as JSON to `path` (seed 000's /v1/producer/*, /v1/consumer/*) and its JSON
+  /// reply. Errors as get_json: a 4xx/5xx becomes an error carrying the reply's "msg".
+  Result<nlohmann::json> post_json(const std::string& path, const nlohmann::json& body);
 
  private:
   struct Impl;

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "api/rest_client.h"
+#include "cli/commands.h"
 #include "cli/output.h"
 #include "core/cid.h"
 #include "node/daemon.h"
@@ -27,16 +28,8 @@
 namespace ob::cli {
 namespace {
 
-constexpr int kExitError = 1;
-constexpr int kExitUsage = 2;
 constexpr int kExitDamaged = 3;
 constexpr int kExitUnrecoverable = 4;
-
-/// A command's failure: printed as "open-bucket: <message>" with exit code 1.
-int report(const Error& error) {
-  std::cerr << "open-bucket: " << error.message << "\n";
-  return kExitError;
-}
 
 /// An opened node: its home, and either a client of its running daemon or the engine itself.
 struct Opened {
@@ -464,6 +457,9 @@ int run(int argc, char** argv) {
   providers->add_option("CID", cid_text, "File CID")->required();
   providers->add_flag("--json", json, "Print JSON");
 
+  const CommandRunner groups[] = {add_tracker_commands(app, home), add_producer_commands(app, home),
+                                  add_consumer_commands(app, home)};
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -471,6 +467,9 @@ int run(int argc, char** argv) {
     return code == 0 ? 0 : kExitUsage;
   }
 
+  for (const CommandRunner& group : groups) {
+    if (std::optional<int> code = group()) return *code;
+  }
   if (init->parsed()) return cmd_init(home, force);
   if (daemon->parsed()) return cmd_daemon(home, log_level);
   if (put->parsed()) return cmd_put(home, put_opts);

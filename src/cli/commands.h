@@ -1,0 +1,42 @@
+// The command groups of the open-bucket command line beyond main.cc's own (init, daemon, data,
+// network): each adds its subcommands to the app and returns a runner that executes whichever
+// of them was parsed.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "api/rest_client.h"
+#include "core/error.h"
+
+namespace ob::cli {
+
+inline constexpr int kExitError = 1;
+inline constexpr int kExitUsage = 2;
+
+/// Runs the parsed subcommand of a group and returns its exit code; nullopt when none of the
+/// group's subcommands was parsed.
+using CommandRunner = std::function<std::optional<int>()>;
+
+/// `open-bucket tracker` (tracker/tracker.h). `home` is filled in by parsing (--home).
+CommandRunner add_tracker_commands(CLI::App& app, const std::optional<std::string>& home);
+/// `open-bucket producer start|stop|upload|ls|cp|rm|edit|config` (seed 000).
+CommandRunner add_producer_commands(CLI::App& app, const std::optional<std::string>& home);
+/// `open-bucket consumer start|stop|config|slots` (seed 000).
+CommandRunner add_consumer_commands(CLI::App& app, const std::optional<std::string>& home);
+
+/// Prints "open-bucket: <message>" on stderr; returns kExitError.
+int report(const Error& error);
+
+/// A client of the daemon serving `home_flag`'s home. When none runs and `start` is set, starts
+/// one in the background (`open-bucket daemon`, detached, logging to <home>/daemon.log) and waits
+/// up to 15 s for its API to answer. Errors (not_found): no daemon runs and `start` is false, or
+/// the home is not initialised; the daemon's own start errors (with its log's last line); (io).
+Result<api::RestClient> daemon_client(const std::optional<std::string>& home_flag, bool start);
+
+/// Prints a seed 000 reply: its "msg" (or the whole JSON with `json`) on stdout.
+void print_reply(const nlohmann::json& reply, bool json);
+
+}  // namespace ob::cli
