@@ -14,6 +14,7 @@
 #include "node/network.h"
 #include "node/home.h"
 #include "store/file_io.h"
+#include "tracker/tracker_client.h"
 
 namespace ob {
 namespace {
@@ -116,6 +117,14 @@ Result<void> run_daemon(const DaemonOptions& options) {
     for (const FileEntry& file : *files) (void)network->announce(file.cid);
   }
 
+  // The tracker, when config.toml names one (the producer and consumer roles need it).
+  std::optional<tracker::TrackerClient> tracker_client;
+  if (!home.config().tracker.empty()) {
+    OB_TRY(tracker::TrackerAddress tracker_address, tracker::TrackerAddress::parse(home.config().tracker));
+    tracker_client = tracker::TrackerClient::connect(tracker_address, network->tls());
+  }
+  // ROLES: the consumer and producer are created here (issue 4).
+
   api::RestServerConfig config;
   config.network = network.get();
   config.token = std::move(token);
@@ -124,6 +133,7 @@ Result<void> run_daemon(const DaemonOptions& options) {
   config.port = home.config().api_port;
   config.coding_defaults = home.config().coding;
   config.quota_bytes = home.config().quota_bytes;
+  // ROUTES: the roles' JSON endpoints are appended to config.routes here.
   OB_TRY(std::unique_ptr<api::RestServer> server, api::RestServer::bind(**engine, std::move(config)));
 
   const std::filesystem::path daemon_file = daemon_file_path(home.dir());
@@ -153,6 +163,7 @@ Result<void> run_daemon(const DaemonOptions& options) {
   }
   server->stop();
   server.reset();
+  // STOP: the roles stop here, before the network and the engine go.
   network.reset();
   // Only our own file: a daemon that replaced it (ours was stale) keeps its own.
   if (auto current = read_daemon_info(daemon_file); current && current->pid == info.pid) {
