@@ -20,6 +20,8 @@ inline constexpr int kExitUsage = 2;
 /// group's subcommands was parsed.
 using CommandRunner = std::function<std::optional<int>()>;
 
+/// `open-bucket init` (seed 000 "Daemon > Init").
+CommandRunner add_init_command(CLI::App& app, const std::optional<std::string>& home);
 /// `open-bucket tracker` (tracker/tracker.h). `home` is filled in by parsing (--home).
 CommandRunner add_tracker_commands(CLI::App& app, const std::optional<std::string>& home);
 /// `open-bucket producer start|stop|upload|ls|cp|rm|edit|config` (seed 000).

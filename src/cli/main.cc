@@ -96,21 +96,6 @@ ByteSource fd_source(int fd, std::string name) {
 
 // --- init ------------------------------------------------------------------------------------
 
-int cmd_init(const std::optional<std::string>& home_flag, bool force) {
-  auto dir = resolve_home(home_flag);
-  if (!dir) return report(dir.error());
-  auto result = Home::init(*dir, force);
-  if (!result) return report(result.error());
-  std::cout << "Initialised Open Bucket home " << dir->string() << "\n";
-  if (result->created_master_secret) {
-    std::cout << "Created master secret " << (*dir / "keys/master.key").string()
-              << " (mode 0600). Back it up: without it no stored file can be read.\n";
-  } else {
-    std::cout << "Kept the existing master secret; config.toml was rewritten.\n";
-  }
-  return 0;
-}
-
 // --- data put --------------------------------------------------------------------------------
 
 struct PutOptions {
@@ -393,10 +378,6 @@ int run(int argc, char** argv) {
   app.add_option("--home", home, "Node home directory (default: $OPEN_BUCKET_HOME or ~/.open-bucket)");
   app.set_version_flag("--version", "open-bucket " + std::string(kVersion));
 
-  bool force = false;
-  auto* init = app.add_subcommand("init", "Create the node's home, config.toml and master secret");
-  init->add_flag("--force", force, "Rewrite an existing config.toml (the master secret is always kept)");
-
   std::string log_level = "info";
   auto* daemon = app.add_subcommand(
       "daemon", "Run the node: serve its store over the REST API on 127.0.0.1 until SIGTERM or SIGINT");
@@ -457,7 +438,7 @@ int run(int argc, char** argv) {
   providers->add_option("CID", cid_text, "File CID")->required();
   providers->add_flag("--json", json, "Print JSON");
 
-  const CommandRunner groups[] = {add_tracker_commands(app, home), add_producer_commands(app, home),
+  const CommandRunner groups[] = {add_init_command(app, home), add_tracker_commands(app, home), add_producer_commands(app, home),
                                   add_consumer_commands(app, home)};
 
   try {
@@ -470,7 +451,6 @@ int run(int argc, char** argv) {
   for (const CommandRunner& group : groups) {
     if (std::optional<int> code = group()) return *code;
   }
-  if (init->parsed()) return cmd_init(home, force);
   if (daemon->parsed()) return cmd_daemon(home, log_level);
   if (put->parsed()) return cmd_put(home, put_opts);
   if (get->parsed()) return cmd_get(home, cid_text, out_path);

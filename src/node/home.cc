@@ -221,7 +221,7 @@ Result<std::filesystem::path> resolve_home(const std::optional<std::string>& fla
   return fail(Errc::invalid_argument, "no home directory: pass --home or set OPEN_BUCKET_HOME");
 }
 
-Result<InitResult> Home::init(const std::filesystem::path& dir, bool force) {
+Result<InitResult> Home::init(const std::filesystem::path& dir, bool force, const NodeConfig& config) {
   const std::filesystem::path config_path = dir / kConfigFile;
   std::error_code ec;
   if (std::filesystem::exists(config_path, ec) && !force) {
@@ -245,8 +245,7 @@ Result<InitResult> Home::init(const std::filesystem::path& dir, bool force) {
   OB_TRY_VOID(net::Identity::load_or_create(dir / "keys" / "identity.key"));
   // The REST API's token; kept when it exists, so clients holding it keep working.
   OB_TRY_VOID(load_or_create_api_token(dir / "keys" / "api.token"));
-  const std::string toml = NodeConfig{}.to_toml();
-  OB_TRY_VOID(fileio::write_file_atomic(config_path, as_bytes(toml)));
+  OB_TRY_VOID(save_config(dir, config));
   return result;
 }
 

@@ -83,8 +83,8 @@ class Home {
   /// Creates the home, config.toml, keys/master.key, keys/identity.key and keys/api.token.
   /// Without `force` an existing config is an error (already_exists); with it the config is
   /// rewritten. Existing keys are never replaced: every stored file's key derives from the
-  /// master secret. Errors (already_exists, io, crypto).
-  static Result<InitResult> init(const std::filesystem::path& dir, bool force);
+  /// master secret. `config` is written as config.toml. Errors (already_exists, io, crypto).
+  static Result<InitResult> init(const std::filesystem::path& dir, bool force, const NodeConfig& config = {});
   /// Opens an initialised home. Errors (not_found): not initialised ("run open-bucket init");
   /// (invalid_argument): bad config; (corrupt): a master key of the wrong size or readable by
   /// others than its owner; (io).

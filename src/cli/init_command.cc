@@ -1,0 +1,171 @@
+// `open-bucket init`: seed 000's "Daemon > Init" in three steps.
+//   1. (Wallet: seed 000 leaves it TODO; nothing to do until the marketplace exists.)
+//   2. The config: the producer's and the consumer's settings (and where the tracker is), from
+//      flags, or asked for on a terminal; then the home, its keys and config.toml are written.
+//   3. Starting the producer and the consumer: `--start-producer`, `--start-consumer` (or a
+//      yes/no question on a terminal) start the daemon and the roles, as `producer start` and
+//      `consumer start` would.
+// Re-running init overrides the config (seed 000), so an existing config needs --force; the
+// keys are always kept.
+#include <unistd.h>
+
+#include <charconv>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "core/units.h"
+#include "node/home.h"
+#include "tracker/tracker_client.h"
+
+namespace ob::cli {
+namespace {
+
+struct InitOptions {
+  bool force = false;
+  bool detach = false;  // no questions, even on a terminal
+  std::optional<std::string> tracker, producer_dir, consumer_dir, limit;
+  std::optional<std::uint32_t> default_availability, k, m;
+  std::optional<std::uint16_t> api_port, p2p_port, dht_port;
+  std::optional<std::uint32_t> network_id;
+  std::vector<std::string> bootstrap;
+  bool no_sync = false;
+  std::optional<bool> start_producer, start_consumer;
+};
+
+/// Asks `question` on the terminal; an empty answer keeps `current`.
+std::string ask(const std::string& question, const std::string& current) {
+  std::cout << question << (current.empty() ? "" : " [" + current + "]") << ": " << std::flush;
+  std::string answer;
+  if (!std::getline(std::cin, answer) || answer.empty()) return current;
+  return answer;
+}
+
+bool ask_yes(const std::string& question) {
+  const std::string answer = ask(question + " (y/N)", "");
+  return !answer.empty() && (answer[0] == 'y' || answer[0] == 'Y');
+}
+
+/// The config the options (and answers) describe; every value checked.
+Result<NodeConfig> build_config(InitOptions& o, bool interactive) {
+  NodeConfig config;
+  if (interactive) {
+    std::cout << "Open Bucket setup. Press Enter to keep a default.\n";
+    if (!o.tracker) o.tracker = ask("Tracker address (PEERID@host:port, empty for none)", "");
+    if (!o.producer_dir) o.producer_dir = ask("Producer directory (files put here are uploaded)", "<home>/produce");
+    if (!o.default_availability) {
+      const std::string text = ask("Default availability (consumers that may be lost + 1)", "3");
+      std::uint32_t value = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+      if (ec != std::errc() || end != text.data() + text.size()) return fail(Errc::invalid_argument, "Invalid defaultAvailability");
+      o.default_availability = value;
+    }
+    if (!o.consumer_dir) o.consumer_dir = ask("Consumer directory (slots of others' files)", "<home>/consume");
+    if (!o.limit) o.limit = ask("Consumer limit", "10 GB");
+  }
+  if (o.tracker && !o.tracker->empty()) {
+    OB_TRY(tracker::TrackerAddress address, tracker::TrackerAddress::parse(*o.tracker));
+    config.tracker = address.to_string();
+  }
+  const auto directory = [](const std::optional<std::string>& dir) -> Result<std::string> {
+    if (!dir || dir->empty() || *dir == "<home>/produce" || *dir == "<home>/consume") return std::string();
+    std::error_code ec;
+    const std::filesystem::path path = std::filesystem::absolute(*dir, ec);
+    if (ec) return fail(Errc::invalid_argument, "Invalid directory");
+    return path.string();
+  };
+  OB_TRY(config.producer_directory, directory(o.producer_dir));
+  OB_TRY(config.consumer_directory, directory(o.consumer_dir));
+  if (o.default_availability) {
+    if (*o.default_availability == 0 || *o.default_availability > protocol::kMaxSlots) {
+      return fail(Errc::invalid_argument, "Invalid defaultAvailability: a number from 1 to ", protocol::kMaxSlots);
+    }
+    config.default_availability = *o.default_availability;
+  }
+  if (o.limit) {
+    auto limit = parse_size(*o.limit);
+    if (!limit) return fail(Errc::invalid_argument, "Invalid limit: ", limit.error().message);
+    config.consumer_limit_bytes = *limit;
+  }
+  if (o.k) config.coding.k = *o.k;
+  if (o.m) config.coding.m = *o.m;
+  OB_TRY_VOID(config.coding.validate());
+  if (o.api_port) config.api_port = *o.api_port;
+  if (o.p2p_port) config.p2p_port = *o.p2p_port;
+  if (o.dht_port) config.dht_port = *o.dht_port;
+  if (o.network_id) config.network_id = *o.network_id;
+  for (const std::string& node : o.bootstrap) {
+    if (node.rfind(':') == std::string::npos || node.size() > 260) {
+      return fail(Errc::invalid_argument, "--bootstrap takes host:port, not '", node, "'");
+    }
+  }
+  config.bootstrap = o.bootstrap;
+  config.sync = !o.no_sync;
+  return config;
+}
+
+/// Seed step 3: starts the daemon and the chosen roles.
+int start_roles(const std::optional<std::string>& home, bool producer, bool consumer) {
+  if (!producer && !consumer) return 0;
+  auto client = daemon_client(home, /*start=*/true);
+  if (!client) return report(client.error());
+  for (const auto& [wanted, path] : {std::pair{producer, "/v1/producer/start"}, std::pair{consumer, "/v1/consumer/start"}}) {
+    if (!wanted) continue;
+    auto reply = client->post_json(path, nlohmann::json::object());
+    if (!reply) return report(reply.error());
+    print_reply(*reply, false);
+  }
+  return 0;
+}
+
+int cmd_init(const std::optional<std::string>& home_flag, InitOptions options) {
+  auto dir = resolve_home(home_flag);
+  if (!dir) return report(dir.error());
+  const bool interactive = !options.detach && ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
+  auto config = build_config(options, interactive);
+  if (!config) return report(config.error());
+  auto result = Home::init(*dir, options.force, *config);
+  if (!result) return report(result.error());
+  std::cout << "Initialised Open Bucket home " << dir->string() << "\n";
+  if (result->created_master_secret) {
+    std::cout << "Created master secret " << (*dir / "keys/master.key").string()
+              << " (mode 0600). Back it up: without it no stored file can be read.\n";
+  } else {
+    std::cout << "Kept the existing master secret and keys; config.toml was rewritten.\n";
+  }
+  if (interactive && !config->tracker.empty()) {
+    if (!options.start_producer) options.start_producer = ask_yes("Start the producer now?");
+    if (!options.start_consumer) options.start_consumer = ask_yes("Start the consumer now?");
+  }
+  return start_roles(home_flag, options.start_producer.value_or(false), options.start_consumer.value_or(false));
+}
+
+}  // namespace
+
+CommandRunner add_init_command(CLI::App& app, const std::optional<std::string>& home) {
+  auto options = std::make_shared<InitOptions>();
+  auto* init = app.add_subcommand(
+      "init", "Set up this node: its home, keys and config.toml (seed 000 Init); asks on a terminal unless -d");
+  init->add_flag("--force", options->force, "Rewrite an existing config.toml (the keys are always kept)");
+  init->add_flag("-d,--detach", options->detach, "Ask nothing; take every answer from flags or defaults");
+  init->add_option("--tracker", options->tracker, "Tracker address, PEERID@host:port");
+  init->add_option("--producer-dir", options->producer_dir, "Producer directory (default <home>/produce)");
+  init->add_option("--default-availability", options->default_availability, "Default desired availability (default 3)");
+  init->add_option("--consumer-dir", options->consumer_dir, "Consumer directory (default <home>/consume)");
+  init->add_option("--limit", options->limit, "Consumer limit, e.g. \"10 GB\" (default 10 GB)");
+  init->add_option("--k", options->k, "Default data slots per file (default 4)");
+  init->add_option("--m", options->m, "Default parity slots per file (default 2)");
+  init->add_option("--api-port", options->api_port, "REST API port on 127.0.0.1 (default 8080; 0 = any free)");
+  init->add_option("--p2p-port", options->p2p_port, "Block exchange TCP port (default 4040; 0 = any free)");
+  init->add_option("--dht-port", options->dht_port, "DHT UDP port (default 4222; 0 = any free)");
+  init->add_option("--bootstrap", options->bootstrap, "DHT node to join, host:port (repeatable)");
+  init->add_option("--network-id", options->network_id, "Network ID (nodes only talk within one)");
+  init->add_flag("--no-sync", options->no_sync, "Do not fsync writes (throwaway test data only)");
+  init->add_option("--start-producer", options->start_producer, "Start the producer after init (true/false)");
+  init->add_option("--start-consumer", options->start_consumer, "Start the consumer after init (true/false)");
+  return [init, options, &home]() -> std::optional<int> {
+    if (!init->parsed()) return std::nullopt;
+    return cmd_init(home, *options);
+  };
+}
+
+}  // namespace ob::cli
