@@ -3,10 +3,14 @@
 // of them was parsed.
 #pragma once
 
+#include <sys/types.h>
+
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "api/rest_client.h"
 #include "core/error.h"
@@ -22,6 +26,8 @@ using CommandRunner = std::function<std::optional<int>()>;
 
 /// `open-bucket init` (seed 000 "Daemon > Init").
 CommandRunner add_init_command(CLI::App& app, const std::optional<std::string>& home);
+/// `open-bucket demo` (issue 5).
+CommandRunner add_demo_command(CLI::App& app, const std::optional<std::string>& home);
 /// `open-bucket tracker` (tracker/tracker.h). `home` is filled in by parsing (--home).
 CommandRunner add_tracker_commands(CLI::App& app, const std::optional<std::string>& home);
 /// `open-bucket producer start|stop|upload|ls|cp|rm|edit|config` (seed 000).
@@ -37,6 +43,11 @@ int report(const Error& error);
 /// up to 15 s for its API to answer. Errors (not_found): no daemon runs and `start` is false, or
 /// the home is not initialised; the daemon's own start errors (with its log's last line); (io).
 Result<api::RestClient> daemon_client(const std::optional<std::string>& home_flag, bool start);
+
+/// Starts this program with `args` in its own session, stdin from /dev/null, stdout and stderr
+/// appended to `log`. With `tied`, the child is killed when this process dies (the demo's
+/// processes); without, it outlives us (a daemon started for the user). Errors (io).
+Result<pid_t> spawn_self(const std::vector<std::string>& args, const std::filesystem::path& log, bool tied);
 
 /// Prints a seed 000 reply: its "msg" (or the whole JSON with `json`) on stdout.
 void print_reply(const nlohmann::json& reply, bool json);

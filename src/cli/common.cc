@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,15 +40,26 @@ std::string last_line(const std::filesystem::path& file) {
   return last;
 }
 
-/// Starts `open-bucket --home DIR daemon` detached from this terminal (its own session, stdin
-/// from /dev/null, output appended to <home>/daemon.log). Returns its pid. Errors (io).
-Result<pid_t> spawn_daemon(const std::filesystem::path& home_dir) {
-  const std::filesystem::path log = home_dir / "daemon.log";
-  const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
+}  // namespace
+
+Result<pid_t> spawn_self(const std::vector<std::string>& args, const std::filesystem::path& log, bool tied) {
+  std::error_code ec;
+  const std::string exe = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  if (ec) return fail(Errc::io, "cannot find this program's path: ", ec.message());
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(exe.c_str()));
+  for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
-  if (pid < 0) return fail(Errc::io, "cannot start the daemon: fork failed");
+  if (pid < 0) return fail(Errc::io, "cannot start a process: fork failed");
   if (pid == 0) {
+    // Only async-signal-safe calls from here to exec.
     ::setsid();
+    if (tied) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(1);  // the parent died before prctl
+    }
     const int in = ::open("/dev/null", O_RDONLY);
     const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (in >= 0) ::dup2(in, 0);
@@ -55,14 +67,11 @@ Result<pid_t> spawn_daemon(const std::filesystem::path& home_dir) {
       ::dup2(out, 1);
       ::dup2(out, 2);
     }
-    const std::string home = home_dir.string();
-    ::execl(exe.c_str(), exe.c_str(), "--home", home.c_str(), "daemon", static_cast<char*>(nullptr));
+    ::execv(exe.c_str(), argv.data());
     ::_exit(127);
   }
   return pid;
 }
-
-}  // namespace
 
 Result<api::RestClient> daemon_client(const std::optional<std::string>& home_flag, bool start) {
   OB_TRY(std::filesystem::path dir, resolve_home(home_flag));
@@ -72,7 +81,7 @@ Result<api::RestClient> daemon_client(const std::optional<std::string>& home_fla
   if (!start) {
     return fail(Errc::not_found, "no daemon runs for ", dir.string(), ": start one with `open-bucket daemon`");
   }
-  OB_TRY(pid_t pid, spawn_daemon(dir));
+  OB_TRY(pid_t pid, spawn_self({"--home", dir.string(), "daemon"}, dir / "daemon.log", /*tied=*/false));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
   while (std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
