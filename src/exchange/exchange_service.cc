@@ -1,6 +1,8 @@
 #include "exchange/exchange_service.h"
 
 #include <cstring>
+#include <optional>
+#include <string>
 
 #include "coding/manifest.h"
 
@@ -33,19 +35,42 @@ struct SlotRange {
   std::uint64_t end;  // exclusive, clamped to the slot
 };
 
-Result<SlotRange> open_range(const SlotStore& slots, const std::string& file_cid, std::uint32_t slot,
+using Stores = std::vector<std::shared_ptr<const SlotStore>>;
+
+// Slot `slot` of `file` from the first store holding it. Errors (not_found) no store has it;
+// otherwise the first other error (e.g. corrupt) when no store could open it.
+Result<SlotReader> open_slot(const Stores& stores, const Cid& file, std::uint32_t slot) {
+  std::optional<Error> other;
+  for (const auto& store : stores) {
+    if (!store) continue;
+    auto reader = store->open_slot(file, slot);
+    if (reader) return reader;
+    if (reader.error().code != Errc::not_found && !other) other = reader.error();
+  }
+  if (other) return std::unexpected(*other);
+  return fail(Errc::not_found, "slot ", slot, " of ", file.to_string(), " is not stored here");
+}
+
+Result<SlotRange> open_range(const Stores& stores, const std::string& file_cid, std::uint32_t slot,
                              std::uint64_t first, std::uint32_t count, std::uint32_t max_count) {
   OB_TRY(Cid cid, parse_file_cid(file_cid));
   if (count == 0 || count > max_count) {
     return fail(Errc::invalid_argument, "count must be 1..", max_count);
   }
-  OB_TRY(SlotReader reader, slots.open_slot(cid, slot));
+  OB_TRY(SlotReader reader, open_slot(stores, cid, slot));
   if (first >= reader.block_count()) return fail(Errc::out_of_range, "first is past the end of the slot");
   const std::uint64_t end = std::min<std::uint64_t>(reader.block_count(), first + count);
   return SlotRange{std::move(reader), first, end};
 }
 
 }  // namespace
+
+ExchangeService::ExchangeService(BlockStore& blocks, const SlotStore& slots)
+    : blocks_(blocks),
+      // Non-owning: the caller keeps `slots` alive for as long as the service.
+      slot_stores_([store = std::shared_ptr<const SlotStore>(std::shared_ptr<const SlotStore>(), &slots)] {
+        return std::vector<std::shared_ptr<const SlotStore>>{store};
+      }) {}
 
 grpc::Status ExchangeService::Have(grpc::ServerContext*, const pb::HaveRequest* request, pb::HaveReply* reply) {
   auto cid = parse_file_cid(request->file_cid());
@@ -55,9 +80,17 @@ grpc::Status ExchangeService::Have(grpc::ServerContext*, const pb::HaveRequest* 
   auto manifest = Manifest::decode(*encoded);
   if (!manifest) return to_status(manifest.error());
   reply->set_has_manifest(true);
+  // The union over the stores: a slot counts when some store holds it in full.
+  const auto stores = slot_stores_();
   for (std::uint32_t i = 0; i < manifest->params.n(); ++i) {
-    auto reader = slots_.open_slot(*cid, i);
-    if (reader && reader->block_count() == manifest->stripe_count()) reply->add_slots(i);
+    for (const auto& store : stores) {
+      if (!store) continue;
+      auto reader = store->open_slot(*cid, i);
+      if (reader && reader->block_count() == manifest->stripe_count()) {
+        reply->add_slots(i);
+        break;
+      }
+    }
   }
   return grpc::Status::OK;
 }
@@ -74,8 +107,8 @@ grpc::Status ExchangeService::GetManifest(grpc::ServerContext*, const pb::Manife
 
 grpc::Status ExchangeService::GetSlotIndex(grpc::ServerContext*, const pb::SlotIndexRequest* request,
                                            pb::SlotIndexReply* reply) {
-  auto range = open_range(slots_, request->file_cid(), request->slot(), request->first(), request->count(),
-                          kMaxIndexRootsPerCall);
+  auto range = open_range(slot_stores_(), request->file_cid(), request->slot(), request->first(),
+                          request->count(), kMaxIndexRootsPerCall);
   if (!range) return to_status(range.error());
   std::string* roots = reply->mutable_roots();
   roots->reserve(static_cast<std::size_t>(range->end - range->first) * sizeof(merkle::Hash));
@@ -89,8 +122,8 @@ grpc::Status ExchangeService::GetSlotIndex(grpc::ServerContext*, const pb::SlotI
 
 grpc::Status ExchangeService::GetBlocks(grpc::ServerContext* context, const pb::BlocksRequest* request,
                                         grpc::ServerWriter<pb::Block>* writer) {
-  auto range = open_range(slots_, request->file_cid(), request->slot(), request->first(), request->count(),
-                          kMaxBlocksPerCall);
+  auto range = open_range(slot_stores_(), request->file_cid(), request->slot(), request->first(),
+                          request->count(), kMaxBlocksPerCall);
   if (!range) return to_status(range.error());
   pb::Block block;
   std::string* data = block.mutable_data();
@@ -101,6 +134,32 @@ grpc::Status ExchangeService::GetBlocks(grpc::ServerContext* context, const pb::
     if (!ok) return to_status(ok.error());
     block.set_index(j);
     if (!writer->Write(block)) return {grpc::StatusCode::CANCELLED, "the peer went away"};
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ExchangeService::Prove(grpc::ServerContext*, const pb::ProveRequest* request, pb::ProveReply* reply) {
+  auto cid = parse_file_cid(request->file_cid());
+  if (!cid) return to_status(cid.error());
+  if (request->slot() >= protocol::kMaxSlots) {
+    return to_status(Error{Errc::invalid_argument, "slot " + std::to_string(request->slot()) + " is out of range"});
+  }
+  auto reader = open_slot(slot_stores_(), *cid, request->slot());
+  if (!reader) return to_status(reader.error());
+  if (request->block() >= reader->block_count()) {
+    return to_status(Error{Errc::invalid_argument, "block " + std::to_string(request->block()) + " is past the end (" +
+                                                       std::to_string(reader->block_count()) + " blocks)"});
+  }
+  auto proof = reader->prove(request->block());
+  if (!proof) return to_status(proof.error());
+  if (proof->siblings.size() > kMaxProofSiblings) return {grpc::StatusCode::INTERNAL, "proof too long"};
+  std::string* data = reply->mutable_data();
+  data->resize(reader->block_size());
+  auto ok = reader->read_block(request->block(),
+                               MutableByteView(reinterpret_cast<std::uint8_t*>(data->data()), data->size()));
+  if (!ok) return to_status(ok.error());
+  for (const merkle::Hash& sibling : proof->siblings) {
+    reply->add_siblings(reinterpret_cast<const char*>(sibling.data()), sibling.size());
   }
   return grpc::Status::OK;
 }

@@ -6,6 +6,10 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
+#include <memory>
+#include <vector>
+
 #include "net/tls.h"
 #include "proto/p2p.grpc.pb.h"
 #include "store/block_store.h"
@@ -19,11 +23,25 @@ inline constexpr std::uint32_t kMaxBlocksPerCall = 64;
 /// One maximum-size block plus framing.
 inline constexpr int kMaxMessageBytes = 4 * 1024 * 1024 + 64 * 1024;
 
-/// gRPC service over a BlockStore (manifests) and a SlotStore (slots). Thread-safe: gRPC calls
-/// it from many threads, and both stores allow concurrent readers.
+/// Most siblings a Prove reply may carry (a tree of 2^64 leaves has 64 levels).
+inline constexpr std::size_t kMaxProofSiblings = 64;
+
+/// The slot stores a node serves from, asked on every request so that a store can be added or
+/// withdrawn while the server runs. Must be thread-safe (gRPC calls it from many threads) and
+/// cheap. The stores returned are read concurrently; a slot is served from the first store,
+/// in the order given, that holds it.
+using SlotStoreProvider = std::function<std::vector<std::shared_ptr<const SlotStore>>()>;
+
+/// gRPC service over a BlockStore (manifests) and one or more SlotStores (slots): on a node,
+/// the engine's store (the producer's own files) and the consumer's store (slots held for
+/// others). Thread-safe: gRPC calls it from many threads, and the stores allow concurrent readers.
 class ExchangeService final : public openbucket::p2p::v1::BlockExchange::Service {
  public:
-  ExchangeService(BlockStore& blocks, const SlotStore& slots) : blocks_(blocks), slots_(slots) {}
+  /// Serves from the stores `slot_stores` returns (see SlotStoreProvider).
+  ExchangeService(BlockStore& blocks, SlotStoreProvider slot_stores)
+      : blocks_(blocks), slot_stores_(std::move(slot_stores)) {}
+  /// Serves from one SlotStore, which must outlive the service.
+  ExchangeService(BlockStore& blocks, const SlotStore& slots);
 
   grpc::Status Have(grpc::ServerContext* context, const openbucket::p2p::v1::HaveRequest* request,
                     openbucket::p2p::v1::HaveReply* reply) override;
@@ -33,10 +51,16 @@ class ExchangeService final : public openbucket::p2p::v1::BlockExchange::Service
                             openbucket::p2p::v1::SlotIndexReply* reply) override;
   grpc::Status GetBlocks(grpc::ServerContext* context, const openbucket::p2p::v1::BlocksRequest* request,
                          grpc::ServerWriter<openbucket::p2p::v1::Block>* writer) override;
+  /// An audit: block `block` of slot `slot` as stored, and its Merkle path built from the slot's
+  /// index (SlotReader::prove). INVALID_ARGUMENT for a bad CID, slot >= 255 or a block past the
+  /// end of the slot; NOT_FOUND when no store holds the slot. The block is not checked here:
+  /// the auditor checks it, so a damaged block fails the audit.
+  grpc::Status Prove(grpc::ServerContext* context, const openbucket::p2p::v1::ProveRequest* request,
+                     openbucket::p2p::v1::ProveReply* reply) override;
 
  private:
   BlockStore& blocks_;
-  const SlotStore& slots_;
+  SlotStoreProvider slot_stores_;
 };
 
 /// A gRPC server for `service` listening on `address` ("127.0.0.1:0" picks a port) over TLS

@@ -2,6 +2,8 @@
 // node with its own home, stores and engine.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "exchange/exchange_service.h"
 #include "exchange/fetcher.h"
 #include "node/engine.h"
@@ -29,11 +31,17 @@ class Node {
     engine_ = std::move(*Engine::open(*home_));
     identity_ = std::make_unique<net::Identity>(*net::Identity::load_or_create(home_->identity_key_path()));
     tls_ = *net::make_tls_identity(*identity_);
+    consumer_ = std::make_shared<SlotStore>(*SlotStore::open(dir_ / "consumer-slots"));
   }
   ~Node() { stop(); }
 
+  /// Serves the engine's slots and the consumer store's (issue 4: one node, two stores).
   void serve() {
-    service_ = std::make_unique<ExchangeService>(engine_->blocks(), engine_->slots());
+    SlotStoreProvider stores = [engine = engine_.get(), consumer = consumer_] {
+      return std::vector<std::shared_ptr<const SlotStore>>{
+          std::shared_ptr<const SlotStore>(std::shared_ptr<const SlotStore>(), &engine->slots()), consumer};
+    };
+    service_ = std::make_unique<ExchangeService>(engine_->blocks(), std::move(stores));
     auto server = start_server("127.0.0.1:0", *service_, tls_);
     ASSERT_TRUE(server) << server.error().message;
     server_ = std::move(server->first);
@@ -59,6 +67,18 @@ class Node {
     options.window = 4;
     return fetch_file(cid, peers, engine_->blocks(), engine_->slots(), options);
   }
+  /// fetch_slots into this node's consumer store.
+  Result<FetchReport> fetch_slots(const Cid& cid, std::vector<std::uint32_t> wanted,
+                                  const std::vector<std::pair<net::PeerId, std::string>>& contacts) {
+    std::vector<PeerClient> peers;
+    for (const auto& [id, address] : contacts) peers.push_back(PeerClient::connect(id, address, tls_));
+    FetchOptions options;
+    options.deadline = std::chrono::milliseconds(5000);
+    options.window = 4;
+    return exchange::fetch_slots(cid, wanted, peers, engine_->blocks(), *consumer_, options);
+  }
+  SlotStore& consumer() { return *consumer_; }
+  const net::TlsIdentity& tls() const { return tls_; }
   PeerClient client_for(const Node& other) const { return PeerClient::connect(other.peer_id(), other.address(), tls_); }
   Result<Bytes> get(const Cid& cid) {
     Bytes out;
@@ -72,6 +92,7 @@ class Node {
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<net::Identity> identity_;
   net::TlsIdentity tls_;
+  std::shared_ptr<SlotStore> consumer_;
   std::unique_ptr<ExchangeService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
@@ -87,6 +108,20 @@ class ExchangeTest : public ::testing::Test {
     auto cid = node.engine().store(memory_source(data_), {"shared.bin", ""}, params_);
     EXPECT_TRUE(cid) << cid.error().message;
     return *cid;
+  }
+
+  // Checks that `store` holds slot i of `cid` whole: the index builds the manifest's root and
+  // every block matches its index entry.
+  static void expect_intact(const SlotStore& store, const Cid& cid, const Manifest& manifest, std::uint32_t i) {
+    auto reader = store.open_slot(cid, i);
+    ASSERT_TRUE(reader) << "slot " << i << ": " << reader.error().message;
+    ASSERT_EQ(reader->block_count(), manifest.stripe_count());
+    ASSERT_TRUE(reader->verify_index(manifest.slot_roots[i])) << i;
+    Bytes block(reader->block_size());
+    for (std::uint64_t j = 0; j < reader->block_count(); ++j) {
+      ASSERT_TRUE(reader->read_block(j, block));
+      EXPECT_EQ(merkle::block_root(block), reader->root_at(j).value()) << "slot " << i << " block " << j;
+    }
   }
 };
 
@@ -264,6 +299,222 @@ TEST_F(ExchangeTest, MalformedRequestsAreRefused) {
   pb::HaveReply have;
   grpc::ClientContext big_context;
   EXPECT_FALSE(stub.Have(&big_context, big, &have).ok());
+}
+
+// --- issue 4: slot-level fetch -----------------------------------------------------------------
+
+TEST_F(ExchangeTest, FetchSlotsCopiesOnlyTheWantedSlotAndTheManifest) {
+  Node a(tmp_.path() / "a");
+  Node c(tmp_.path() / "c");  // a consumer: not the owner, no key
+  a.serve();
+  const Cid cid = put(a);
+  const Manifest manifest = *a.engine().manifest(cid);
+  auto report = c.fetch_slots(cid, {2}, {a.contact()});
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_FALSE(report->already_local);
+  EXPECT_EQ(report->slots_read, std::vector<std::uint32_t>{2});
+  EXPECT_EQ(report->bytes_received, manifest.stripe_count() * params_.block_size);  // one slot, nothing more
+  EXPECT_EQ(c.consumer().slots_of(cid), std::vector<std::uint32_t>{2});
+  expect_intact(c.consumer(), cid, manifest, 2);
+  EXPECT_TRUE(c.engine().blocks().has(cid).value());   // it can answer GetManifest
+  EXPECT_FALSE(c.engine().slots().has_file(cid));      // nothing in the engine's own store
+  auto again = c.fetch_slots(cid, {2}, {a.contact()});
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_TRUE(again->already_local);
+  // A second slot joins the first.
+  auto more = c.fetch_slots(cid, {2, 4}, {a.contact()});
+  ASSERT_TRUE(more) << more.error().message;
+  EXPECT_EQ(more->slots_read, std::vector<std::uint32_t>{4});
+  EXPECT_EQ(c.consumer().slots_of(cid), (std::vector<std::uint32_t>{2, 4}));
+}
+
+TEST_F(ExchangeTest, FetchSlotsRejectsBadSlotLists) {
+  Node a(tmp_.path() / "a");
+  Node c(tmp_.path() / "c");
+  a.serve();
+  const Cid cid = put(a);
+  for (const std::vector<std::uint32_t>& bad : {std::vector<std::uint32_t>{}, std::vector<std::uint32_t>{6},
+                                                std::vector<std::uint32_t>{1, 255}}) {
+    auto report = c.fetch_slots(cid, bad, {a.contact()});
+    ASSERT_FALSE(report);
+    EXPECT_EQ(report.error().code, Errc::invalid_argument) << report.error().message;
+  }
+  EXPECT_TRUE(c.consumer().list().empty());
+}
+
+// Repair (issue 4): consumers each hold one slot; the holder of slot 5 is gone, and a new
+// consumer rebuilds slot 5 from k of the others, served from their consumer stores.
+TEST_F(ExchangeTest, FetchSlotsRebuildsASlotNoPeerHoldsFromConsumersOfOneSlotEach) {
+  Node a(tmp_.path() / "a");
+  a.serve();
+  const Cid cid = put(a);
+  const Manifest manifest = *a.engine().manifest(cid);
+  std::vector<std::unique_ptr<Node>> consumers;
+  for (std::uint32_t i = 0; i < 5; ++i) {
+    consumers.push_back(std::make_unique<Node>(tmp_.path() / ("c" + std::to_string(i))));
+    auto report = consumers.back()->fetch_slots(cid, {i}, {a.contact()});
+    ASSERT_TRUE(report) << report.error().message;
+    consumers.back()->serve();
+  }
+  a.stop();
+  // Slot 1's holder lost its slot too: the rebuild reads 0, 2, 3, 4.
+  ASSERT_TRUE(consumers[1]->consumer().remove_slot(cid, 1).value());
+  Node fresh(tmp_.path() / "fresh");
+  std::vector<std::pair<net::PeerId, std::string>> contacts;
+  for (const auto& node : consumers) contacts.push_back(node->contact());
+  auto report = fresh.fetch_slots(cid, {5}, contacts);
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->slots_read, (std::vector<std::uint32_t>{0, 2, 3, 4}));
+  EXPECT_EQ(fresh.consumer().slots_of(cid), std::vector<std::uint32_t>{5});
+  expect_intact(fresh.consumer(), cid, manifest, 5);
+  // Two wanted slots, one held (copied) and one not (rebuilt), in one pass over k slots.
+  Node both(tmp_.path() / "both");
+  report = both.fetch_slots(cid, {1, 2}, contacts);
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->slots_read, (std::vector<std::uint32_t>{2, 0, 3, 4}));
+  expect_intact(both.consumer(), cid, manifest, 1);
+  expect_intact(both.consumer(), cid, manifest, 2);
+}
+
+// The only holder of the wanted slot lies halfway through: it is dropped, and the transfer
+// rebuilds the rest of the slot from other slots, keeping the windows already copied.
+TEST_F(ExchangeTest, FetchSlotsSwitchesToRebuildingWhenTheHolderLies) {
+  Node a(tmp_.path() / "a");
+  Node x(tmp_.path() / "x");
+  Node c(tmp_.path() / "c");
+  a.serve();
+  const Cid cid = put(a);
+  const Manifest manifest = *a.engine().manifest(cid);
+  ASSERT_TRUE(x.fetch_slots(cid, {1}, {a.contact()}));
+  ASSERT_TRUE(x.consumer().damage(cid, 1, /*corrupt=*/true));  // block 6 of 12 is wrong
+  x.serve();
+  ASSERT_TRUE(a.engine().damage(cid, 1, /*corrupt=*/false));   // A no longer has slot 1
+
+  // X alone: it is dropped and no one has the k slots: nothing is stored.
+  auto alone = c.fetch_slots(cid, {1}, {x.contact()});
+  ASSERT_FALSE(alone);
+  EXPECT_EQ(alone.error().code, Errc::unrecoverable) << alone.error().message;
+  EXPECT_TRUE(c.consumer().list().empty());
+  EXPECT_FALSE(c.engine().blocks().has(cid).value());
+
+  auto report = c.fetch_slots(cid, {1}, {x.contact(), a.contact()});
+  ASSERT_TRUE(report) << report.error().message;
+  ASSERT_EQ(report->dropped.size(), 1u);
+  EXPECT_NE(report->dropped[0].find(x.address()), std::string::npos) << report->dropped[0];
+  EXPECT_EQ(report->slots_read, (std::vector<std::uint32_t>{0, 2, 3, 4}));
+  expect_intact(c.consumer(), cid, manifest, 1);
+}
+
+// --- issue 4: audits (Prove) ---------------------------------------------------------------------
+
+TEST_F(ExchangeTest, AnHonestHolderPassesAudits) {
+  Node a(tmp_.path() / "a");
+  Node c(tmp_.path() / "c");
+  Node auditor(tmp_.path() / "auditor");
+  a.serve();
+  const Cid cid = put(a);
+  const Manifest manifest = *a.engine().manifest(cid);
+  ASSERT_TRUE(c.fetch_slots(cid, {3}, {a.contact()}));
+  c.serve();
+  std::mt19937_64 rng(7);
+  for (int round = 0; round < 8; ++round) {
+    const std::uint32_t slot = static_cast<std::uint32_t>(rng() % params_.n());
+    const std::uint64_t block = rng() % manifest.stripe_count();
+    auto ok = audit_slot(auditor.client_for(a), cid, manifest, slot, block);
+    EXPECT_TRUE(ok) << "slot " << slot << " block " << block << ": " << ok.error().message;
+  }
+  // The consumer's slot, served from its second store, including the last (partial-tree) block.
+  for (std::uint64_t block : {std::uint64_t{0}, std::uint64_t{5}, manifest.stripe_count() - 1}) {
+    auto ok = audit_slot(auditor.client_for(c), cid, manifest, 3, block);
+    EXPECT_TRUE(ok) << block << ": " << ok.error().message;
+  }
+}
+
+TEST_F(ExchangeTest, AuditsFailForDamageMissingSlotsAndBadChallenges) {
+  Node a(tmp_.path() / "a");
+  Node c(tmp_.path() / "c");
+  Node auditor(tmp_.path() / "auditor");
+  a.serve();
+  const Cid cid = put(a);
+  const Manifest manifest = *a.engine().manifest(cid);
+  ASSERT_TRUE(c.fetch_slots(cid, {3}, {a.contact()}));
+  c.serve();
+  ASSERT_TRUE(c.consumer().damage(cid, 3, /*corrupt=*/true));  // block 6 of 12
+  auto bad = audit_slot(auditor.client_for(c), cid, manifest, 3, 6);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, Errc::corrupt) << bad.error().message;
+  EXPECT_TRUE(audit_slot(auditor.client_for(c), cid, manifest, 3, 5));  // the others are fine
+
+  auto missing = audit_slot(auditor.client_for(c), cid, manifest, 2, 0);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Errc::not_found) << missing.error().message;
+
+  for (auto [slot, block] : {std::pair<std::uint32_t, std::uint64_t>{6, 0}, {0, manifest.stripe_count()}}) {
+    auto out = audit_slot(auditor.client_for(a), cid, manifest, slot, block);
+    ASSERT_FALSE(out);
+    EXPECT_EQ(out.error().code, Errc::invalid_argument) << out.error().message;
+  }
+  // A manifest that is not this CID's.
+  Manifest other = manifest;
+  other.original_size -= 1;
+  auto wrong = audit_slot(auditor.client_for(a), cid, other, 0, 0);
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code, Errc::invalid_argument);
+
+  // The server checks the challenge itself too.
+  auto call = [&](std::uint32_t slot, std::uint64_t block) {
+    pb::ProveRequest request;
+    request.set_file_cid(std::string(as_chars(cid.to_bytes())));
+    request.set_slot(slot);
+    request.set_block(block);
+    pb::ProveReply reply;
+    grpc::ClientContext context;
+    return auditor.client_for(a).stub().Prove(&context, request, &reply).error_code();
+  };
+  EXPECT_EQ(call(0, manifest.stripe_count()), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(call(300, 0), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(call(0, 0), grpc::StatusCode::OK);
+}
+
+// A holder that answers a challenge with another block and that block's (valid) proof, or with
+// a proof padded or cut short, fails the audit.
+class LyingService final : public pb::BlockExchange::Service {
+ public:
+  enum class Lie { other_index, extra_sibling, missing_sibling };
+  LyingService(BlockStore& blocks, const SlotStore& slots, Lie lie) : honest_(blocks, slots), lie_(lie) {}
+  grpc::Status Prove(grpc::ServerContext* context, const pb::ProveRequest* request, pb::ProveReply* reply) override {
+    pb::ProveRequest changed = *request;
+    if (lie_ == Lie::other_index) changed.set_block(request->block() ^ 1);
+    grpc::Status status = honest_.Prove(context, &changed, reply);
+    if (lie_ == Lie::extra_sibling) reply->add_siblings(std::string(32, 'x'));
+    if (lie_ == Lie::missing_sibling) reply->mutable_siblings()->RemoveLast();
+    return status;
+  }
+
+ private:
+  ExchangeService honest_;
+  Lie lie_;
+};
+
+TEST_F(ExchangeTest, AServerLyingWithAnotherProofFailsTheAudit) {
+  Node a(tmp_.path() / "a");
+  Node auditor(tmp_.path() / "auditor");
+  const Cid cid = put(a);
+  const Manifest manifest = *a.engine().manifest(cid);
+  net::Identity identity = *net::Identity::load_or_create(a.dir() / "keys/identity.key");
+  const net::TlsIdentity tls = *net::make_tls_identity(identity);
+  for (auto lie : {LyingService::Lie::other_index, LyingService::Lie::extra_sibling,
+                   LyingService::Lie::missing_sibling}) {
+    LyingService liar(a.engine().blocks(), a.engine().slots(), lie);
+    auto server = start_server("127.0.0.1:0", liar, tls);
+    ASSERT_TRUE(server) << server.error().message;
+    const PeerClient client =
+        PeerClient::connect(a.peer_id(), "127.0.0.1:" + std::to_string(server->second), auditor.tls());
+    auto result = audit_slot(client, cid, manifest, 1, 4);
+    ASSERT_FALSE(result) << static_cast<int>(lie);
+    EXPECT_EQ(result.error().code, Errc::corrupt) << result.error().message;
+    server->first->Shutdown(std::chrono::system_clock::now());
+  }
 }
 
 }  // namespace

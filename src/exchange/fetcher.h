@@ -1,16 +1,20 @@
 // The client side of block exchange: fetch a file from peers into the local stores.
 //
-// fetch_file() needs no key, so a producer, a consumer repairing a slot or any node can run it:
+// fetch_file() and fetch_slots() share one core and need no key, so a producer, a consumer
+// storing or repairing a slot, or any node can run them:
 //   1. Have() on every peer: who holds the manifest and which slots;
-//   2. the manifest from a peer, checked against the file CID;
-//   3. k slots to read (data slots first), each slot's index checked against the manifest's
-//      slot root;
-//   4. windows of stripes: the k slots' blocks streamed in parallel, each block checked against
+//   2. the manifest from a peer, checked against the file CID (or the local copy);
+//   3. the slots to read, each slot's index checked against the manifest's slot root: the wanted
+//      slots themselves when at most k are wanted and peers hold them all ("copy"), else k
+//      slots, wanted ones first, then data slots, then parity ("rebuild");
+//   4. windows of stripes: the slots' blocks streamed in parallel, each block checked against
 //      its root; a peer that fails, times out or sends a wrong block is dropped for this
-//      transfer and its slot taken from another peer, or another slot is read instead;
-//   5. the missing slots rebuilt with Reed-Solomon, every slot's root compared with the manifest,
-//      then the slots published and the manifest stored: the node now holds the whole file.
-// Memory: k * window blocks in flight, plus 32 bytes of index per block of the k slots read.
+//      transfer and its slot taken from another peer, or another slot is read instead (a copy
+//      whose slot no peer can give any more turns into a rebuild from that window on);
+//   5. the wanted slots not read rebuilt with Reed-Solomon, every wanted slot's root compared
+//      with the manifest, then the slots published and the manifest stored.
+// Memory: at most k * window blocks in flight and one stripe, plus 32 bytes of index per block
+// of each slot read.
 #pragma once
 
 #include <chrono>
@@ -76,8 +80,10 @@ Result<FetchReport> fetch_file(const Cid& cid, const std::vector<PeerClient>& pe
 /// copied from it, each block checked against the slot's verified index; a wanted slot that no
 /// peer holds (or whose holders all fail) is rebuilt from k other slots read from peers. A slot
 /// is published only when its Merkle root matches the manifest; slots already stored are left
-/// as they are (and reported as done). Memory as fetch_file. Errors: (invalid_argument) a
-/// wanted index >= n; (not_found) no peer has the manifest; (unrecoverable) neither the slot
+/// as they are (a call that finds all of them and the manifest here reports already_local).
+/// The slots read are reported in slots_read. Memory as fetch_file. Errors: (invalid_argument)
+/// no slot wanted, or a wanted index >= n; (already_exists) a wanted slot was stored by
+/// someone else meanwhile; (not_found) no peer has the manifest; (unrecoverable) neither the slot
 /// nor k others could be read; (corrupt) a rebuilt slot does not match its root; (io).
 /// On error nothing of the failed slots is stored.
 Result<FetchReport> fetch_slots(const Cid& cid, std::span<const std::uint32_t> wanted,

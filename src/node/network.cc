@@ -21,7 +21,8 @@ Result<std::unique_ptr<Network>> Network::start(Engine& engine, const net::Ident
                                                 NetworkOptions options) {
   std::unique_ptr<Network> network(new Network(engine, identity, std::move(options)));
   OB_TRY(network->tls_, net::make_tls_identity(identity));
-  network->service_ = std::make_unique<exchange::ExchangeService>(engine.blocks(), engine.slots());
+  Network* self = network.get();
+  network->service_ = std::make_unique<exchange::ExchangeService>(engine.blocks(), [self] { return self->slot_stores(); });
   const std::string listen = network->options_.listen_host + ":" + std::to_string(network->options_.p2p_port);
   OB_TRY(auto server, exchange::start_server(listen, *network->service_, network->tls_));
   network->server_ = std::move(server.first);
@@ -31,6 +32,20 @@ Result<std::unique_ptr<Network>> Network::start(Engine& engine, const net::Ident
   OB_TRY(Bytes record, network->signed_record());
   OB_TRY_VOID(network->dht_->announce_peer(record));
   return network;
+}
+
+void Network::set_consumer_slots(std::shared_ptr<const SlotStore> store) {
+  std::lock_guard lock(mutex_);
+  consumer_slots_ = std::move(store);
+}
+
+std::vector<std::shared_ptr<const SlotStore>> Network::slot_stores() const {
+  // The engine outlives this Network (start's contract), so its store is shared without owning.
+  std::vector<std::shared_ptr<const SlotStore>> stores{
+      std::shared_ptr<const SlotStore>(std::shared_ptr<const SlotStore>(), &engine_.slots())};
+  std::lock_guard lock(mutex_);
+  if (consumer_slots_) stores.push_back(consumer_slots_);
+  return stores;
 }
 
 std::uint16_t Network::dht_port() const { return dht_->port(); }

@@ -72,9 +72,17 @@ class Network {
   /// announced. Errors (not_found) no provider found or none has it; the fetch's errors.
   Result<exchange::FetchReport> fetch(const Cid& cid, const Progress& progress = {});
 
+  /// Serves the slots of `store` to peers too (the consumer role's SlotStore), beside the
+  /// engine's own; nullptr stops serving it. Thread-safe: requests in flight keep the store they
+  /// started with alive through the shared_ptr, later requests see the change. Have() reports
+  /// the union of both stores; a slot in both is served from the engine's.
+  void set_consumer_slots(std::shared_ptr<const SlotStore> store);
+
  private:
   Network(Engine& engine, const net::Identity& identity, NetworkOptions options);
   Result<Bytes> signed_record() const;
+  /// The stores the BlockExchange server reads: the engine's, then the consumer's if set.
+  std::vector<std::shared_ptr<const SlotStore>> slot_stores() const;
   Engine& engine_;
   const net::Identity& identity_;
   NetworkOptions options_;
@@ -83,8 +91,9 @@ class Network {
   std::unique_ptr<grpc::Server> server_;
   std::string p2p_address_;
   std::unique_ptr<discovery::Discovery> dht_;
-  mutable std::mutex mutex_;  // guards connected_
+  mutable std::mutex mutex_;  // guards connected_ and consumer_slots_
   std::map<net::PeerId, std::string> connected_;
+  std::shared_ptr<const SlotStore> consumer_slots_;
 };
 
 }  // namespace ob

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <grpcpp/grpcpp.h>
+
 #include <set>
 #include <thread>
 
@@ -97,6 +99,62 @@ TEST(Network, UnknownCidsAreNotFoundWithinTheTimeout) {
   ASSERT_FALSE(report);
   EXPECT_EQ(report.error().code, Errc::not_found);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+}
+
+// Issue 4: a node serves the slots its consumer role holds (a second SlotStore) beside its
+// engine's, and stops serving them when the store is withdrawn.
+TEST(Network, ServesSlotsOfTheConsumerStoreWhileItIsSet) {
+  ob::testing::TempDir tmp("ob-network");
+  const std::uint32_t network_id = 0x0b0e0000u + static_cast<std::uint32_t>(::getpid() & 0xffff);
+  auto a = make_node(tmp.path() / "a", {}, nullptr, network_id);
+  auto b = make_node(tmp.path() / "b", {}, nullptr, network_id);  // another owner: a consumer
+  const Bytes data = ob::testing::seeded_bytes(100000, 9);
+  auto cid = a->engine->store(memory_source(data), {"slot.bin", ""}, CodingParams{2, 1, 8192});
+  ASSERT_TRUE(cid) << cid.error().message;
+  const Manifest manifest = *a->engine->manifest(*cid);
+
+  auto consumer = SlotStore::open(tmp.path() / "b-consumer");
+  ASSERT_TRUE(consumer) << consumer.error().message;
+  auto store = std::make_shared<SlotStore>(std::move(*consumer));
+  const std::vector<exchange::PeerClient> from_a{
+      exchange::PeerClient::connect(a->network->peer_id(), a->network->p2p_address(), b->network->tls())};
+  const std::uint32_t wanted[] = {1};
+  auto fetched = exchange::fetch_slots(*cid, wanted, from_a, b->engine->blocks(), *store);
+  ASSERT_TRUE(fetched) << fetched.error().message;
+  ASSERT_FALSE(b->engine->slots().has_file(*cid));  // only in the consumer store
+
+  const auto to_b =
+      exchange::PeerClient::connect(b->network->peer_id(), b->network->p2p_address(), a->network->tls());
+  auto have = [&] {
+    openbucket::p2p::v1::HaveRequest request;
+    request.set_file_cid(std::string(as_chars(cid->to_bytes())));
+    openbucket::p2p::v1::HaveReply reply;
+    grpc::ClientContext context;
+    EXPECT_TRUE(to_b.stub().Have(&context, request, &reply).ok());
+    return std::vector<std::uint32_t>(reply.slots().begin(), reply.slots().end());
+  };
+  EXPECT_TRUE(have().empty());
+  EXPECT_EQ(exchange::audit_slot(to_b, *cid, manifest, 1, 0).error().code, Errc::not_found);
+
+  b->network->set_consumer_slots(store);
+  EXPECT_EQ(have(), std::vector<std::uint32_t>{1});
+  for (std::uint64_t block = 0; block < manifest.stripe_count(); ++block) {
+    auto ok = exchange::audit_slot(to_b, *cid, manifest, 1, block);
+    EXPECT_TRUE(ok) << block << ": " << ok.error().message;
+  }
+  // A third node copies the slot from B alone.
+  auto c = make_node(tmp.path() / "c", {}, nullptr, network_id);
+  auto copy = SlotStore::open(tmp.path() / "c-consumer");
+  ASSERT_TRUE(copy);
+  const std::vector<exchange::PeerClient> from_b{
+      exchange::PeerClient::connect(b->network->peer_id(), b->network->p2p_address(), c->network->tls())};
+  auto copied = exchange::fetch_slots(*cid, wanted, from_b, c->engine->blocks(), *copy);
+  ASSERT_TRUE(copied) << copied.error().message;
+  EXPECT_EQ(copy->slots_of(*cid), std::vector<std::uint32_t>{1});
+
+  b->network->set_consumer_slots(nullptr);
+  EXPECT_TRUE(have().empty());
+  EXPECT_EQ(exchange::audit_slot(to_b, *cid, manifest, 1, 0).error().code, Errc::not_found);
 }
 
 }  // namespace

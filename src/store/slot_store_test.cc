@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/protocol.h"
@@ -76,6 +78,44 @@ class SlotStoreTest : public ::testing::Test {
     auto ok = writer->commit(cid);
     EXPECT_TRUE(ok.has_value()) << ok.error().message;
     return w;
+  }
+
+  // Writes slots `indices` of `cid` with begin_slots and commits them; returns the commit's
+  // result. Block roots land in w.roots[i] (w sized to the largest index) and slot roots in
+  // w.slot_roots[i].
+  Result<void> write_slots(const Cid& cid, std::vector<std::uint32_t> indices, std::uint32_t block_size,
+                           std::uint64_t count, Written& w, std::uint64_t salt = 0) {
+    auto writer = store_->begin_slots(indices, block_size);
+    if (!writer) return std::unexpected(writer.error());
+    const std::uint32_t top = *std::max_element(indices.begin(), indices.end()) + 1;
+    if (w.roots.size() < top) w.roots.resize(top);
+    if (w.slot_roots.size() < top) w.slot_roots.resize(top);
+    w.block_size = block_size;
+    w.count = count;
+    for (std::uint64_t j = 0; j < count; ++j) {
+      for (std::uint32_t i : indices) {
+        const Bytes block = make_block(block_size, i, j, salt);
+        const merkle::Hash root = merkle::block_root(block);
+        if (j == 0) w.roots[i].clear();
+        w.roots[i].push_back(root);
+        OB_TRY_VOID(writer->append(i, block, root));
+      }
+    }
+    for (std::uint32_t i : indices) w.slot_roots[i] = merkle::root(w.roots[i]).value();
+    return writer->commit(cid);
+  }
+
+  // Reads every block of slot i back and checks it, its root and the slot root.
+  void expect_slot(const Cid& cid, std::uint32_t i, const Written& w, std::uint64_t salt = 0) {
+    auto reader = store_->open_slot(cid, i);
+    ASSERT_TRUE(reader.has_value()) << "slot " << i << ": " << reader.error().message;
+    ASSERT_EQ(reader->block_count(), w.count);
+    EXPECT_TRUE(reader->verify_index(w.slot_roots[i]).has_value()) << i;
+    Bytes buf(w.block_size);
+    for (std::uint64_t j = 0; j < w.count; ++j) {
+      ASSERT_TRUE(reader->read_block(j, buf).has_value());
+      EXPECT_EQ(buf, make_block(w.block_size, i, j, salt)) << "slot " << i << " block " << j;
+    }
   }
 
   std::vector<std::string> staging_entries() const {
@@ -491,6 +531,221 @@ TEST_F(SlotStoreTest, IndexFileLayout) {
   EXPECT_EQ(to_hex(ByteView(*bytes).subspan(8, 16)), "01000000001000000300000000000000");
   for (std::size_t j = 0; j < 3; ++j) {
     EXPECT_TRUE(std::ranges::equal(ByteView(*bytes).subspan(24 + j * 32, 32), w.roots[1][j])) << j;
+  }
+}
+
+// --- partial slot sets (issue 4: a consumer holds one slot of a file) --------------------------
+
+TEST_F(SlotStoreTest, BeginSlotsCommitsIntoAnExistingDirectory) {
+  const Cid cid = file_cid("partial");
+  Written w;
+  ASSERT_TRUE(write_slots(cid, {1}, 4096, 3, w).has_value());
+  EXPECT_EQ(store_->slots_of(cid), std::vector<std::uint32_t>{1});
+  EXPECT_TRUE(store_->has_file(cid));
+  // Two more slots of the same file, given out of order, join the existing directory.
+  auto ok = write_slots(cid, {3, 0}, 4096, 3, w);
+  ASSERT_TRUE(ok.has_value()) << ok.error().message;
+  EXPECT_EQ(store_->slots_of(cid), (std::vector<std::uint32_t>{0, 1, 3}));
+  for (std::uint32_t i : {0u, 1u, 3u}) expect_slot(cid, i, w);
+  EXPECT_EQ(store_->open_slot(cid, 2).error().code, Errc::not_found);
+  EXPECT_TRUE(staging_entries().empty());
+  EXPECT_EQ(store_->list(), std::vector<Cid>{cid});
+  EXPECT_EQ(store_->file_bytes(cid), 3u * 3u * 4096u);
+  EXPECT_EQ(store_->slot_bytes(cid, 3), 3u * 4096u);
+  EXPECT_EQ(store_->slot_bytes(cid, 2), 0u);
+}
+
+TEST_F(SlotStoreTest, BeginSlotsAddsToAWholeFileAndRefusesPresentSlots) {
+  const Cid cid = file_cid("whole-then-partial");
+  Written whole = write_file(cid, 2, 4096, 2);
+  Written w;
+  ASSERT_TRUE(write_slots(cid, {2}, 4096, 2, w).has_value());
+  EXPECT_EQ(store_->slots_of(cid), (std::vector<std::uint32_t>{0, 1, 2}));
+  // A present slot is never replaced, even when committed together with an absent one: nothing
+  // of that commit appears.
+  Written other;
+  auto again = write_slots(cid, {1, 4}, 4096, 2, other, /*salt=*/9);
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().code, Errc::already_exists) << again.error().message;
+  EXPECT_EQ(store_->slots_of(cid), (std::vector<std::uint32_t>{0, 1, 2}));
+  EXPECT_TRUE(staging_entries().empty());
+  expect_slot(cid, 0, whole);
+  expect_slot(cid, 1, whole);
+  expect_slot(cid, 2, w);
+  // And the whole-file writer still refuses a file that has any slot here.
+  auto writer = store_->begin(1, 4096);
+  ASSERT_TRUE(writer.has_value());
+  const Bytes block = make_block(4096, 0, 0);
+  ASSERT_TRUE(writer->append(0, block, merkle::block_root(block)).has_value());
+  EXPECT_EQ(writer->commit(cid).error().code, Errc::already_exists);
+}
+
+TEST_F(SlotStoreTest, BeginSlotsRejectsBadIndices) {
+  for (const std::vector<std::uint32_t>& bad : {std::vector<std::uint32_t>{}, std::vector<std::uint32_t>{2, 2},
+                                                std::vector<std::uint32_t>{0, 255}}) {
+    auto writer = store_->begin_slots(bad, 4096);
+    ASSERT_FALSE(writer.has_value());
+    EXPECT_EQ(writer.error().code, Errc::invalid_argument);
+  }
+  EXPECT_TRUE(staging_entries().empty());
+  auto writer = store_->begin_slots(std::vector<std::uint32_t>{5, 254}, 4096);
+  ASSERT_TRUE(writer.has_value()) << writer.error().message;
+  EXPECT_EQ(writer->slots(), (std::vector<std::uint32_t>{5, 254}));
+  const Bytes block = make_block(4096, 0, 0);
+  auto r = writer->append(0, block, merkle::block_root(block));  // not one of this writer's slots
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Errc::invalid_argument);
+  EXPECT_TRUE(writer->append(254, block, merkle::block_root(block)).has_value());
+}
+
+TEST_F(SlotStoreTest, OpenCleansCrashLeftoversOfSlotCommits) {
+  const Cid cid = file_cid("crash");
+  Written w;
+  ASSERT_TRUE(write_slots(cid, {0, 2}, 4096, 2, w).has_value());
+  // A crash between the two renames of slot 1: its .blocks arrived, its .index did not.
+  std::filesystem::copy_file(slot_path(cid, 0, ".blocks"), slot_path(cid, 1, ".blocks"));
+  // A file directory holding only an orphan, and an empty one (crash inside remove_slot).
+  const Cid only_orphan = file_cid("only-orphan");
+  const Cid empty = file_cid("empty");
+  std::filesystem::create_directories(dir_ / only_orphan.to_string());
+  std::filesystem::create_directories(dir_ / empty.to_string());
+  ASSERT_TRUE(fileio::write_file_atomic(dir_ / only_orphan.to_string() / "7.blocks", as_bytes("partial")).has_value());
+  // Not slot files: left alone.
+  ASSERT_TRUE(fileio::write_file_atomic(dir_ / cid.to_string() / "notes.txt", as_bytes("x")).has_value());
+  EXPECT_EQ(store_->slots_of(cid), (std::vector<std::uint32_t>{0, 2}));  // the orphan is not a slot
+
+  store_.reset();
+  auto reopened = SlotStore::open(dir_);
+  ASSERT_TRUE(reopened.has_value()) << reopened.error().message;
+  store_.emplace(std::move(*reopened));
+  EXPECT_FALSE(std::filesystem::exists(slot_path(cid, 1, ".blocks")));
+  EXPECT_TRUE(std::filesystem::exists(dir_ / cid.to_string() / "notes.txt"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / only_orphan.to_string()));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / empty.to_string()));
+  EXPECT_EQ(store_->list(), std::vector<Cid>{cid});
+  EXPECT_EQ(store_->slots_of(cid), (std::vector<std::uint32_t>{0, 2}));
+  expect_slot(cid, 0, w);
+  expect_slot(cid, 2, w);
+  // The slot can be stored after all.
+  ASSERT_TRUE(write_slots(cid, {1}, 4096, 2, w).has_value());
+  expect_slot(cid, 1, w);
+}
+
+TEST_F(SlotStoreTest, ACommitReplacesAnOrphanBlocksFile) {
+  const Cid cid = file_cid("orphan-at-commit");
+  Written w;
+  ASSERT_TRUE(write_slots(cid, {0}, 4096, 2, w).has_value());
+  ASSERT_TRUE(fileio::write_file_atomic(slot_path(cid, 1, ".blocks"), as_bytes("left by a crash")).has_value());
+  ASSERT_TRUE(write_slots(cid, {1}, 4096, 2, w).has_value());
+  expect_slot(cid, 1, w);
+}
+
+TEST_F(SlotStoreTest, RemoveSlotRemovesOneSlotThenTheDirectory) {
+  const Cid cid = file_cid("remove-slot");
+  const Cid keep = file_cid("remove-slot-keep");
+  const Written w = write_file(cid, 3, 4096, 2);
+  write_file(keep, 1, 4096, 1);
+  auto r = store_->remove_slot(cid, 1);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_TRUE(*r);
+  EXPECT_EQ(store_->slots_of(cid), (std::vector<std::uint32_t>{0, 2}));
+  EXPECT_FALSE(std::filesystem::exists(slot_path(cid, 1, ".blocks")));
+  EXPECT_EQ(store_->open_slot(cid, 1).error().code, Errc::not_found);
+  r = store_->remove_slot(cid, 1);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(*r);
+  expect_slot(cid, 0, w);
+  ASSERT_TRUE(store_->remove_slot(cid, 0).value());
+  ASSERT_TRUE(store_->remove_slot(cid, 2).value());
+  EXPECT_FALSE(store_->has_file(cid));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / cid.to_string()));
+  EXPECT_EQ(store_->list(), std::vector<Cid>{keep});
+  EXPECT_TRUE(store_->slots_of(cid).empty());
+  r = store_->remove_slot(file_cid("never"), 0);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(*r);
+}
+
+TEST_F(SlotStoreTest, ReadersAreUnaffectedByCommitsAndRemovalsOfOtherSlots) {
+  const Cid cid = file_cid("concurrent");
+  Written w;
+  ASSERT_TRUE(write_slots(cid, {0}, 4096, 8, w).has_value());
+  // A reader opened before its own slot is removed keeps reading it.
+  auto early = store_->open_slot(cid, 0);
+  ASSERT_TRUE(early.has_value());
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0};
+  std::atomic<bool> failed{false};
+  std::string reader_failure;  // written by the reader before it sets `failed`, read after join
+  std::thread reader([&] {
+    Bytes buf(4096);
+    while (!stop) {
+      auto r = store_->open_slot(cid, 0);
+      if (!r || !r->verify_index(w.slot_roots[0])) {
+        reader_failure = "cannot open or verify slot 0";
+        failed = true;
+        return;
+      }
+      for (std::uint64_t j = 0; j < w.count; ++j) {
+        if (!r->read_block(j, buf) || merkle::block_root(buf) != w.roots[0][j]) {
+          reader_failure = "bad block " + std::to_string(j);
+          failed = true;
+          return;
+        }
+      }
+      ++reads;
+    }
+  });
+  for (int round = 0; round < 20; ++round) {
+    Written other;
+    ASSERT_TRUE(write_slots(cid, {1, 2}, 4096, 8, other, static_cast<std::uint64_t>(round)).has_value());
+    ASSERT_TRUE(store_->remove_slot(cid, 1).value());
+    ASSERT_TRUE(store_->remove_slot(cid, 2).value());
+  }
+  while (reads < 5 && !failed) std::this_thread::yield();
+  stop = true;
+  reader.join();
+  EXPECT_TRUE(reader_failure.empty()) << reader_failure;
+
+  ASSERT_TRUE(store_->remove_slot(cid, 0).value());
+  EXPECT_FALSE(std::filesystem::exists(dir_ / cid.to_string()));
+  Bytes buf(4096);
+  for (std::uint64_t j = 0; j < w.count; ++j) {
+    ASSERT_TRUE(early->read_block(j, buf).has_value());
+    EXPECT_EQ(buf, make_block(4096, 0, j));
+  }
+}
+
+TEST_F(SlotStoreTest, ProveMatchesMerkleProveOverTheIndex) {
+  std::uint64_t salt = 0;
+  for (std::uint64_t count : {1u, 2u, 3u, 5u, 7u, 8u, 9u, 16u, 17u, 31u, 33u}) {
+    const Cid cid = file_cid("prove-" + std::to_string(count));
+    const Written w = write_file(cid, 1, 4096, count, ++salt);
+    auto reader = store_->open_slot(cid, 0);
+    ASSERT_TRUE(reader.has_value());
+    for (std::uint64_t j = 0; j < count; ++j) {
+      auto streamed = reader->prove(j);
+      ASSERT_TRUE(streamed.has_value()) << streamed.error().message;
+      auto expected = merkle::prove(w.roots[0], j).value();
+      EXPECT_EQ(streamed->index, j);
+      EXPECT_EQ(streamed->leaf_count, count);
+      EXPECT_EQ(streamed->siblings, expected.siblings) << count << " leaves, leaf " << j;
+      EXPECT_TRUE(merkle::verify(w.slot_roots[0], w.roots[0][j], *streamed));
+    }
+    auto out = reader->prove(count);
+    ASSERT_FALSE(out.has_value());
+    EXPECT_EQ(out.error().code, Errc::invalid_argument);
+  }
+  // Across the reader's 64 KiB index window.
+  const Cid big = file_cid("prove-big");
+  const Written w = write_file(big, 1, 4096, 2100, 99);
+  auto reader = store_->open_slot(big, 0);
+  ASSERT_TRUE(reader.has_value());
+  for (std::uint64_t j : {std::uint64_t{0}, std::uint64_t{2047}, std::uint64_t{2048}, std::uint64_t{2099}}) {
+    auto streamed = reader->prove(j);
+    ASSERT_TRUE(streamed.has_value());
+    EXPECT_EQ(streamed->siblings, merkle::prove(w.roots[0], j).value().siblings) << j;
   }
 }
 
