@@ -1,10 +1,68 @@
+// `open-bucket tracker`: runs the tracker (tracker/tracker.h, docs/tracker.md) in the foreground
+// until SIGTERM or SIGINT.
+#include <memory>
+
 #include "cli/commands.h"
+#include "node/home.h"
+#include "tracker/tracker.h"
 
 namespace ob::cli {
+namespace {
 
-// Placeholder until the tracker commands land (issue 4).
-CommandRunner add_tracker_commands(CLI::App&, const std::optional<std::string>&) {
-  return [] { return std::optional<int>(); };
+struct TrackerFlags {
+  std::string listen = "127.0.0.1:7070";
+  std::optional<std::string> db;
+  std::string log_level = "info";
+  std::uint32_t heartbeat_ms = 5000;
+  std::optional<std::uint32_t> offline_after_ms;
+  std::uint32_t audit_interval_ms = 60000;
+  std::uint32_t repair_tick_ms = 1000;
+};
+
+int cmd_tracker(const std::optional<std::string>& home_flag, const TrackerFlags& flags) {
+  auto home = resolve_home(home_flag);
+  if (!home) return report(home.error());
+  tracker::TrackerOptions options;
+  options.home = *home;
+  options.listen = flags.listen;
+  if (flags.db) options.db = std::filesystem::path(*flags.db);
+  options.log_level = flags.log_level;
+  options.heartbeat_ms = flags.heartbeat_ms;
+  options.offline_after_ms = flags.offline_after_ms;
+  options.audit_interval_ms = flags.audit_interval_ms;
+  options.repair_tick_ms = flags.repair_tick_ms;
+  if (auto ok = tracker::run_tracker(options); !ok) return report(ok.error());
+  return 0;
+}
+
+}  // namespace
+
+CommandRunner add_tracker_commands(CLI::App& app, const std::optional<std::string>& home) {
+  auto flags = std::make_shared<TrackerFlags>();
+  auto* tracker = app.add_subcommand(
+      "tracker",
+      "Run a tracker: places slots on consumers, audits them and repairs files (until SIGTERM or SIGINT); "
+      "prints `tracker PEERID@host:port` once listening");
+  tracker->add_option("--listen", flags->listen,
+                      "Address to serve on, host:port (default 127.0.0.1:7070; port 0 = any)");
+  tracker->add_option("--db", flags->db, "SQLite database file (default <home>/tracker.db)");
+  tracker->add_option("--log-level", flags->log_level, "Log detail on stderr (default info)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  tracker->add_option("--heartbeat-ms", flags->heartbeat_ms, "Heartbeat interval told to consumers (default 5000)")
+      ->check(CLI::Range(1u, 3'600'000u));
+  tracker->add_option("--offline-after-ms", flags->offline_after_ms,
+                      "A consumer silent this long goes offline and its slots are repaired (default 3 x heartbeat)")
+      ->check(CLI::Range(1u, 86'400'000u));
+  tracker->add_option("--audit-interval-ms", flags->audit_interval_ms,
+                      "Time between audit rounds (default 60000; 0 = no audits)")
+      ->check(CLI::Range(0u, 86'400'000u));
+  tracker->add_option("--repair-tick-ms", flags->repair_tick_ms,
+                      "Time between maintenance passes: offline consumers, placement, repair (default 1000)")
+      ->check(CLI::Range(1u, 3'600'000u));
+  return [tracker, flags, &home]() -> std::optional<int> {
+    if (!tracker->parsed()) return std::nullopt;
+    return cmd_tracker(home, *flags);
+  };
 }
 
 }  // namespace ob::cli

@@ -1,0 +1,222 @@
+#include "tracker/tracker.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "net/identity.h"
+#include "store/file_io.h"
+#include "tracker/tracker_client.h"
+
+namespace ob::tracker {
+
+// --- TrackerServer -------------------------------------------------------------------------------
+
+Result<std::unique_ptr<TrackerServer>> TrackerServer::start(TrackerServerConfig config, const net::TlsIdentity& tls) {
+  std::unique_ptr<TrackerServer> self(new TrackerServer());
+  OB_TRY(self->tracker_, Tracker::open(config.db, config.settings));
+  self->market_ = std::make_unique<MarketService>(*self->tracker_);
+  self->producer_ = std::make_unique<ProducerService>(*self->tracker_);
+  self->consumer_ = std::make_unique<ConsumerService>(*self->tracker_);
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen, net::server_credentials(tls), &self->port_);
+  builder.SetMaxReceiveMessageSize(kMaxTrackerMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxTrackerMessageBytes);
+  builder.RegisterService(self->market_.get());
+  builder.RegisterService(self->producer_.get());
+  builder.RegisterService(self->consumer_.get());
+  self->server_ = builder.BuildAndStart();
+  if (!self->server_ || self->port_ == 0) return fail(Errc::io, "the tracker cannot listen on ", config.listen);
+
+  Tracker* tracker = self->tracker_.get();
+  if (config.repair_tick.count() > 0) {
+    self->threads_.emplace_back([raw = self.get(), tick = config.repair_tick, tracker] {
+      raw->loop(tick, "maintenance", [tracker] {
+        if (auto ok = tracker->maintain(); !ok) spdlog::error("maintenance: {}", ok.error().message);
+      });
+    });
+  }
+  if (config.audit_interval.count() > 0) {
+    Auditor inner = config.auditor ? std::move(config.auditor) : network_auditor(tls, config.settings.audit_deadline);
+    // Audits not yet started when stop() is called are not run: stopping waits for one call at most.
+    Auditor auditor = [raw = self.get(), inner = std::move(inner)](
+                          const net::PeerId& consumer, const std::vector<std::string>& addresses, const Cid& file,
+                          const Manifest& manifest, std::uint32_t slot, std::uint64_t block) -> Result<void> {
+      {
+        std::lock_guard lock(raw->stop_mutex_);
+        if (raw->stopping_) return fail(Errc::internal, "the tracker is stopping");
+      }
+      return inner(consumer, addresses, file, manifest, slot, block);
+    };
+    self->threads_.emplace_back([raw = self.get(), interval = config.audit_interval, tracker,
+                                 auditor = std::move(auditor)] {
+      raw->loop(interval, "audits", [tracker, &auditor] {
+        auto round = tracker->audit_round(auditor);
+        if (!round) {
+          spdlog::error("audits: {}", round.error().message);
+        } else if (round->failed + round->skipped > 0) {
+          spdlog::warn("audits: {} passed, {} failed, {} slot(s) dropped, {} not run", round->passed, round->failed,
+                       round->dropped, round->skipped);
+        } else if (round->passed > 0) {
+          spdlog::debug("audits: {} passed", round->passed);
+        }
+      });
+    });
+  }
+  return self;
+}
+
+TrackerServer::~TrackerServer() { stop(); }
+
+void TrackerServer::stop() {
+  {
+    std::lock_guard lock(stop_mutex_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  for (std::thread& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
+  threads_.clear();
+  if (server_) {
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    server_->Wait();
+    server_.reset();
+  }
+}
+
+void TrackerServer::loop(std::chrono::milliseconds interval, const char* name, const std::function<void()>& work) {
+  for (;;) {
+    {
+      std::unique_lock lock(stop_mutex_);
+      if (stop_cv_.wait_for(lock, interval, [this] { return stopping_; })) return;
+    }
+    try {
+      work();
+    } catch (const std::exception& e) {
+      spdlog::error("{}: {}", name, e.what());
+    }
+  }
+}
+
+// --- the program -------------------------------------------------------------------------------
+
+namespace {
+
+Result<void> setup_logging(const std::string& level_name) {
+  const spdlog::level::level_enum level = spdlog::level::from_str(level_name);
+  if (level == spdlog::level::off && level_name != "off") {
+    return fail(Errc::invalid_argument, "unknown log level '", level_name, "' (trace, debug, info, warn, error)");
+  }
+  auto logger = std::make_shared<spdlog::logger>("tracker", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
+  logger->set_level(level);
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(std::move(logger));
+  return {};
+}
+
+/// The host part of "host:port" (brackets of "[::1]:port" kept). Errors (invalid_argument).
+Result<std::string> listen_host(const std::string& listen) {
+  const std::size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size() || listen.size() > 260) {
+    return fail(Errc::invalid_argument, "--listen '", listen, "' must be host:port");
+  }
+  for (const char c : listen.substr(colon + 1)) {
+    if (c < '0' || c > '9') return fail(Errc::invalid_argument, "--listen '", listen, "' has a bad port");
+  }
+  if (listen.size() - colon - 1 > 5 || std::stoul(listen.substr(colon + 1)) > 65535) {
+    return fail(Errc::invalid_argument, "--listen '", listen, "' has a bad port");
+  }
+  return listen.substr(0, colon);
+}
+
+std::filesystem::path tracker_file_path(const std::filesystem::path& home) { return home / "tracker.json"; }
+
+}  // namespace
+
+Result<void> run_tracker(const TrackerOptions& options) {
+  // Before any thread exists (gRPC starts some), so that every thread inherits the mask and the
+  // signals wait for sigtimedwait below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  if (::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr) != 0) {
+    return fail(Errc::io, "cannot block SIGTERM and SIGINT");
+  }
+  OB_TRY_VOID(setup_logging(options.log_level));
+  if (options.heartbeat_ms == 0) return fail(Errc::invalid_argument, "--heartbeat-ms must be at least 1");
+  if (options.repair_tick_ms == 0) return fail(Errc::invalid_argument, "--repair-tick-ms must be at least 1");
+  const std::uint64_t offline_after = options.offline_after_ms.value_or(3 * std::uint64_t{options.heartbeat_ms});
+  if (offline_after <= options.heartbeat_ms) {
+    return fail(Errc::invalid_argument, "--offline-after-ms (", offline_after, ") must exceed --heartbeat-ms (",
+                options.heartbeat_ms, ")");
+  }
+  OB_TRY(std::string host, listen_host(options.listen));
+
+  std::error_code ec;
+  std::filesystem::create_directories(options.home, ec);
+  if (ec) return fail(Errc::io, "cannot create ", options.home.string(), ": ", ec.message());
+  OB_TRY(net::Identity identity, net::Identity::load_or_create(options.home / "keys" / "identity.key"));
+  OB_TRY(net::TlsIdentity tls, net::make_tls_identity(identity));
+
+  TrackerServerConfig config;
+  config.listen = options.listen;
+  config.db = options.db.value_or(options.home / "tracker.db");
+  config.settings.heartbeat_interval = std::chrono::milliseconds(options.heartbeat_ms);
+  config.settings.offline_after = std::chrono::milliseconds(offline_after);
+  config.repair_tick = std::chrono::milliseconds(options.repair_tick_ms);
+  config.audit_interval = std::chrono::milliseconds(options.audit_interval_ms);
+  OB_TRY(std::unique_ptr<TrackerServer> server, TrackerServer::start(std::move(config), tls));
+
+  const std::string address = host + ":" + std::to_string(server->port());
+  const std::string peer_id = identity.peer_id().to_string();
+  const TrackerAddress tracker_address{identity.peer_id(), address};
+  const long pid = static_cast<long>(::getpid());
+  const std::filesystem::path info_file = tracker_file_path(options.home);
+  const std::string info = nlohmann::json{{"pid", pid},
+                                          {"address", address},
+                                          {"peerId", peer_id},
+                                          {"tracker", tracker_address.to_string()}}
+                               .dump() +
+                           "\n";
+  OB_TRY_VOID(fileio::write_file_atomic(info_file, as_bytes(info)));
+  spdlog::info("open-bucket tracker for {} (pid {}), database {}", options.home.string(), pid,
+               options.db.value_or(options.home / "tracker.db").string());
+  spdlog::info("listening on {} (TLS), peer ID {}", address, peer_id);
+  std::cout << "tracker " << tracker_address.to_string() << std::endl;  // flushed: scripts wait for it
+
+  for (;;) {
+    siginfo_t signal_info{};
+    const timespec tick{1, 0};
+    const int sig = ::sigtimedwait(&stop_signals, &signal_info, &tick);
+    if (sig == SIGTERM || sig == SIGINT) {
+      spdlog::info("{} received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      break;
+    }
+  }
+  server->stop();
+  server.reset();
+  // Only our own file: a tracker that replaced it keeps its own.
+  if (auto text = fileio::read_file(info_file, 64 * 1024)) {
+    const auto json = nlohmann::json::parse(as_chars(*text), nullptr, /*allow_exceptions=*/false);
+    const auto it = json.is_object() ? json.find("pid") : json.end();
+    if (it != json.end() && it->is_number_integer() && it->get<long>() == pid) {
+      std::filesystem::remove(info_file, ec);
+      (void)fileio::sync_dir(options.home);
+    }
+  }
+  spdlog::info("stopped");
+  spdlog::default_logger()->flush();
+  return {};
+}
+
+}  // namespace ob::tracker

@@ -1,0 +1,92 @@
+// The tracker program (`open-bucket tracker`, docs/tracker.md): the gRPC server of
+// proto/tracker.proto over TLS, with a maintenance thread (offline consumers, overdue
+// assignments, placement and repair) and an audit thread.
+//
+//   <home>/keys/identity.key   the tracker's Ed25519 identity: its peer ID pins its TLS certificate
+//   <home>/tracker.db          the SQLite database (tracker_db.h), unless --db says otherwise
+//   <home>/tracker.json        {"pid", "address", "peerId", "tracker"} while it runs
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/error.h"
+#include "net/tls.h"
+#include "tracker/tracker_service.h"
+
+namespace ob::tracker {
+
+/// What a TrackerServer runs.
+struct TrackerServerConfig {
+  std::string listen = "127.0.0.1:7070";  ///< "host:port"; port 0 picks a free one
+  std::filesystem::path db;               ///< the SQLite database file
+  TrackerSettings settings;
+  std::chrono::milliseconds repair_tick{1000};      ///< maintenance interval; 0 = no maintenance thread
+  std::chrono::milliseconds audit_interval{60000};  ///< audit round interval; 0 = no audit thread
+  Auditor auditor;  ///< empty: network_auditor(tls, settings.audit_deadline)
+};
+
+/// A running tracker: the Tracker, its three gRPC services on one TLS server (1 MiB message
+/// limit), and its background threads. stop() (or destruction) stops the threads, joins them
+/// and shuts the server down.
+class TrackerServer {
+ public:
+  /// Opens the database and starts serving with `tls` as the server's identity.
+  /// Errors: those of Tracker::open; (io) the address cannot be bound.
+  static Result<std::unique_ptr<TrackerServer>> start(TrackerServerConfig config, const net::TlsIdentity& tls);
+  ~TrackerServer();
+  TrackerServer(const TrackerServer&) = delete;
+  TrackerServer& operator=(const TrackerServer&) = delete;
+
+  /// The TCP port bound.
+  int port() const noexcept { return port_; }
+  Tracker& tracker() noexcept { return *tracker_; }
+  /// Stops the threads and the server; idempotent.
+  void stop();
+
+ private:
+  TrackerServer() = default;
+  /// Runs `work` every `interval` until stop(); catches everything `work` throws.
+  void loop(std::chrono::milliseconds interval, const char* name, const std::function<void()>& work);
+
+  std::unique_ptr<Tracker> tracker_;
+  std::unique_ptr<MarketService> market_;
+  std::unique_ptr<ProducerService> producer_;
+  std::unique_ptr<ConsumerService> consumer_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::mutex stop_mutex_;  ///< guards stopping_
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+/// `open-bucket tracker`'s flags.
+struct TrackerOptions {
+  std::filesystem::path home;                      ///< resolved home (resolve_home)
+  std::string listen = "127.0.0.1:7070";           ///< --listen host:port
+  std::optional<std::filesystem::path> db;         ///< --db, default <home>/tracker.db
+  std::string log_level = "info";                  ///< --log-level
+  std::uint32_t heartbeat_ms = 5000;               ///< --heartbeat-ms, told to consumers
+  std::optional<std::uint32_t> offline_after_ms;   ///< --offline-after-ms, default 3 x heartbeat
+  std::uint32_t audit_interval_ms = 60000;         ///< --audit-interval-ms, 0 = no audits
+  std::uint32_t repair_tick_ms = 1000;             ///< --repair-tick-ms
+};
+
+/// Runs the tracker until SIGTERM or SIGINT: creates the home if needed, loads or creates the
+/// identity, serves, writes <home>/tracker.json and prints "tracker PEERID@host:port" on stdout
+/// once listening. Errors (invalid_argument): bad flags; those of TrackerServer::start; (io).
+Result<void> run_tracker(const TrackerOptions& options);
+
+}  // namespace ob::tracker

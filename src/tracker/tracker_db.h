@@ -1,0 +1,173 @@
+// The tracker's database (docs/tracker.md "Database"): consumers, files and slot assignments in
+// SQLite. WAL journal with synchronous=FULL (a change is on disk when its call returns), foreign
+// keys on, the schema versioned with PRAGMA user_version, every statement prepared once with
+// bound parameters, every multi-row change inside transaction(). The database is opened in
+// exclusive locking mode: a second tracker on the same file is refused at open.
+//
+// Times are Unix milliseconds. Byte counts are stored as SQLite INTEGER (signed 64 bits); the
+// service refuses larger values before they get here.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/bytes.h"
+#include "core/error.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace ob::tracker {
+
+/// A consumer as the tracker knows it (table `consumers`).
+struct ConsumerRow {
+  std::string peer_id;                 ///< "12D3KooW..."
+  std::vector<std::string> addresses;  ///< BlockExchange "host:port", as last registered
+  std::int64_t capacity = 0;           ///< bytes the consumer offers
+  std::int64_t used = 0;               ///< bytes it reports using
+  std::int64_t price = 0;              ///< per GB-month (0: free tier)
+  std::int64_t first_seen_ms = 0;
+  std::int64_t last_seen_ms = 0;
+  bool online = false;
+  std::int64_t audits_passed = 0;
+  std::int64_t audits_failed = 0;
+  std::int64_t bytes_transferred = 0;   ///< sum of SlotReport.bytes of STORED reports
+  std::int64_t millis_transferred = 0;  ///< sum of SlotReport.millis of the same reports
+  std::int64_t online_ms = 0;           ///< time seen online, for the uptime ratio
+};
+
+/// A registered file (table `files`).
+struct FileRow {
+  std::string file_id;  ///< the manifest's CID, base32
+  std::string owner;    ///< peer ID of the producer that registered it
+  Bytes manifest;       ///< the encoded manifest (empty when listed without it)
+  std::uint32_t k = 0;
+  std::uint32_t m = 0;
+  std::uint32_t block_size = 0;
+  std::uint64_t blocks_per_slot = 0;  ///< stripes
+  std::uint32_t availability = 0;     ///< desired a; slots 0..k+a-2 are placed
+  int tier = 0;                       ///< openbucket.tracker.v1.Tier
+  std::string path;
+  std::uint64_t size = 0;  ///< plaintext bytes
+  std::string hash;
+  std::vector<std::string> sources;  ///< the producer's BlockExchange addresses
+  bool uploaded_once = false;        ///< actual availability has reached the desired one once
+  bool removing = false;
+  std::int64_t created_ms = 0;
+
+  /// n' = k + a - 1: how many slots are placed.
+  std::uint32_t placed_slots() const noexcept { return k + availability - 1; }
+  /// Bytes one slot takes on a consumer: its blocks and its index (32 bytes a block).
+  std::uint64_t slot_bytes() const noexcept { return blocks_per_slot * (std::uint64_t{block_size} + 32); }
+};
+
+/// Where a slot is in its life (docs/tracker.md "State machine").
+enum class SlotState : int {
+  assigned = 0,  ///< ordered to store, not yet confirmed
+  stored = 1,    ///< confirmed stored
+  deleting = 2,  ///< ordered to delete, not yet confirmed
+};
+
+/// One slot assignment (table `slots`): at most one row per (file, slot) and per (file, consumer).
+struct SlotRow {
+  std::string file_id;
+  std::uint32_t slot = 0;
+  std::string consumer;
+  SlotState state = SlotState::assigned;
+  std::int64_t assigned_ms = 0;
+};
+
+/// What the slot rows of one consumer take: bytes not yet confirmed and bytes held.
+struct ConsumerLoad {
+  std::uint64_t assigned_bytes = 0;  ///< slots assigned, not yet reported stored
+  std::uint64_t held_bytes = 0;      ///< slots stored or being deleted
+  std::uint32_t slots = 0;           ///< rows of any state
+};
+
+/// The SQLite database. Not thread-safe: the tracker serialises access with its own mutex.
+class TrackerDb {
+ public:
+  /// Schema version written to PRAGMA user_version.
+  static constexpr int kSchemaVersion = 1;
+
+  /// Opens or creates the database at `path` (its directory must exist), creating or checking
+  /// the schema. Errors (io): cannot open, or another process holds it ("another tracker uses
+  /// ..."); (corrupt): not a tracker database, or a newer schema version.
+  static Result<std::unique_ptr<TrackerDb>> open(const std::filesystem::path& path);
+  ~TrackerDb();
+  TrackerDb(const TrackerDb&) = delete;
+  TrackerDb& operator=(const TrackerDb&) = delete;
+
+  /// Runs `body` inside BEGIN IMMEDIATE ... COMMIT; rolls back when it fails. Not reentrant.
+  /// Errors: those of `body`, (io) from SQLite.
+  Result<void> transaction(const std::function<Result<void>()>& body);
+
+  // --- consumers ---
+  /// Inserts or replaces every column of the consumer `row.peer_id`. Errors (io).
+  Result<void> put_consumer(const ConsumerRow& row);
+  /// The consumer, or nullopt. Errors (io, corrupt).
+  Result<std::optional<ConsumerRow>> consumer(const std::string& peer_id);
+  /// Every consumer, by peer ID. Errors (io, corrupt).
+  Result<std::vector<ConsumerRow>> consumers();
+  /// Sets last_seen of every online consumer to `now_ms` (a restarted tracker gives them one
+  /// offline_after to call again). Errors (io).
+  Result<void> touch_online_consumers(std::int64_t now_ms);
+
+  // --- files ---
+  /// Inserts or replaces every column of the file `row.file_id`. Errors (io).
+  Result<void> put_file(const FileRow& row);
+  /// The file with its manifest, or nullopt. Errors (io, corrupt).
+  Result<std::optional<FileRow>> file(const std::string& file_id);
+  /// Files without their manifests: the owner's, or all of them when `owner` is empty; ordered
+  /// by tier (highest first), then creation. Errors (io, corrupt).
+  Result<std::vector<FileRow>> files(const std::string& owner = {});
+  /// Deletes a file with its slot rows and avoid entries. Errors (io).
+  Result<void> delete_file(const std::string& file_id);
+
+  // --- slots ---
+  /// Rows of one file, by slot. Errors (io, corrupt).
+  Result<std::vector<SlotRow>> slots_of_file(const std::string& file_id);
+  /// Rows of one consumer. Errors (io, corrupt).
+  Result<std::vector<SlotRow>> slots_of_consumer(const std::string& peer_id);
+  /// Every row. Errors (io, corrupt).
+  Result<std::vector<SlotRow>> all_slots();
+  /// Inserts a row. Errors (already_exists): the slot or the consumer already has a row for the
+  /// file; (io).
+  Result<void> insert_slot(const SlotRow& row);
+  /// Changes a row's state. Errors (io).
+  Result<void> set_slot_state(const std::string& file_id, std::uint32_t slot, SlotState state);
+  /// Deletes a row (nothing if absent). Errors (io).
+  Result<void> delete_slot(const std::string& file_id, std::uint32_t slot);
+  /// Stored rows of online consumers of a file. Errors (io).
+  Result<std::uint32_t> stored_online(const std::string& file_id);
+  /// Bytes and slot rows of every consumer holding a row (placement's free-space accounting).
+  Result<std::map<std::string, ConsumerLoad>> consumer_loads();
+  /// Up to `limit` random stored rows of online consumers (audits). Errors (io, corrupt).
+  Result<std::vector<SlotRow>> random_stored_slots(std::uint32_t limit);
+
+  // --- consumers to avoid for a file (they failed or lost one of its slots) ---
+  /// Records that `consumer` should not get slots of `file_id` again if others can. Errors (io).
+  Result<void> add_avoid(const std::string& file_id, const std::string& consumer);
+  /// The consumers to avoid for `file_id`. Errors (io).
+  Result<std::set<std::string>> avoided(const std::string& file_id);
+
+ private:
+  explicit TrackerDb(sqlite3* db) : db_(db) {}
+  class Statement;
+  /// The prepared statement for `sql`, reset and with bindings cleared; prepared once.
+  Result<Statement> prepare(const char* sql);
+  Result<void> exec(const char* sql);
+  Result<void> migrate();
+
+  sqlite3* db_;
+  std::map<std::string, sqlite3_stmt*, std::less<>> statements_;  ///< prepared once, keyed by their SQL
+};
+
+}  // namespace ob::tracker

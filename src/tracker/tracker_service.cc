@@ -1,0 +1,964 @@
+#include "tracker/tracker_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "core/protocol.h"
+#include "exchange/fetcher.h"
+
+namespace ob::tracker {
+
+namespace pb = openbucket::tracker::v1;
+
+namespace {
+
+// The limits of proto/tracker.proto's header comment.
+constexpr std::size_t kMaxFileIdBytes = 256;
+constexpr std::size_t kMaxManifestBytes = protocol::kMaxManifestSize;
+constexpr std::size_t kMaxPathBytes = 4096;
+constexpr std::size_t kMaxHashBytes = 64;
+constexpr int kMaxAddresses = 16;
+constexpr std::size_t kMaxAddressBytes = 256;
+constexpr int kMaxReports = 1024;
+constexpr int kMaxOrders = 256;
+constexpr std::size_t kMaxDetailBytes = 1024;
+/// Orders stop being added to a HeartbeatReply past this size (the message limit is 1 MiB);
+/// the rest come with the next heartbeat.
+constexpr std::size_t kOrderBytesBudget = 768 * 1024;
+/// Addresses given per consumer source in a STORE order (each consumer may register 16).
+constexpr int kAddressesPerSource = 4;
+constexpr std::uint64_t kMaxInteger = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+/// Largest slot accepted: 1 PiB, so that sums of slots stay far below 2^63.
+constexpr std::uint64_t kMaxSlotBytes = std::uint64_t{1} << 50;
+
+// Nice points (docs/tracker.md): weights and priors.
+constexpr double kUptimeWeight = 0.4;
+constexpr double kThroughputWeight = 0.3;
+constexpr double kFreeWeight = 0.3;
+constexpr double kUptimePriorMs = 10 * 60 * 1000.0;  ///< a newcomer counts as 10 minutes seen online
+constexpr double kThroughputHalfBps = 10e6;          ///< throughput scoring 0.5 (10 MB/s)
+constexpr double kUnknownThroughputScore = 0.5;
+
+/// A message part for a status: text as is, numbers in decimal.
+template <typename... Parts>
+grpc::Status invalid(Parts&&... parts) {
+  std::string message;
+  (message.append(to_message_part(std::forward<Parts>(parts))), ...);
+  return {grpc::StatusCode::INVALID_ARGUMENT, std::move(message)};
+}
+
+/// A database failure as a status: logged here, INTERNAL to the caller.
+grpc::Status internal_status(const Error& error) {
+  spdlog::error("tracker: {}", error.message);
+  return {grpc::StatusCode::INTERNAL, "tracker: " + error.message};
+}
+
+#define TRACKER_TRY_IMPL(tmp, decl, expr)              \
+  auto tmp = (expr);                                   \
+  if (!tmp) return internal_status(tmp.error());       \
+  decl = std::move(tmp).value()
+/// OB_TRY for functions returning grpc::Status.
+#define TRACKER_TRY(decl, expr) TRACKER_TRY_IMPL(OB_CONCAT(tracker_try_, __LINE__), decl, expr)
+#define TRACKER_TRY_VOID(expr)                                  \
+  do {                                                          \
+    auto tracker_try_void_ = (expr);                            \
+    if (!tracker_try_void_) return internal_status(tracker_try_void_.error()); \
+  } while (0)
+
+bool has_control_characters(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
+}
+
+/// Checks a text field: at most `max` bytes, no control characters. Empty when fine.
+std::string check_text(std::string_view field, std::string_view value, std::size_t max) {
+  if (value.size() > max) {
+    return std::string(field) + " of " + std::to_string(value.size()) + " bytes exceeds " + std::to_string(max);
+  }
+  if (has_control_characters(value)) return std::string(field) + " contains control characters";
+  return {};
+}
+
+/// Checks one "host:port" address. Empty when fine.
+std::string check_address(std::string_view field, std::string_view address) {
+  if (address.empty() || address.size() > kMaxAddressBytes) {
+    return std::string(field) + " must be host:port of at most " + std::to_string(kMaxAddressBytes) + " bytes";
+  }
+  if (has_control_characters(address) || address.find(' ') != std::string_view::npos) {
+    return std::string(field) + " '" + std::string(address) + "' contains spaces or control characters";
+  }
+  const std::size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == address.size() || address.size() - colon - 1 > 5) {
+    return std::string(field) + " '" + std::string(address) + "' must be host:port";
+  }
+  std::uint32_t port = 0;
+  for (const char c : address.substr(colon + 1)) {
+    if (c < '0' || c > '9') return std::string(field) + " '" + std::string(address) + "' has a bad port";
+    port = port * 10 + static_cast<std::uint32_t>(c - '0');
+  }
+  if (port == 0 || port > 65535) return std::string(field) + " '" + std::string(address) + "' has a bad port";
+  return {};
+}
+
+std::string check_addresses(std::string_view field, const google::protobuf::RepeatedPtrField<std::string>& addresses) {
+  if (addresses.size() > kMaxAddresses) {
+    return std::string(field) + ": " + std::to_string(addresses.size()) + " addresses exceed " +
+           std::to_string(kMaxAddresses);
+  }
+  for (const std::string& address : addresses) {
+    if (std::string error = check_address(field, address); !error.empty()) return error;
+  }
+  return {};
+}
+
+std::string check_file_id(std::string_view file_id) {
+  if (file_id.empty()) return "file_id is empty";
+  return check_text("file_id", file_id, kMaxFileIdBytes);
+}
+
+std::string check_integer(std::string_view field, std::uint64_t value) {
+  if (value > kMaxInteger) return std::string(field) + " " + std::to_string(value) + " is too large";
+  return {};
+}
+
+std::string check_availability(std::uint32_t availability, std::uint32_t m) {
+  if (availability < 1 || availability > m + 1) {
+    return "availability " + std::to_string(availability) + " is out of range 1.." + std::to_string(m + 1) +
+           " (m + 1 for m = " + std::to_string(m) + ")";
+  }
+  return {};
+}
+
+std::uint64_t slot_deadline_ms(const TrackerSettings& settings, const FileRow& file) {
+  const std::uint64_t rate = std::max<std::uint64_t>(settings.store_min_bytes_per_second, 1);
+  return static_cast<std::uint64_t>(settings.store_timeout.count()) + file.slot_bytes() * 1000 / rate;
+}
+
+pb::PeerAddress peer_address(const std::string& peer_id, const std::vector<std::string>& addresses, int max) {
+  pb::PeerAddress out;
+  out.set_peer_id(peer_id);
+  for (const std::string& address : addresses) {
+    if (out.addresses_size() >= max) break;
+    out.add_addresses(address);
+  }
+  return out;
+}
+
+const char* state_name(SlotState state) {
+  switch (state) {
+    case SlotState::assigned: return "assigned";
+    case SlotState::stored: return "stored";
+    case SlotState::deleting: return "deleting";
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::int64_t system_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Auditor network_auditor(net::TlsIdentity tls, std::chrono::milliseconds deadline) {
+  return [tls = std::move(tls), deadline](const net::PeerId& consumer, const std::vector<std::string>& addresses,
+                                          const Cid& file, const Manifest& manifest, std::uint32_t slot,
+                                          std::uint64_t block) -> Result<void> {
+    Result<void> last = fail(Errc::io, "consumer ", consumer.to_string(), " has no address");
+    for (const std::string& address : addresses) {
+      const exchange::PeerClient client = exchange::PeerClient::connect(consumer, address, tls);
+      last = exchange::audit_slot(client, file, manifest, slot, block, deadline);
+      if (last || last.error().code != Errc::io) return last;
+    }
+    return last;
+  };
+}
+
+std::uint64_t free_bytes(const ConsumerRow& consumer, const ConsumerLoad& load) {
+  const auto capacity = static_cast<std::uint64_t>(std::max<std::int64_t>(consumer.capacity, 0));
+  const auto used = std::max(static_cast<std::uint64_t>(std::max<std::int64_t>(consumer.used, 0)), load.held_bytes);
+  const std::uint64_t taken = used + load.assigned_bytes;
+  return taken >= capacity ? 0 : capacity - taken;
+}
+
+double nice_points(const ConsumerRow& consumer, const ConsumerLoad& load, std::int64_t now_ms) {
+  const auto passed = static_cast<double>(std::max<std::int64_t>(consumer.audits_passed, 0));
+  const auto failed = static_cast<double>(std::max<std::int64_t>(consumer.audits_failed, 0));
+  const double audit = (passed + 1.0) / (passed + failed + 2.0);
+
+  const auto tracked = static_cast<double>(std::max<std::int64_t>(now_ms - consumer.first_seen_ms, 0));
+  const auto online = static_cast<double>(std::max<std::int64_t>(consumer.online_ms, 0));
+  const double uptime = std::clamp((online + kUptimePriorMs) / (tracked + kUptimePriorMs), 0.0, 1.0);
+
+  double throughput = kUnknownThroughputScore;
+  if (consumer.bytes_transferred > 0 && consumer.millis_transferred > 0) {
+    const double rate = static_cast<double>(consumer.bytes_transferred) * 1000.0 /
+                        static_cast<double>(consumer.millis_transferred);
+    throughput = rate / (rate + kThroughputHalfBps);
+  }
+
+  const double free =
+      consumer.capacity > 0
+          ? static_cast<double>(free_bytes(consumer, load)) / static_cast<double>(consumer.capacity)
+          : 0.0;
+  return 100.0 * audit * (kUptimeWeight * uptime + kThroughputWeight * throughput + kFreeWeight * free);
+}
+
+// --- Tracker -----------------------------------------------------------------------------------
+
+struct Tracker::Pool {
+  std::vector<ConsumerRow> consumers;
+  std::map<std::string, ConsumerLoad> loads;
+};
+
+Tracker::Tracker(std::unique_ptr<TrackerDb> db, TrackerSettings settings)
+    : settings_(std::move(settings)), db_(std::move(db)), rng_(std::random_device{}()) {
+  if (!settings_.clock) settings_.clock = system_now_ms;
+}
+
+Result<std::unique_ptr<Tracker>> Tracker::open(const std::filesystem::path& db_path, TrackerSettings settings) {
+  OB_TRY(std::unique_ptr<TrackerDb> db, TrackerDb::open(db_path));
+  std::unique_ptr<Tracker> tracker(new Tracker(std::move(db), std::move(settings)));
+  // Consumers could not call while we were down: give those online at the stop a fresh start.
+  OB_TRY_VOID(tracker->db_->touch_online_consumers(tracker->now()));
+  return tracker;
+}
+
+std::int64_t Tracker::online_gap(const ConsumerRow& consumer, std::int64_t now_ms) const {
+  return std::clamp<std::int64_t>(now_ms - consumer.last_seen_ms, 0, settings_.offline_after.count());
+}
+
+Result<Tracker::Pool> Tracker::load_pool() {
+  Pool pool;
+  OB_TRY(pool.consumers, db_->consumers());
+  OB_TRY(pool.loads, db_->consumer_loads());
+  return pool;
+}
+
+Result<std::uint32_t> Tracker::place_missing(const FileRow& file, Pool& pool, std::int64_t now_ms) {
+  if (file.removing) return 0u;
+  OB_TRY(std::vector<SlotRow> rows, db_->slots_of_file(file.file_id));
+  std::set<std::uint32_t> taken;
+  std::set<std::string> holders;
+  for (const SlotRow& row : rows) {
+    taken.insert(row.slot);
+    holders.insert(row.consumer);
+  }
+  std::vector<std::uint32_t> missing;
+  for (std::uint32_t slot = 0; slot < file.placed_slots(); ++slot) {
+    if (!taken.contains(slot)) missing.push_back(slot);
+  }
+  if (missing.empty()) return 0u;
+  OB_TRY(std::set<std::string> avoid, db_->avoided(file.file_id));
+  const std::uint64_t need = file.slot_bytes();
+  std::uint32_t placed = 0;
+  for (const std::uint32_t slot : missing) {
+    const ConsumerRow* best = nullptr;
+    bool best_avoided = true;
+    double best_score = -1;
+    std::uint32_t best_slots = 0;
+    for (const ConsumerRow& consumer : pool.consumers) {
+      if (!consumer.online || consumer.peer_id == file.owner || holders.contains(consumer.peer_id)) continue;
+      const ConsumerLoad& load = pool.loads[consumer.peer_id];
+      if (free_bytes(consumer, load) < need) continue;
+      const bool avoided = avoid.contains(consumer.peer_id);
+      const double score = nice_points(consumer, load, now_ms);
+      // Not avoided beats avoided; then more nice points; then fewer slots (spreads load).
+      const bool better = best == nullptr || (best_avoided && !avoided) ||
+                          (best_avoided == avoided &&
+                           (score > best_score || (score == best_score && load.slots < best_slots)));
+      if (better) {
+        best = &consumer;
+        best_avoided = avoided;
+        best_score = score;
+        best_slots = load.slots;
+      }
+    }
+    if (best == nullptr) break;  // the maintenance loop tries again when consumers join
+    OB_TRY_VOID(db_->insert_slot({file.file_id, slot, best->peer_id, SlotState::assigned, now_ms}));
+    holders.insert(best->peer_id);
+    ConsumerLoad& load = pool.loads[best->peer_id];
+    load.assigned_bytes += need;
+    load.slots += 1;
+    ++placed;
+    spdlog::info("placed slot {} of {} on {} ({:.1f} nice points)", slot, file.file_id, best->peer_id, best_score);
+  }
+  if (placed < missing.size()) {
+    spdlog::debug("{}: {} of {} missing slots have no consumer yet", file.file_id, missing.size() - placed,
+                  missing.size());
+  }
+  return placed;
+}
+
+Result<void> Tracker::retire_slots(const std::string& file_id, std::uint32_t from_slot) {
+  OB_TRY(std::vector<SlotRow> rows, db_->slots_of_file(file_id));
+  for (const SlotRow& row : rows) {
+    if (row.slot < from_slot || row.state == SlotState::deleting) continue;
+    OB_TRY(std::optional<ConsumerRow> consumer, db_->consumer(row.consumer));
+    if (consumer && consumer->online) {
+      OB_TRY_VOID(db_->set_slot_state(file_id, row.slot, SlotState::deleting));
+    } else {
+      OB_TRY_VOID(db_->delete_slot(file_id, row.slot));  // nobody to confirm it
+    }
+  }
+  return {};
+}
+
+Result<void> Tracker::settle_file(const std::string& file_id) {
+  OB_TRY(std::optional<FileRow> file, db_->file(file_id));
+  if (!file) return {};
+  if (file->removing) {
+    OB_TRY(std::vector<SlotRow> rows, db_->slots_of_file(file_id));
+    if (rows.empty()) {
+      OB_TRY_VOID(db_->delete_file(file_id));
+      spdlog::info("file {} removed: every consumer confirmed", file_id);
+    }
+    return {};
+  }
+  if (!file->uploaded_once) {
+    OB_TRY(std::uint32_t stored, db_->stored_online(file_id));
+    if (stored >= file->k && stored - file->k + 1 >= file->availability) {
+      file->uploaded_once = true;
+      OB_TRY_VOID(db_->put_file(*file));
+      spdlog::info("file {} uploaded: availability {}", file_id, stored - file->k + 1);
+    }
+  }
+  return {};
+}
+
+Result<pb::FileInfo> Tracker::file_info(const FileRow& file) {
+  OB_TRY(std::uint32_t stored, db_->stored_online(file.file_id));
+  const std::uint32_t actual = stored >= file.k ? stored - file.k + 1 : 0;
+  pb::FileInfo info;
+  info.set_file_id(file.file_id);
+  info.set_path(file.path);
+  info.set_size(file.size);
+  info.set_hash(file.hash);
+  info.set_tier(static_cast<pb::Tier>(file.tier));
+  info.set_k(file.k);
+  info.set_m(file.m);
+  info.set_availability(file.availability);
+  info.set_actual_availability(actual);
+  info.set_slots_stored(stored);
+  info.set_created_unix(static_cast<std::uint64_t>(std::max<std::int64_t>(file.created_ms, 0) / 1000));
+  if (file.removing) {
+    info.set_status(pb::STATUS_REMOVING);
+  } else if (actual >= file.availability) {
+    info.set_status(pb::STATUS_UPLOADED);
+  } else if (!file.uploaded_once) {
+    info.set_status(pb::STATUS_UPLOADING);
+  } else if (actual == 0) {
+    info.set_status(pb::STATUS_LOST);
+  } else {
+    info.set_status(pb::STATUS_DEGRADED);
+  }
+  return info;
+}
+
+Result<pb::ConsumerInfo> Tracker::consumer_info(const ConsumerRow& consumer,
+                                                const std::map<std::string, ConsumerLoad>& loads,
+                                                std::int64_t now_ms) {
+  const auto it = loads.find(consumer.peer_id);
+  const ConsumerLoad load = it == loads.end() ? ConsumerLoad{} : it->second;
+  pb::ConsumerInfo info;
+  *info.mutable_consumer() = peer_address(consumer.peer_id, consumer.addresses, kMaxAddresses);
+  info.set_online(consumer.online);
+  info.set_capacity_bytes(static_cast<std::uint64_t>(std::max<std::int64_t>(consumer.capacity, 0)));
+  info.set_used_bytes(static_cast<std::uint64_t>(std::max<std::int64_t>(consumer.used, 0)));
+  info.set_slots(load.slots);
+  info.set_audits_passed(static_cast<std::uint64_t>(std::max<std::int64_t>(consumer.audits_passed, 0)));
+  info.set_audits_failed(static_cast<std::uint64_t>(std::max<std::int64_t>(consumer.audits_failed, 0)));
+  info.set_nice_points(nice_points(consumer, load, now_ms));
+  info.set_last_seen_unix(static_cast<std::uint64_t>(std::max<std::int64_t>(consumer.last_seen_ms, 0) / 1000));
+  return info;
+}
+
+Result<std::vector<pb::PeerAddress>> Tracker::sources_of(const FileRow& file, const std::string& for_consumer) {
+  OB_TRY(std::vector<SlotRow> rows, db_->slots_of_file(file.file_id));
+  std::vector<pb::PeerAddress> holders;
+  std::uint32_t stored_online = 0;
+  for (const SlotRow& row : rows) {
+    if (row.state != SlotState::stored) continue;
+    OB_TRY(std::optional<ConsumerRow> consumer, db_->consumer(row.consumer));
+    if (!consumer || !consumer->online) continue;
+    ++stored_online;
+    if (row.consumer != for_consumer) {
+      holders.push_back(peer_address(consumer->peer_id, consumer->addresses, kAddressesPerSource));
+    }
+  }
+  std::vector<pb::PeerAddress> out;
+  // The producer while the upload is under way, and whenever consumers alone cannot rebuild.
+  if ((!file.uploaded_once || stored_online < file.k) && !file.sources.empty()) {
+    out.push_back(peer_address(file.owner, file.sources, kMaxAddresses));
+  }
+  out.insert(out.end(), std::make_move_iterator(holders.begin()), std::make_move_iterator(holders.end()));
+  return out;
+}
+
+// --- Market ------------------------------------------------------------------------------------
+
+grpc::Status Tracker::register_file(const net::PeerId& caller, const pb::RegisterFileRequest& request,
+                                    pb::RegisterFileReply* reply) {
+  if (request.manifest().size() > kMaxManifestBytes) {
+    return invalid("manifest of ", request.manifest().size(), " bytes exceeds ", kMaxManifestBytes);
+  }
+  if (!pb::Tier_IsValid(request.tier())) return invalid("unknown tier ", request.tier());
+  for (const std::string& error : {check_text("path", request.path(), kMaxPathBytes),
+                                   check_text("hash", request.hash(), kMaxHashBytes),
+                                   check_addresses("source_addresses", request.source_addresses()),
+                                   check_integer("size", request.size())}) {
+    if (!error.empty()) return invalid(error);
+  }
+  const ByteView encoded = as_bytes(request.manifest());
+  auto manifest = Manifest::decode(encoded);
+  if (!manifest) return invalid("manifest: ", manifest.error().message);
+  if (std::string error = check_availability(request.availability(), manifest->params.m); !error.empty()) {
+    return invalid(error);
+  }
+  // Slot sizes are summed in 64-bit arithmetic (placement, the database): keep them far from overflow.
+  if (manifest->original_size > kMaxInteger ||
+      manifest->stripe_count() > kMaxSlotBytes / (std::uint64_t{manifest->params.block_size} + 32)) {
+    return invalid("a file of ", manifest->original_size, " bytes is too large for this tracker");
+  }
+  const std::string file_id = Manifest::cid_of(encoded).to_string();
+  const std::string owner = caller.to_string();
+
+  std::lock_guard lock(mutex_);
+  const std::int64_t now_ms = now();
+  TRACKER_TRY(std::optional<FileRow> existing, db_->file(file_id));
+  const bool known = existing.has_value();
+  if (existing && existing->owner != owner) {
+    return {grpc::StatusCode::PERMISSION_DENIED, "file " + file_id + " belongs to another producer"};
+  }
+  FileRow file;
+  if (known) {
+    // A producer resuming: new source addresses; a file being removed is wanted again.
+    file = std::move(*existing);
+    file.sources.assign(request.source_addresses().begin(), request.source_addresses().end());
+    if (file.removing) {
+      file.removing = false;
+      file.uploaded_once = false;
+    }
+  } else {
+    file.file_id = file_id;
+    file.owner = owner;
+    file.manifest.assign(encoded.begin(), encoded.end());
+    file.k = manifest->params.k;
+    file.m = manifest->params.m;
+    file.block_size = manifest->params.block_size;
+    file.blocks_per_slot = manifest->stripe_count();
+    file.availability = request.availability();
+    file.tier = request.tier();
+    file.path = request.path();
+    file.size = request.size() != 0 ? request.size() : manifest->original_size;
+    file.hash = request.hash();
+    file.sources.assign(request.source_addresses().begin(), request.source_addresses().end());
+    file.created_ms = now_ms;
+  }
+  TRACKER_TRY_VOID(db_->transaction([&]() -> Result<void> {
+    OB_TRY_VOID(db_->put_file(file));
+    OB_TRY(Pool pool, load_pool());
+    OB_TRY(std::uint32_t placed, place_missing(file, pool, now_ms));
+    (void)placed;
+    return {};
+  }));
+  spdlog::info("{} file {} of {} (k {}, m {}, availability {})", known ? "re-registered" : "registered", file_id,
+               owner, file.k, file.m, file.availability);
+  reply->set_file_id(file_id);
+  TRACKER_TRY(*reply->mutable_file(), file_info(file));
+  return grpc::Status::OK;
+}
+
+grpc::Status Tracker::check_holders(const net::PeerId&, const pb::CheckHoldersRequest& request,
+                                    pb::CheckHoldersReply* reply) {
+  if (std::string error = check_file_id(request.file_id()); !error.empty()) return invalid(error);
+  std::lock_guard lock(mutex_);
+  TRACKER_TRY(std::optional<FileRow> file, db_->file(request.file_id()));
+  if (!file || file->removing) return {grpc::StatusCode::NOT_FOUND, "file " + request.file_id() + " not found"};
+  TRACKER_TRY(std::vector<SlotRow> rows, db_->slots_of_file(file->file_id));
+  for (const SlotRow& row : rows) {
+    if (row.state == SlotState::deleting) continue;
+    TRACKER_TRY(std::optional<ConsumerRow> consumer, db_->consumer(row.consumer));
+    if (!consumer || !consumer->online) continue;
+    pb::SlotHolder* holder = reply->add_holders();
+    holder->set_slot(row.slot);
+    *holder->mutable_consumer() = peer_address(consumer->peer_id, consumer->addresses, kMaxAddresses);
+    holder->set_stored(row.state == SlotState::stored);
+  }
+  return grpc::Status::OK;
+}
+
+// --- Producer ----------------------------------------------------------------------------------
+
+grpc::Status Tracker::list_files(const net::PeerId& caller, const pb::ListFilesRequest& request,
+                                 pb::ListFilesReply* reply) {
+  if (!request.file_id().empty()) {
+    if (std::string error = check_file_id(request.file_id()); !error.empty()) return invalid(error);
+  }
+  const std::string owner = caller.to_string();
+  std::lock_guard lock(mutex_);
+  if (!request.file_id().empty()) {
+    TRACKER_TRY(std::optional<FileRow> file, db_->file(request.file_id()));
+    if (!file || file->owner != owner) {
+      return {grpc::StatusCode::NOT_FOUND, "file " + request.file_id() + " not found"};
+    }
+    TRACKER_TRY(*reply->add_files(), file_info(*file));
+    return grpc::Status::OK;
+  }
+  TRACKER_TRY(std::vector<FileRow> files, db_->files(owner));
+  for (const FileRow& file : files) {
+    TRACKER_TRY(*reply->add_files(), file_info(file));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status Tracker::remove_file(const net::PeerId& caller, const pb::RemoveFileRequest& request,
+                                  pb::RemoveFileReply* reply) {
+  if (std::string error = check_file_id(request.file_id()); !error.empty()) return invalid(error);
+  std::lock_guard lock(mutex_);
+  TRACKER_TRY(std::optional<FileRow> file, db_->file(request.file_id()));
+  if (!file || file->owner != caller.to_string()) {
+    return {grpc::StatusCode::NOT_FOUND, "file " + request.file_id() + " not found"};
+  }
+  file->removing = true;
+  TRACKER_TRY_VOID(db_->transaction([&]() -> Result<void> {
+    OB_TRY_VOID(db_->put_file(*file));
+    OB_TRY_VOID(retire_slots(file->file_id, 0));
+    return {};
+  }));
+  TRACKER_TRY(*reply->mutable_file(), file_info(*file));
+  TRACKER_TRY_VOID(settle_file(file->file_id));  // gone at once when no consumer holds a slot
+  spdlog::info("file {} removing", file->file_id);
+  return grpc::Status::OK;
+}
+
+grpc::Status Tracker::edit_file(const net::PeerId& caller, const pb::EditFileRequest& request,
+                                pb::EditFileReply* reply) {
+  if (std::string error = check_file_id(request.file_id()); !error.empty()) return invalid(error);
+  if (request.has_path()) {
+    if (std::string error = check_text("path", request.path(), kMaxPathBytes); !error.empty()) return invalid(error);
+  }
+  std::lock_guard lock(mutex_);
+  TRACKER_TRY(std::optional<FileRow> file, db_->file(request.file_id()));
+  if (!file || file->owner != caller.to_string()) {
+    return {grpc::StatusCode::NOT_FOUND, "file " + request.file_id() + " not found"};
+  }
+  if (file->removing) {
+    return {grpc::StatusCode::FAILED_PRECONDITION, "file " + file->file_id + " is being removed"};
+  }
+  if (request.has_availability()) {
+    if (std::string error = check_availability(request.availability(), file->m); !error.empty()) {
+      return invalid(error);
+    }
+  }
+  const std::uint32_t old_availability = file->availability;
+  if (request.has_path()) file->path = request.path();
+  if (request.has_availability()) file->availability = request.availability();
+  const std::int64_t now_ms = now();
+  TRACKER_TRY_VOID(db_->transaction([&]() -> Result<void> {
+    OB_TRY_VOID(db_->put_file(*file));
+    if (file->availability < old_availability) {
+      OB_TRY_VOID(retire_slots(file->file_id, file->placed_slots()));
+    } else if (file->availability > old_availability) {
+      OB_TRY(Pool pool, load_pool());
+      OB_TRY(std::uint32_t placed, place_missing(*file, pool, now_ms));
+      (void)placed;
+    }
+    return {};
+  }));
+  spdlog::info("file {} edited (availability {} -> {})", file->file_id, old_availability, file->availability);
+  TRACKER_TRY(*reply->mutable_file(), file_info(*file));
+  return grpc::Status::OK;
+}
+
+// --- Consumer ----------------------------------------------------------------------------------
+
+grpc::Status Tracker::register_consumer(const net::PeerId& caller, const pb::RegisterConsumerRequest& request,
+                                        pb::RegisterConsumerReply* reply) {
+  if (request.addresses().empty()) return invalid("addresses: a consumer needs at least one address");
+  for (const std::string& error :
+       {check_addresses("addresses", request.addresses()), check_integer("capacity_bytes", request.capacity_bytes()),
+        check_integer("used_bytes", request.used_bytes()), check_integer("price", request.price())}) {
+    if (!error.empty()) return invalid(error);
+  }
+  std::lock_guard lock(mutex_);
+  const std::int64_t now_ms = now();
+  TRACKER_TRY(std::optional<ConsumerRow> existing, db_->consumer(caller.to_string()));
+  ConsumerRow row;
+  if (existing) {
+    row = std::move(*existing);
+    if (row.online) row.online_ms += online_gap(row, now_ms);
+  } else {
+    row.peer_id = caller.to_string();
+    row.first_seen_ms = now_ms;
+  }
+  row.addresses.assign(request.addresses().begin(), request.addresses().end());
+  row.capacity = static_cast<std::int64_t>(request.capacity_bytes());
+  row.used = static_cast<std::int64_t>(request.used_bytes());
+  row.price = static_cast<std::int64_t>(request.price());
+  row.last_seen_ms = now_ms;
+  row.online = true;
+  TRACKER_TRY_VOID(db_->put_consumer(row));
+  spdlog::info("consumer {} registered at {} ({} of {} bytes used)", row.peer_id, row.addresses.front(), row.used,
+               row.capacity);
+  reply->set_heartbeat_interval_ms(static_cast<std::uint32_t>(settings_.heartbeat_interval.count()));
+  return grpc::Status::OK;
+}
+
+grpc::Status Tracker::heartbeat(const net::PeerId& caller, const pb::HeartbeatRequest& request,
+                                pb::HeartbeatReply* reply) {
+  for (const std::string& error :
+       {check_integer("capacity_bytes", request.capacity_bytes()), check_integer("used_bytes", request.used_bytes())}) {
+    if (!error.empty()) return invalid(error);
+  }
+  std::lock_guard lock(mutex_);
+  const std::int64_t now_ms = now();
+  TRACKER_TRY(std::optional<ConsumerRow> consumer, db_->consumer(caller.to_string()));
+  if (!consumer) {
+    reply->set_registered(false);
+    return grpc::Status::OK;
+  }
+  reply->set_registered(true);
+  if (consumer->online) {
+    consumer->online_ms += online_gap(*consumer, now_ms);
+  } else {
+    spdlog::info("consumer {} is back online", consumer->peer_id);
+  }
+  consumer->online = true;
+  consumer->last_seen_ms = now_ms;
+  consumer->capacity = static_cast<std::int64_t>(request.capacity_bytes());
+  consumer->used = static_cast<std::int64_t>(request.used_bytes());
+  TRACKER_TRY_VOID(db_->put_consumer(*consumer));
+
+  TRACKER_TRY(std::vector<SlotRow> rows, db_->slots_of_consumer(consumer->peer_id));
+  std::map<std::string, std::vector<pb::PeerAddress>> sources;  // per file
+  std::size_t bytes = 0;
+  for (const SlotRow& row : rows) {
+    if (row.state == SlotState::stored) continue;
+    if (reply->orders_size() >= kMaxOrders) break;
+    pb::SlotOrder order;
+    order.set_file_id(row.file_id);
+    order.set_slot(row.slot);
+    if (row.state == SlotState::deleting) {
+      order.set_kind(pb::SlotOrder::DELETE);
+    } else {
+      order.set_kind(pb::SlotOrder::STORE);
+      auto it = sources.find(row.file_id);
+      if (it == sources.end()) {
+        TRACKER_TRY(std::optional<FileRow> file, db_->file(row.file_id));
+        if (!file) continue;
+        TRACKER_TRY(std::vector<pb::PeerAddress> peers, sources_of(*file, consumer->peer_id));
+        it = sources.emplace(row.file_id, std::move(peers)).first;
+      }
+      for (const pb::PeerAddress& peer : it->second) *order.add_sources() = peer;
+    }
+    const std::size_t size = order.ByteSizeLong();
+    if (bytes + size > kOrderBytesBudget && reply->orders_size() > 0) break;
+    bytes += size;
+    *reply->add_orders() = std::move(order);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status Tracker::report_slots(const net::PeerId& caller, const pb::ReportSlotsRequest& request,
+                                   pb::ReportSlotsReply*) {
+  if (request.reports_size() > kMaxReports) {
+    return invalid(request.reports_size(), " reports exceed ", kMaxReports, " in one call");
+  }
+  for (const pb::SlotReport& report : request.reports()) {
+    if (std::string error = check_file_id(report.file_id()); !error.empty()) return invalid(error);
+    if (report.detail().size() > kMaxDetailBytes) {
+      return invalid("detail of ", report.detail().size(), " bytes exceeds ", kMaxDetailBytes);
+    }
+    if (!pb::SlotReport::State_IsValid(report.state())) return invalid("unknown report state ", report.state());
+    if (report.bytes() > kMaxInteger) return invalid("bytes ", report.bytes(), " is too large");
+  }
+  const std::string peer = caller.to_string();
+  std::lock_guard lock(mutex_);
+  const std::int64_t now_ms = now();
+  TRACKER_TRY(std::optional<ConsumerRow> consumer, db_->consumer(peer));
+  if (!consumer) return {grpc::StatusCode::NOT_FOUND, "consumer " + peer + " is not registered"};
+  std::set<std::string> touched;
+  TRACKER_TRY_VOID(db_->transaction([&]() -> Result<void> {
+    for (const pb::SlotReport& report : request.reports()) {
+      OB_TRY(std::vector<SlotRow> rows, db_->slots_of_file(report.file_id()));
+      const auto row =
+          std::find_if(rows.begin(), rows.end(), [&](const SlotRow& r) { return r.slot == report.slot(); });
+      if (row == rows.end() || row->consumer != peer) {
+        spdlog::debug("{}: stale report on slot {} of {} ignored", peer, report.slot(), report.file_id());
+        continue;
+      }
+      touched.insert(row->file_id);
+      switch (report.state()) {
+        case pb::SlotReport::STORED:
+          if (row->state != SlotState::assigned) break;
+          OB_TRY_VOID(db_->set_slot_state(row->file_id, row->slot, SlotState::stored));
+          if (report.bytes() > 0 && report.millis() > 0) {
+            consumer->bytes_transferred =
+                static_cast<std::int64_t>(std::min<std::uint64_t>(
+                    static_cast<std::uint64_t>(consumer->bytes_transferred) + report.bytes(), kMaxInteger));
+            consumer->millis_transferred += report.millis();
+          }
+          spdlog::info("slot {} of {} stored on {}", row->slot, row->file_id, peer);
+          break;
+        case pb::SlotReport::DELETED:
+          OB_TRY_VOID(db_->delete_slot(row->file_id, row->slot));
+          spdlog::info("slot {} of {} deleted from {}", row->slot, row->file_id, peer);
+          break;
+        default:  // FAILED, GIVEN_UP: placed again elsewhere
+          OB_TRY_VOID(db_->delete_slot(row->file_id, row->slot));
+          if (row->state != SlotState::deleting) OB_TRY_VOID(db_->add_avoid(row->file_id, peer));
+          spdlog::warn("slot {} of {} ({}) {} by {}: {}", row->slot, row->file_id, state_name(row->state),
+                       report.state() == pb::SlotReport::FAILED ? "failed" : "given up", peer, report.detail());
+          break;
+      }
+    }
+    OB_TRY_VOID(db_->put_consumer(*consumer));
+    OB_TRY(Pool pool, load_pool());
+    for (const std::string& file_id : touched) {
+      OB_TRY_VOID(settle_file(file_id));
+      OB_TRY(std::optional<FileRow> file, db_->file(file_id));
+      if (file) {
+        OB_TRY(std::uint32_t placed, place_missing(*file, pool, now_ms));
+        (void)placed;
+      }
+    }
+    return {};
+  }));
+  return grpc::Status::OK;
+}
+
+grpc::Status Tracker::consumer_status(const net::PeerId& caller, pb::ConsumerStatusReply* reply) {
+  std::lock_guard lock(mutex_);
+  TRACKER_TRY(std::optional<ConsumerRow> consumer, db_->consumer(caller.to_string()));
+  if (!consumer) return {grpc::StatusCode::NOT_FOUND, "consumer " + caller.to_string() + " is not registered"};
+  TRACKER_TRY(auto loads, db_->consumer_loads());
+  TRACKER_TRY(*reply->mutable_info(), consumer_info(*consumer, loads, now()));
+  return grpc::Status::OK;
+}
+
+grpc::Status Tracker::list_consumers(pb::ListConsumersReply* reply) {
+  std::lock_guard lock(mutex_);
+  TRACKER_TRY(std::vector<ConsumerRow> consumers, db_->consumers());
+  TRACKER_TRY(auto loads, db_->consumer_loads());
+  const std::int64_t now_ms = now();
+  for (const ConsumerRow& consumer : consumers) {
+    TRACKER_TRY(*reply->add_consumers(), consumer_info(consumer, loads, now_ms));
+  }
+  return grpc::Status::OK;
+}
+
+// --- maintenance and audits ----------------------------------------------------------------------
+
+Result<void> Tracker::maintain() {
+  std::lock_guard lock(mutex_);
+  const std::int64_t now_ms = now();
+  return db_->transaction([&]() -> Result<void> {
+    // 1. Silent consumers go offline and lose their slots.
+    OB_TRY(std::vector<ConsumerRow> consumers, db_->consumers());
+    for (ConsumerRow& consumer : consumers) {
+      if (!consumer.online || now_ms - consumer.last_seen_ms <= settings_.offline_after.count()) continue;
+      consumer.online = false;
+      OB_TRY_VOID(db_->put_consumer(consumer));
+      OB_TRY(std::vector<SlotRow> rows, db_->slots_of_consumer(consumer.peer_id));
+      for (const SlotRow& row : rows) OB_TRY_VOID(db_->delete_slot(row.file_id, row.slot));
+      spdlog::warn("consumer {} silent for {} ms: offline, {} slot(s) to repair", consumer.peer_id,
+                   now_ms - consumer.last_seen_ms, rows.size());
+    }
+    // 2. Assignments past their deadline are taken back.
+    OB_TRY(std::vector<FileRow> files, db_->files());
+    std::map<std::string, const FileRow*> by_id;
+    for (const FileRow& file : files) by_id.emplace(file.file_id, &file);
+    OB_TRY(std::vector<SlotRow> rows, db_->all_slots());
+    for (const SlotRow& row : rows) {
+      const auto it = by_id.find(row.file_id);
+      if (row.state != SlotState::assigned || it == by_id.end()) continue;
+      if (now_ms - row.assigned_ms <= static_cast<std::int64_t>(slot_deadline_ms(settings_, *it->second))) continue;
+      OB_TRY_VOID(db_->delete_slot(row.file_id, row.slot));
+      OB_TRY_VOID(db_->add_avoid(row.file_id, row.consumer));
+      spdlog::warn("slot {} of {} not stored by {} in time: placing it elsewhere", row.slot, row.file_id, row.consumer);
+    }
+    // 3. Removed files without rows disappear; uploads that reached their availability are marked.
+    for (const FileRow& file : files) {
+      if (file.removing || !file.uploaded_once) OB_TRY_VOID(settle_file(file.file_id));
+    }
+    // 4. Missing slots are placed, higher tiers first (files() orders them so).
+    OB_TRY(Pool pool, load_pool());
+    for (const FileRow& file : files) {
+      if (file.removing) continue;
+      OB_TRY(std::uint32_t placed, place_missing(file, pool, now_ms));
+      (void)placed;
+    }
+    return {};
+  });
+}
+
+Result<AuditRound> Tracker::audit_round(const Auditor& auditor) {
+  struct Task {
+    SlotRow row;
+    std::vector<std::string> addresses;
+    Bytes manifest;
+    std::uint64_t block = 0;
+  };
+  std::vector<Task> tasks;
+  {
+    std::lock_guard lock(mutex_);
+    OB_TRY(std::vector<SlotRow> rows, db_->random_stored_slots(settings_.audits_per_round));
+    for (SlotRow& row : rows) {
+      OB_TRY(std::optional<FileRow> file, db_->file(row.file_id));
+      OB_TRY(std::optional<ConsumerRow> consumer, db_->consumer(row.consumer));
+      if (!file || !consumer || file->blocks_per_slot == 0) continue;
+      const std::uint64_t block = std::uniform_int_distribution<std::uint64_t>(0, file->blocks_per_slot - 1)(rng_);
+      tasks.push_back({std::move(row), consumer->addresses, std::move(file->manifest), block});
+    }
+  }
+  AuditRound round;
+  std::vector<std::optional<Errc>> outcomes;  // per task; nullopt: passed
+  for (const Task& task : tasks) {
+    const auto peer = net::PeerId::parse(task.row.consumer);
+    const auto cid = Cid::parse(task.row.file_id);
+    const auto manifest = Manifest::decode(task.manifest);
+    if (!peer || !cid || !manifest) {
+      spdlog::error("audit of slot {} of {} not run: its stored peer ID, file ID or manifest does not parse",
+                    task.row.slot, task.row.file_id);
+      outcomes.emplace_back(Errc::internal);
+      continue;
+    }
+    const Result<void> result = auditor(*peer, task.addresses, *cid, *manifest, task.row.slot, task.block);
+    if (result) {
+      outcomes.emplace_back(std::nullopt);
+    } else {
+      outcomes.emplace_back(result.error().code);
+      spdlog::warn("audit of slot {} of {} (block {}) on {}: {}", task.row.slot, task.row.file_id, task.block,
+                   task.row.consumer, result.error().message);
+    }
+  }
+
+  std::lock_guard lock(mutex_);
+  const std::int64_t now_ms = now();
+  Result<void> applied = db_->transaction([&]() -> Result<void> {
+    std::set<std::string> touched;
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+      const SlotRow& audited = tasks[i].row;
+      const std::optional<Errc> outcome = outcomes[i];
+      const bool counts = !outcome || *outcome == Errc::corrupt || *outcome == Errc::not_found || *outcome == Errc::io;
+      if (!counts) {
+        ++round.skipped;
+        continue;
+      }
+      OB_TRY(std::optional<ConsumerRow> consumer, db_->consumer(audited.consumer));
+      if (!consumer) continue;
+      if (!outcome) {
+        ++round.passed;
+        ++consumer->audits_passed;
+      } else {
+        ++round.failed;
+        ++consumer->audits_failed;
+      }
+      OB_TRY_VOID(db_->put_consumer(*consumer));
+      if (outcome && (*outcome == Errc::corrupt || *outcome == Errc::not_found)) {
+        // The slot is not there as it should be: repair it elsewhere, if the row is still that one.
+        OB_TRY(std::vector<SlotRow> rows, db_->slots_of_file(audited.file_id));
+        const bool same = std::any_of(rows.begin(), rows.end(), [&](const SlotRow& r) {
+          return r.slot == audited.slot && r.consumer == audited.consumer && r.state == SlotState::stored;
+        });
+        if (same) {
+          OB_TRY_VOID(db_->delete_slot(audited.file_id, audited.slot));
+          OB_TRY_VOID(db_->add_avoid(audited.file_id, audited.consumer));
+          touched.insert(audited.file_id);
+          ++round.dropped;
+        }
+      }
+    }
+    if (touched.empty()) return {};
+    OB_TRY(Pool pool, load_pool());
+    for (const std::string& file_id : touched) {
+      OB_TRY(std::optional<FileRow> file, db_->file(file_id));
+      if (file) {
+        OB_TRY(std::uint32_t placed, place_missing(*file, pool, now_ms));
+        (void)placed;
+      }
+    }
+    return {};
+  });
+  if (!applied) return std::unexpected(applied.error());
+  return round;
+}
+
+// --- gRPC adapters -------------------------------------------------------------------------------
+
+namespace {
+
+/// Runs `body` with the authenticated caller; no exception leaves a gRPC handler.
+template <typename Body>
+grpc::Status as_caller(grpc::ServerContext* context, Body&& body) {
+  try {
+    auto caller = net::caller_peer_id(*context);
+    if (!caller) return {grpc::StatusCode::UNAUTHENTICATED, caller.error().message};
+    return body(*caller);
+  } catch (const std::exception& e) {
+    spdlog::error("tracker: {}", e.what());
+    return {grpc::StatusCode::INTERNAL, std::string("tracker: ") + e.what()};
+  }
+}
+
+}  // namespace
+
+grpc::Status MarketService::RegisterFile(grpc::ServerContext* context, const pb::RegisterFileRequest* request,
+                                         pb::RegisterFileReply* reply) {
+  return as_caller(context, [&](const net::PeerId& caller) { return tracker_.register_file(caller, *request, reply); });
+}
+
+grpc::Status MarketService::CheckHolders(grpc::ServerContext* context, const pb::CheckHoldersRequest* request,
+                                         pb::CheckHoldersReply* reply) {
+  return as_caller(context, [&](const net::PeerId& caller) { return tracker_.check_holders(caller, *request, reply); });
+}
+
+grpc::Status ProducerService::ListFiles(grpc::ServerContext* context, const pb::ListFilesRequest* request,
+                                        pb::ListFilesReply* reply) {
+  return as_caller(context, [&](const net::PeerId& caller) { return tracker_.list_files(caller, *request, reply); });
+}
+
+grpc::Status ProducerService::RemoveFile(grpc::ServerContext* context, const pb::RemoveFileRequest* request,
+                                         pb::RemoveFileReply* reply) {
+  return as_caller(context, [&](const net::PeerId& caller) { return tracker_.remove_file(caller, *request, reply); });
+}
+
+grpc::Status ProducerService::EditFile(grpc::ServerContext* context, const pb::EditFileRequest* request,
+                                       pb::EditFileReply* reply) {
+  return as_caller(context, [&](const net::PeerId& caller) { return tracker_.edit_file(caller, *request, reply); });
+}
+
+grpc::Status ConsumerService::RegisterConsumer(grpc::ServerContext* context, const pb::RegisterConsumerRequest* request,
+                                               pb::RegisterConsumerReply* reply) {
+  return as_caller(context,
+                   [&](const net::PeerId& caller) { return tracker_.register_consumer(caller, *request, reply); });
+}
+
+grpc::Status ConsumerService::Heartbeat(grpc::ServerContext* context, const pb::HeartbeatRequest* request,
+                                        pb::HeartbeatReply* reply) {
+  return as_caller(context, [&](const net::PeerId& caller) { return tracker_.heartbeat(caller, *request, reply); });
+}
+
+grpc::Status ConsumerService::ReportSlots(grpc::ServerContext* context, const pb::ReportSlotsRequest* request,
+                                          pb::ReportSlotsReply* reply) {
+  return as_caller(context, [&](const net::PeerId& caller) { return tracker_.report_slots(caller, *request, reply); });
+}
+
+grpc::Status ConsumerService::Status(grpc::ServerContext* context, const pb::ConsumerStatusRequest*,
+                                     pb::ConsumerStatusReply* reply) {
+  return as_caller(context, [&](const net::PeerId& caller) { return tracker_.consumer_status(caller, reply); });
+}
+
+grpc::Status ConsumerService::ListConsumers(grpc::ServerContext* context, const pb::ListConsumersRequest*,
+                                            pb::ListConsumersReply* reply) {
+  return as_caller(context, [&](const net::PeerId&) { return tracker_.list_consumers(reply); });
+}
+
+}  // namespace ob::tracker

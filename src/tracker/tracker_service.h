@@ -1,0 +1,207 @@
+// The tracker's logic (docs/tracker.md) and its gRPC services (proto/tracker.proto): the Market,
+// Producer and Consumer services over one Tracker, which keeps every consumer, file and slot
+// assignment in the TrackerDb, places slots by nice points, turns silent consumers offline,
+// repairs, and audits.
+//
+// Every request is untrusted: fields are checked against the proto's limits before anything is
+// read or stored (INVALID_ARGUMENT with a message naming the field), and a refused request
+// changes nothing. The caller is the peer ID of its TLS client certificate, never a field.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "coding/manifest.h"
+#include "core/cid.h"
+#include "core/error.h"
+#include "net/identity.h"
+#include "net/tls.h"
+#include "proto/tracker.grpc.pb.h"
+#include "tracker/tracker_db.h"
+
+namespace ob::tracker {
+
+/// Unix time in milliseconds; tests substitute a fake clock.
+using Clock = std::function<std::int64_t()>;
+
+/// The system clock as a Clock.
+std::int64_t system_now_ms();
+
+/// How the tracker behaves (docs/tracker.md "Flags").
+struct TrackerSettings {
+  /// Interval told to consumers (RegisterConsumerReply.heartbeat_interval_ms).
+  std::chrono::milliseconds heartbeat_interval{5000};
+  /// A consumer silent this long goes offline and loses its slot assignments.
+  std::chrono::milliseconds offline_after{15000};
+  /// An assigned slot not reported stored within store_timeout plus its bytes at
+  /// store_min_bytes_per_second is taken back and placed elsewhere.
+  std::chrono::milliseconds store_timeout{120'000};
+  std::uint64_t store_min_bytes_per_second = 1024 * 1024;
+  /// Slots audited per audit round.
+  std::uint32_t audits_per_round = 4;
+  /// Deadline of one audit call.
+  std::chrono::milliseconds audit_deadline{10'000};
+  /// Empty: the system clock.
+  Clock clock;
+};
+
+/// One audit: asks `consumer` (at one of `addresses`) to prove block `block` of slot `slot` of
+/// file `file` (exchange::audit_slot). Errors as audit_slot: (corrupt) a wrong proof,
+/// (not_found) the consumer does not hold it, (io) unreachable; anything else does not count.
+using Auditor = std::function<Result<void>(const net::PeerId& consumer, const std::vector<std::string>& addresses,
+                                           const Cid& file, const Manifest& manifest, std::uint32_t slot,
+                                           std::uint64_t block)>;
+
+/// The real auditor: exchange::audit_slot over TLS presenting `tls`, trying each address in
+/// turn while the previous one was unreachable.
+Auditor network_auditor(net::TlsIdentity tls, std::chrono::milliseconds deadline);
+
+/// A consumer's nice points, 0..100 (docs/tracker.md "Nice points"): audit score (Laplace prior)
+/// times a weighted sum of uptime ratio, measured throughput and free capacity fraction.
+/// `load` is what its slot rows take; `now_ms` the current time.
+double nice_points(const ConsumerRow& consumer, const ConsumerLoad& load, std::int64_t now_ms);
+
+/// Free bytes of a consumer for placement: capacity minus the larger of its reported use and
+/// the slots it holds, minus the slots assigned to it and not yet stored; 0 when negative.
+std::uint64_t free_bytes(const ConsumerRow& consumer, const ConsumerLoad& load);
+
+/// What one audit round did.
+struct AuditRound {
+  std::uint32_t passed = 0;
+  std::uint32_t failed = 0;   ///< counted as failures (corrupt, not_found, io)
+  std::uint32_t dropped = 0;  ///< slot rows removed for a wrong proof or a missing slot
+  std::uint32_t skipped = 0;  ///< audits that could not be run (not counted against anyone)
+};
+
+/// The tracker's state and workflows. Thread-safe: one mutex serialises every database access;
+/// audits release it while they wait for consumers.
+class Tracker {
+ public:
+  /// Opens (or creates) the database at `db_path`. Consumers online at the last stop get one
+  /// offline_after from now to call again. Errors as TrackerDb::open.
+  static Result<std::unique_ptr<Tracker>> open(const std::filesystem::path& db_path, TrackerSettings settings);
+
+  // --- Market ---
+  grpc::Status register_file(const net::PeerId& caller, const openbucket::tracker::v1::RegisterFileRequest& request,
+                             openbucket::tracker::v1::RegisterFileReply* reply);
+  grpc::Status check_holders(const net::PeerId& caller, const openbucket::tracker::v1::CheckHoldersRequest& request,
+                             openbucket::tracker::v1::CheckHoldersReply* reply);
+  // --- Producer ---
+  grpc::Status list_files(const net::PeerId& caller, const openbucket::tracker::v1::ListFilesRequest& request,
+                          openbucket::tracker::v1::ListFilesReply* reply);
+  grpc::Status remove_file(const net::PeerId& caller, const openbucket::tracker::v1::RemoveFileRequest& request,
+                           openbucket::tracker::v1::RemoveFileReply* reply);
+  grpc::Status edit_file(const net::PeerId& caller, const openbucket::tracker::v1::EditFileRequest& request,
+                         openbucket::tracker::v1::EditFileReply* reply);
+  // --- Consumer ---
+  grpc::Status register_consumer(const net::PeerId& caller,
+                                 const openbucket::tracker::v1::RegisterConsumerRequest& request,
+                                 openbucket::tracker::v1::RegisterConsumerReply* reply);
+  grpc::Status heartbeat(const net::PeerId& caller, const openbucket::tracker::v1::HeartbeatRequest& request,
+                         openbucket::tracker::v1::HeartbeatReply* reply);
+  grpc::Status report_slots(const net::PeerId& caller, const openbucket::tracker::v1::ReportSlotsRequest& request,
+                            openbucket::tracker::v1::ReportSlotsReply* reply);
+  grpc::Status consumer_status(const net::PeerId& caller, openbucket::tracker::v1::ConsumerStatusReply* reply);
+  grpc::Status list_consumers(openbucket::tracker::v1::ListConsumersReply* reply);
+
+  /// One maintenance pass (docs/tracker.md "Repair"): silent consumers go offline and lose their
+  /// slots; assignments past their deadline are taken back; removed files whose slots are all
+  /// gone disappear; missing slots are placed, higher tiers first. Errors (io): the database.
+  Result<void> maintain();
+  /// One audit round of up to settings.audits_per_round random stored slots of online consumers,
+  /// through `auditor` (called without the lock held). Errors (io): the database.
+  Result<AuditRound> audit_round(const Auditor& auditor);
+
+  const TrackerSettings& settings() const noexcept { return settings_; }
+
+ private:
+  Tracker(std::unique_ptr<TrackerDb> db, TrackerSettings settings);
+  std::int64_t now() const { return settings_.clock(); }
+  /// Online time to credit an online consumer calling at `now_ms`: the gap since its last call,
+  /// at most offline_after.
+  std::int64_t online_gap(const ConsumerRow& consumer, std::int64_t now_ms) const;
+
+  /// Every consumer and what its rows take: loaded once per operation, updated as it places.
+  struct Pool;
+  Result<Pool> load_pool();
+  /// Places missing slots 0..n'-1 of `file` (not removing) on the best consumers of `pool`.
+  /// Returns how many were placed. Caller holds mutex_ and an open transaction.
+  Result<std::uint32_t> place_missing(const FileRow& file, Pool& pool, std::int64_t now_ms);
+  /// Marks slots >= `from_slot` of a file deleting; rows of offline consumers are dropped.
+  Result<void> retire_slots(const std::string& file_id, std::uint32_t from_slot);
+  /// Deletes the file if it is removing and no rows remain; sets uploaded_once when reached.
+  Result<void> settle_file(const std::string& file_id);
+  /// The FileInfo of `file` as it stands.
+  Result<openbucket::tracker::v1::FileInfo> file_info(const FileRow& file);
+  Result<openbucket::tracker::v1::ConsumerInfo> consumer_info(const ConsumerRow& consumer,
+                                                              const std::map<std::string, ConsumerLoad>& loads,
+                                                              std::int64_t now_ms);
+  /// The STORE order sources of a file: the producer while it may still be needed, and every
+  /// online consumer holding a stored slot other than `for_consumer`.
+  Result<std::vector<openbucket::tracker::v1::PeerAddress>> sources_of(const FileRow& file,
+                                                                       const std::string& for_consumer);
+
+  TrackerSettings settings_;
+  std::mutex mutex_;                ///< guards db_ and rng_
+  std::unique_ptr<TrackerDb> db_;
+  std::mt19937_64 rng_;
+};
+
+/// gRPC adapter of Market: authenticates the caller and calls the Tracker.
+class MarketService final : public openbucket::tracker::v1::Market::Service {
+ public:
+  explicit MarketService(Tracker& tracker) : tracker_(tracker) {}
+  grpc::Status RegisterFile(grpc::ServerContext* context, const openbucket::tracker::v1::RegisterFileRequest* request,
+                            openbucket::tracker::v1::RegisterFileReply* reply) override;
+  grpc::Status CheckHolders(grpc::ServerContext* context, const openbucket::tracker::v1::CheckHoldersRequest* request,
+                            openbucket::tracker::v1::CheckHoldersReply* reply) override;
+
+ private:
+  Tracker& tracker_;
+};
+
+/// gRPC adapter of Producer.
+class ProducerService final : public openbucket::tracker::v1::Producer::Service {
+ public:
+  explicit ProducerService(Tracker& tracker) : tracker_(tracker) {}
+  grpc::Status ListFiles(grpc::ServerContext* context, const openbucket::tracker::v1::ListFilesRequest* request,
+                         openbucket::tracker::v1::ListFilesReply* reply) override;
+  grpc::Status RemoveFile(grpc::ServerContext* context, const openbucket::tracker::v1::RemoveFileRequest* request,
+                          openbucket::tracker::v1::RemoveFileReply* reply) override;
+  grpc::Status EditFile(grpc::ServerContext* context, const openbucket::tracker::v1::EditFileRequest* request,
+                        openbucket::tracker::v1::EditFileReply* reply) override;
+
+ private:
+  Tracker& tracker_;
+};
+
+/// gRPC adapter of Consumer.
+class ConsumerService final : public openbucket::tracker::v1::Consumer::Service {
+ public:
+  explicit ConsumerService(Tracker& tracker) : tracker_(tracker) {}
+  grpc::Status RegisterConsumer(grpc::ServerContext* context,
+                                const openbucket::tracker::v1::RegisterConsumerRequest* request,
+                                openbucket::tracker::v1::RegisterConsumerReply* reply) override;
+  grpc::Status Heartbeat(grpc::ServerContext* context, const openbucket::tracker::v1::HeartbeatRequest* request,
+                         openbucket::tracker::v1::HeartbeatReply* reply) override;
+  grpc::Status ReportSlots(grpc::ServerContext* context, const openbucket::tracker::v1::ReportSlotsRequest* request,
+                           openbucket::tracker::v1::ReportSlotsReply* reply) override;
+  grpc::Status Status(grpc::ServerContext* context, const openbucket::tracker::v1::ConsumerStatusRequest* request,
+                      openbucket::tracker::v1::ConsumerStatusReply* reply) override;
+  grpc::Status ListConsumers(grpc::ServerContext* context, const openbucket::tracker::v1::ListConsumersRequest* request,
+                             openbucket::tracker::v1::ListConsumersReply* reply) override;
+
+ private:
+  Tracker& tracker_;
+};
+
+}  // namespace ob::tracker
