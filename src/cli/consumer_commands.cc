@@ -1,10 +1,181 @@
+// `open-bucket consumer start|stop|config|slots` (seed 000 "Consumer"), through the daemon's
+// REST API (api/consumer_routes.h). start and config start a daemon when none runs; stop does
+// not (with no daemon the consumer is not running: it is only marked stopped for the next one).
+#include <unistd.h>
+
+#include <iomanip>
+#include <iostream>
+
 #include "cli/commands.h"
+#include "core/units.h"
+#include "node/consumer/consumer.h"
+#include "node/daemon.h"
+#include "node/home.h"
 
 namespace ob::cli {
+namespace {
 
-// Placeholder until the consumer commands land (issue 4).
-CommandRunner add_consumer_commands(CLI::App&, const std::optional<std::string>&) {
-  return [] { return std::optional<int>(); };
+struct ConfigOptions {
+  bool detach = false;
+  std::optional<std::string> directory;
+  std::optional<std::string> limit;
+  std::optional<bool> start_on_startup;
+  bool json = false;
+};
+
+/// Asks `question` on the terminal; an empty answer keeps `current`.
+std::string ask(const std::string& question, const std::string& current) {
+  std::cout << question << (current.empty() ? "" : " [" + current + "]") << ": " << std::flush;
+  std::string answer;
+  if (!std::getline(std::cin, answer) || answer.empty()) return current;
+  return answer;
+}
+
+int cmd_start(const std::optional<std::string>& home, bool json) {
+  auto client = daemon_client(home, /*start=*/true);
+  if (!client) return report(client.error());
+  auto reply = client->post_json("/v1/consumer/start", nlohmann::json::object());
+  if (!reply) return report(reply.error());
+  print_reply(*reply, json);
+  return 0;
+}
+
+int cmd_stop(const std::optional<std::string>& home, bool json) {
+  auto dir = resolve_home(home);
+  if (!dir) return report(dir.error());
+  if (!running_daemon(*dir)) {
+    // No daemon, no consumer running; make sure the next daemon does not start it again.
+    if (auto forgot = consumer::Consumer::forget_started(*dir); !forgot) return report(forgot.error());
+    print_reply(nlohmann::json{{"msg", "Consumer had already stopped"}}, json);
+    return 0;
+  }
+  auto client = daemon_client(home, /*start=*/false);
+  if (!client) return report(client.error());
+  auto reply = client->post_json("/v1/consumer/stop", nlohmann::json::object());
+  if (!reply) return report(reply.error());
+  print_reply(*reply, json);
+  return 0;
+}
+
+/// "yes"/"no" and the usual spellings as a boolean.
+std::optional<bool> parse_bool(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (text == "true" || text == "yes" || text == "y" || text == "1") return true;
+  if (text == "false" || text == "no" || text == "n" || text == "0") return false;
+  return std::nullopt;
+}
+
+int cmd_config(const std::optional<std::string>& home, ConfigOptions o) {
+  auto client = daemon_client(home, /*start=*/true);
+  if (!client) return report(client.error());
+  const bool interactive = !o.detach && ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
+  if (interactive) {
+    auto current = client->get_json("/v1/consumer/slots");
+    if (!current) return report(current.error());
+    const auto text = [&](const char* key) {
+      return current->contains(key) && (*current)[key].is_string() ? (*current)[key].get<std::string>() : "";
+    };
+    if (!o.directory) o.directory = ask("Consumer directory (slots of others' files)", text("directory"));
+    if (!o.limit) o.limit = ask("Limit, e.g. \"10 GB\"", text("limit"));
+    if (!o.start_on_startup) {
+      const std::string answer = ask("Start the consumer when you log in? (yes/no)", "keep");
+      if (answer != "keep") {
+        o.start_on_startup = parse_bool(answer);
+        if (!o.start_on_startup) return report(Error{Errc::invalid_argument, "Invalid startOnStartup: answer yes or no"});
+      }
+    }
+  }
+  nlohmann::json body = nlohmann::json::object();
+  if (o.directory) {
+    // Relative to where the command runs, not to the daemon.
+    std::error_code ec;
+    const std::filesystem::path path =
+        o.directory->starts_with("~") ? std::filesystem::path(*o.directory) : std::filesystem::absolute(*o.directory, ec);
+    if (ec || o.directory->empty()) return report(Error{Errc::invalid_argument, "Invalid directory"});
+    body["directory"] = path.string();
+  }
+  if (o.limit) {
+    // Checked here too, for a message that says why.
+    if (auto bytes = parse_size(*o.limit); !bytes) {
+      return report(Error{Errc::invalid_argument, "Invalid limit: " + bytes.error().message});
+    }
+    body["limit"] = *o.limit;
+  }
+  if (o.start_on_startup) body["startOnStartup"] = *o.start_on_startup;
+  auto reply = client->post_json("/v1/consumer/configs", body);
+  if (!reply) return report(reply.error());
+  print_reply(*reply, o.json);
+  return 0;
+}
+
+int cmd_slots(const std::optional<std::string>& home, bool json) {
+  auto client = daemon_client(home, /*start=*/false);
+  if (!client) return report(client.error());
+  auto reply = client->get_json("/v1/consumer/slots");
+  if (!reply) return report(reply.error());
+  if (json) {
+    print_reply(*reply, true);
+    return 0;
+  }
+  const nlohmann::json& r = *reply;
+  const auto number = [](const nlohmann::json& j, const char* key) {
+    return j.contains(key) && j[key].is_number_unsigned() ? j[key].get<std::uint64_t>() : 0;
+  };
+  const auto text = [](const nlohmann::json& j, const char* key) {
+    return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+  };
+  if (!r.is_object() || !r.contains("slots") || !r["slots"].is_array()) {
+    return report(Error{Errc::corrupt, "the daemon's reply to /v1/consumer/slots is not the documented JSON"});
+  }
+  std::cout << "Consumer " << (r.contains("started") && r["started"] == true ? "started" : "stopped") << ", directory "
+            << text(r, "directory") << "\n"
+            << "Used " << format_size(number(r, "usedBytes")) << " of " << format_size(number(r, "limitBytes")) << " in "
+            << r["slots"].size() << " slot" << (r["slots"].size() == 1 ? "" : "s") << "\n";
+  if (r["slots"].empty()) return 0;
+  std::cout << "\n" << std::left << std::setw(66) << "FILE ID" << std::setw(6) << "SLOT" << "SIZE\n";
+  for (const nlohmann::json& slot : r["slots"]) {
+    if (!slot.is_object()) continue;
+    std::cout << std::left << std::setw(66) << text(slot, "fileId") << std::setw(6)
+              << number(slot, "slot") << format_size(number(slot, "bytes")) << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+CommandRunner add_consumer_commands(CLI::App& app, const std::optional<std::string>& home) {
+  auto* consumer = app.add_subcommand("consumer", "Store slots of others' files for the network (seed 000 Consumer)");
+  consumer->require_subcommand(1);
+
+  auto start_json = std::make_shared<bool>(false);
+  auto* start = consumer->add_subcommand("start", "Start the consumer (starts the daemon if none runs)");
+  start->add_flag("--json", *start_json, "Print the daemon's JSON reply");
+
+  auto stop_json = std::make_shared<bool>(false);
+  auto* stop = consumer->add_subcommand("stop", "Stop the consumer; the daemon keeps running");
+  stop->add_flag("--json", *stop_json, "Print the daemon's JSON reply");
+
+  auto options = std::make_shared<ConfigOptions>();
+  auto* config = consumer->add_subcommand(
+      "config", "Change the consumer's directory, limit and start on startup; asks on a terminal unless -d");
+  config->add_flag("-d,--detach", options->detach, "Ask nothing: change only the options given");
+  config->add_option("-r,--directory", options->directory, "Consumer directory; its slots are moved there");
+  config->add_option("-l,--limit", options->limit, "Most space for slots, e.g. \"10 GB\"; lowering it gives up slots");
+  config->add_option("-s,--start-on-startup", options->start_on_startup,
+                     "Start the daemon and the consumer when you log in (true/false)");
+  config->add_flag("--json", options->json, "Print the daemon's JSON reply");
+
+  auto slots_json = std::make_shared<bool>(false);
+  auto* slots = consumer->add_subcommand("slots", "List the slots the consumer holds (needs a running daemon)");
+  slots->add_flag("--json", *slots_json, "Print JSON");
+
+  return [=, &home]() -> std::optional<int> {
+    if (start->parsed()) return cmd_start(home, *start_json);
+    if (stop->parsed()) return cmd_stop(home, *stop_json);
+    if (config->parsed()) return cmd_config(home, *options);
+    if (slots->parsed()) return cmd_slots(home, *slots_json);
+    return std::nullopt;
+  };
 }
 
 }  // namespace ob::cli

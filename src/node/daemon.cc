@@ -8,11 +8,15 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "api/consumer_routes.h"
+#include "api/producer_routes.h"
 #include "api/rest_server.h"
 #include "net/identity.h"
 #include "node/engine.h"
 #include "node/network.h"
+#include "node/consumer/consumer.h"
 #include "node/home.h"
+#include "node/producer/producer.h"
 #include "store/file_io.h"
 #include "tracker/tracker_client.h"
 
@@ -124,6 +128,16 @@ Result<void> run_daemon(const DaemonOptions& options) {
     tracker_client = tracker::TrackerClient::connect(tracker_address, network->tls());
   }
   // ROLES: the consumer and producer are created here (issue 4).
+  OB_TRY(std::unique_ptr<producer::Producer> producer_role,
+         producer::Producer::open(home, **engine, network.get(), tracker_client));
+  if (home.config().producer_start_on_startup || producer_role->was_started()) {
+    if (auto started = producer_role->start(); !started) spdlog::error("producer: {}", started.error().message);
+  }
+  OB_TRY(std::unique_ptr<consumer::Consumer> consumer_role,
+         consumer::Consumer::create(home, **engine, *network, tracker_client, home.config()));
+  if (home.config().consumer_start_on_startup || consumer::Consumer::was_started(home.dir())) {
+    if (auto started = consumer_role->start(); !started) spdlog::error("consumer: {}", started.error().message);
+  }
 
   api::RestServerConfig config;
   config.network = network.get();
@@ -134,6 +148,8 @@ Result<void> run_daemon(const DaemonOptions& options) {
   config.coding_defaults = home.config().coding;
   config.quota_bytes = home.config().quota_bytes;
   // ROUTES: the roles' JSON endpoints are appended to config.routes here.
+  for (api::JsonRoute& route : api::producer_routes(*producer_role)) config.routes.push_back(std::move(route));
+  for (api::JsonRoute& route : api::consumer_routes(*consumer_role)) config.routes.push_back(std::move(route));
   OB_TRY(std::unique_ptr<api::RestServer> server, api::RestServer::bind(**engine, std::move(config)));
 
   const std::filesystem::path daemon_file = daemon_file_path(home.dir());
@@ -164,6 +180,10 @@ Result<void> run_daemon(const DaemonOptions& options) {
   server->stop();
   server.reset();
   // STOP: the roles stop here, before the network and the engine go.
+  producer_role->shutdown();
+  producer_role.reset();
+  consumer_role->shutdown();
+  consumer_role.reset();
   network.reset();
   // Only our own file: a daemon that replaced it (ours was stale) keeps its own.
   if (auto current = read_daemon_info(daemon_file); current && current->pid == info.pid) {

@@ -1,0 +1,92 @@
+#include "api/consumer_routes.h"
+
+#include "api/http.h"
+#include "core/units.h"
+#include "node/consumer/consumer.h"
+
+namespace ob::api {
+namespace {
+
+using nlohmann::json;
+
+JsonReply message(int status, std::string text) { return {status, json{{"msg", std::move(text)}}}; }
+
+/// Seed 000's 400 reply for a field, with why in "detail" when there is more to say.
+JsonReply invalid(const std::string& field, const std::string& detail = {}) {
+  JsonReply reply = message(400, "Invalid " + field);
+  if (!detail.empty()) reply.body["detail"] = detail;
+  return reply;
+}
+
+JsonReply start(consumer::Consumer& c) {
+  auto started = c.start();
+  if (!started) return message(http_status(started.error().code), started.error().message);
+  return message(200, *started ? "Consumer had already started" : "Consumer started");
+}
+
+JsonReply stop(consumer::Consumer& c) {
+  return message(200, c.stop() ? "Consumer stopped" : "Consumer had already stopped");
+}
+
+JsonReply configs(consumer::Consumer& c, const json& body) {
+  if (!body.is_null() && !body.is_object()) return message(400, "the request body must be a JSON object");
+  const auto field = [&](const char* key) -> const json* {
+    if (body.is_null()) return nullptr;
+    const auto it = body.find(key);
+    return it == body.end() || it->is_null() ? nullptr : &*it;
+  };
+  consumer::ConsumerChange change;
+  if (const json* directory = field("directory")) {
+    if (!directory->is_string() || directory->get<std::string>().empty()) return invalid("directory");
+    change.directory = directory->get<std::string>();
+  }
+  if (const json* limit = field("limit")) {
+    if (!limit->is_string()) return invalid("limit", "a size such as \"10 GB\"");
+    auto bytes = parse_size(limit->get<std::string>());
+    if (!bytes) return invalid("limit", bytes.error().message);
+    change.limit_bytes = *bytes;
+  }
+  if (const json* start_on_startup = field("startOnStartup")) {
+    if (!start_on_startup->is_boolean()) return invalid("startOnStartup", "true or false");
+    change.start_on_startup = start_on_startup->get<bool>();
+  }
+  auto ok = c.configure(change);
+  if (!ok) {
+    const Error& e = ok.error();
+    if (e.code == Errc::invalid_argument || e.code == Errc::already_exists) {
+      static constexpr std::string_view kPrefix = "Invalid directory: ";
+      return invalid("directory", e.message.starts_with(kPrefix) ? e.message.substr(kPrefix.size()) : e.message);
+    }
+    return message(http_status(e.code), "Consumer configs not applied: " + e.message);
+  }
+  return message(200, "Consumer configs applied");
+}
+
+JsonReply slots(consumer::Consumer& c) {
+  const consumer::ConsumerStatus status = c.status();
+  json list = json::array();
+  for (const consumer::HeldSlot& slot : status.slots) {
+    list.push_back({{"fileId", slot.file.to_string()}, {"slot", slot.slot}, {"bytes", slot.bytes}});
+  }
+  return {200, json{{"started", status.started},
+                    {"registered", status.registered},
+                    {"directory", status.directory.string()},
+                    {"limit", format_size(status.limit_bytes)},
+                    {"limitBytes", status.limit_bytes},
+                    {"usedBytes", status.used_bytes},
+                    {"slots", std::move(list)}}};
+}
+
+}  // namespace
+
+std::vector<JsonRoute> consumer_routes(consumer::Consumer& consumer) {
+  consumer::Consumer* c = &consumer;
+  return {
+      {"POST", "/v1/consumer/start", [c](const json&) { return start(*c); }},
+      {"POST", "/v1/consumer/stop", [c](const json&) { return stop(*c); }},
+      {"POST", "/v1/consumer/configs", [c](const json& body) { return configs(*c, body); }},
+      {"GET", "/v1/consumer/slots", [c](const json&) { return slots(*c); }},
+  };
+}
+
+}  // namespace ob::api

@@ -1,0 +1,213 @@
+#include "api/producer_routes.h"
+
+#include <limits>
+
+#include "api/http.h"
+#include "core/units.h"
+#include "node/producer/producer.h"
+
+namespace ob::api {
+namespace {
+
+using nlohmann::json;
+
+JsonReply message(int status, std::string text) { return {status, json{{"msg", std::move(text)}}}; }
+
+/// An error as a reply: seed 000 answers unknown files with 400, so not_found is 400 here.
+JsonReply error_reply(const Error& error) {
+  return message(error.code == Errc::not_found ? 400 : http_status(error.code), error.message);
+}
+
+/// The body as an object; a missing body is an empty object.
+std::optional<json> object_body(const json& body) {
+  if (body.is_null()) return json::object();
+  if (!body.is_object()) return std::nullopt;
+  return body;
+}
+
+/// Reads an optional whole number field from `min` to `max` (a JSON integer, or a float with no
+/// fraction) into `out` (nullopt when absent or null). False when present but not such a number.
+bool count_field(const json& body, const char* key, std::uint32_t min, std::uint32_t max,
+                 std::optional<std::uint32_t>& out) {
+  out.reset();
+  const auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return true;
+  double value = 0;
+  if (it->is_number_integer()) {
+    value = it->is_number_unsigned() ? static_cast<double>(it->get<std::uint64_t>()) : static_cast<double>(it->get<std::int64_t>());
+  } else if (it->is_number_float()) {
+    value = it->get<double>();
+    if (!(value >= -1e18 && value <= 1e18) || value != static_cast<double>(static_cast<std::int64_t>(value))) return false;
+  } else {
+    return false;
+  }
+  if (value < min || value > max) return false;
+  out = static_cast<std::uint32_t>(value);
+  return true;
+}
+
+/// Reads an optional string field into `out` (nullopt when absent or null). False when present
+/// but not a string.
+bool string_field(const json& body, const char* key, std::optional<std::string>& out) {
+  out.reset();
+  const auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return true;
+  if (!it->is_string()) return false;
+  out = it->get<std::string>();
+  return true;
+}
+
+/// Reads a required, non-empty string field into `out`. False when absent or not that.
+bool required_string(const json& body, const char* key, std::string& out) {
+  std::optional<std::string> value;
+  if (!string_field(body, key, value) || !value || value->empty()) return false;
+  out = std::move(*value);
+  return true;
+}
+
+constexpr std::uint32_t kMaxSlots = 255;
+
+JsonReply start(producer::Producer& p) {
+  auto started = p.start();
+  if (!started) return error_reply(started.error());
+  return message(200, *started ? "Producer started" : "Producer had already started");
+}
+
+JsonReply stop(producer::Producer& p) {
+  auto stopped = p.stop();
+  if (!stopped) return error_reply(stopped.error());
+  return message(200, *stopped ? "Producer stopped" : "Producer had already stopped");
+}
+
+JsonReply upload(producer::Producer& p, const json& raw) {
+  const auto body = object_body(raw);
+  if (!body) return message(400, "the request body must be a JSON object");
+  std::string path;
+  if (!required_string(*body, "path", path)) return message(400, "Invalid path");
+  producer::UploadOptions options;
+  if (!count_field(*body, "availability", 1, kMaxSlots, options.availability)) return message(400, "Invalid availability");
+  if (!count_field(*body, "k", 1, kMaxSlots, options.k)) return message(400, "Invalid k");
+  if (!count_field(*body, "m", 0, kMaxSlots - 1, options.m)) return message(400, "Invalid m");
+  std::optional<std::string> tier;
+  if (!string_field(*body, "tier", tier)) return message(400, "Invalid tier");
+  if (tier) options.tier = *tier;
+  auto id = p.upload(path, options);
+  if (!id) return error_reply(id.error());
+  return {200, json{{"msg", "File " + path + " is uploading"}, {"id", *id}}};
+}
+
+JsonReply list(producer::Producer& p) {
+  auto files = p.list();
+  if (!files) return error_reply(files.error());
+  json rows = json::array();
+  for (const producer::RemoteFile& f : *files) {
+    rows.push_back({{"id", f.id},
+                    {"path", f.path},
+                    {"size", format_size(f.size)},
+                    {"status", f.status},
+                    {"actualAvailability", f.actual_availability},
+                    {"availability", f.availability},
+                    {"hash", f.hash}});
+  }
+  return {200, std::move(rows)};
+}
+
+JsonReply list_local(producer::Producer& p) {
+  json rows = json::array();
+  for (const producer::LocalFile& f : p.list_local()) {
+    rows.push_back({{"id", f.file_id},
+                    {"path", f.path},
+                    {"size", format_size(f.size)},
+                    {"status", producer::status_name(f.status)},
+                    {"hash", f.md5},
+                    {"error", f.error}});
+  }
+  return {200, std::move(rows)};
+}
+
+/// {"fileId"} or {path_key}: the ID wins (seed 000). nullopt when neither is a usable string.
+std::optional<producer::FileRef> file_ref(const json& body, const char* path_key) {
+  std::string value;
+  if (required_string(body, "fileId", value)) return producer::FileRef{value, ""};
+  if (required_string(body, path_key, value)) return producer::FileRef{"", value};
+  return std::nullopt;
+}
+
+JsonReply download(producer::Producer& p, const json& raw) {
+  const auto body = object_body(raw);
+  if (!body) return message(400, "the request body must be a JSON object");
+  const auto ref = file_ref(*body, "path");
+  if (!ref) return message(400, "Invalid fileId or path: one of them is required, as a string");
+  std::string destination;
+  if (!required_string(*body, "destination", destination)) return message(400, "Invalid destination");
+  const auto wait = body->find("wait");
+  if (wait != body->end() && !wait->is_boolean()) return message(400, "Invalid wait: true or false");
+  const bool synchronous = wait != body->end() && wait->get<bool>();
+  auto ok = p.download(*ref, destination, synchronous);
+  if (!ok) return error_reply(ok.error());
+  return message(200, "Downloading file `" + ref->label() + "` to `" + destination + "`");
+}
+
+JsonReply remove(producer::Producer& p, const json& raw) {
+  const auto body = object_body(raw);
+  if (!body) return message(400, "the request body must be a JSON object");
+  const auto ref = file_ref(*body, "remotePath");
+  if (!ref) return message(400, "Invalid fileId or remotePath: one of them is required, as a string");
+  auto ok = p.remove(*ref);
+  if (!ok) return error_reply(ok.error());
+  return message(200, "File `" + ref->label() + "` removed");
+}
+
+JsonReply edit(producer::Producer& p, const json& raw) {
+  const auto body = object_body(raw);
+  if (!body) return message(400, "the request body must be a JSON object");
+  std::string id;
+  if (!required_string(*body, "fileId", id)) return message(400, "Invalid fileId");
+  std::optional<std::string> path;
+  if (!string_field(*body, "path", path)) return message(400, "Invalid path");
+  std::optional<std::uint32_t> availability;
+  if (!count_field(*body, "availability", 1, std::numeric_limits<std::uint32_t>::max(), availability)) {
+    return message(400, "Invalid availability");
+  }
+  auto ok = p.edit(id, path, availability);
+  if (!ok) return error_reply(ok.error());
+  return message(200, "File's metadata has changed");
+}
+
+JsonReply configs(producer::Producer& p, const json& raw) {
+  const auto body = object_body(raw);
+  if (!body) return message(400, "the request body must be a JSON object");
+  producer::ConfigChange change;
+  if (!string_field(*body, "directory", change.directory) || (change.directory && change.directory->empty())) {
+    return message(400, "Invalid directory");
+  }
+  if (!count_field(*body, "defaultAvailability", 1, kMaxSlots, change.default_availability)) {
+    return message(400, "Invalid defaultAvailability");
+  }
+  if (const auto it = body->find("startOnStartup"); it != body->end() && !it->is_null()) {
+    if (!it->is_boolean()) return message(400, "Invalid startOnStartup");
+    change.start_on_startup = it->get<bool>();
+  }
+  auto ok = p.configure(change);
+  if (!ok) return error_reply(ok.error());
+  return message(200, "Producer configs applied");
+}
+
+}  // namespace
+
+std::vector<JsonRoute> producer_routes(producer::Producer& producer) {
+  producer::Producer* p = &producer;
+  return {
+      {"POST", "/v1/producer/start", [p](const json&) { return start(*p); }},
+      {"POST", "/v1/producer/stop", [p](const json&) { return stop(*p); }},
+      {"POST", "/v1/producer/files/upload", [p](const json& body) { return upload(*p, body); }},
+      {"GET", "/v1/producer/files", [p](const json&) { return list(*p); }},
+      {"GET", "/v1/producer/files/local", [p](const json&) { return list_local(*p); }},
+      {"POST", "/v1/producer/files/download", [p](const json& body) { return download(*p, body); }},
+      {"POST", "/v1/producer/files/remove", [p](const json& body) { return remove(*p, body); }},
+      {"POST", "/v1/producer/edit", [p](const json& body) { return edit(*p, body); }},
+      {"POST", "/v1/producer/configs", [p](const json& body) { return configs(*p, body); }},
+  };
+}
+
+}  // namespace ob::api

@@ -1,0 +1,271 @@
+// The producer role of the daemon (seed 000 "Producer"): files in the local Producer directory,
+// or given to `producer upload`, are encrypted and erasure-coded by the Engine, registered with
+// the tracker (which places their slots on consumers), and served from this node's block
+// exchange until the tracker reports them UPLOADED (actual availability reached the desired
+// one); then the local encoded copy is dropped. The plaintext file stays in the directory.
+//
+// Threads: the PWatcher's (inotify events, queued), one worker (scan at start, watcher events,
+// one upload at a time, polling the tracker for statuses), the REST handlers calling in, and
+// one per background download. The local file list lives in <home>/state/producer.json
+// (producer_state.h), rewritten after every change.
+//
+// Decisions where seed 000 says TODO (docs/cli.md "producer"):
+//   - a file deleted locally while it uploads keeps uploading when it was already encoded (the
+//     encoded copy holds all of it; nothing is lost) and is dropped when still PENDING;
+//   - a file changed locally is a new file: the old version stays in the network;
+//   - a file the tracker no longer knows (removed from another machine) is uploaded again while
+//     it is in the Producer directory.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "coding/manifest.h"
+#include "core/error.h"
+#include "node/home.h"
+#include "node/producer/producer_state.h"
+#include "node/producer/pwatcher.h"
+#include "tracker/tracker_client.h"
+
+namespace ob {
+class Engine;
+class Network;
+}  // namespace ob
+
+namespace ob::producer {
+
+/// What an upload asks for (seed 000 upload step 3; `producer upload` flags).
+struct UploadOptions {
+  std::optional<std::uint32_t> availability{};  ///< desired availability, >= 1
+  std::optional<std::uint32_t> k{};             ///< data slots
+  std::optional<std::uint32_t> m{};             ///< parity slots
+  std::string tier = "free";                  ///< "free", "basic" or "premium"
+};
+
+/// The coding of one upload and the availability the tracker is asked for.
+struct CodingChoice {
+  CodingParams params;
+  std::uint32_t availability = 1;
+};
+
+/// Maps upload options to coding (docs/cli.md "producer upload"):
+///   k and/or m given    -> those (the other from `defaults`); availability as given, else m + 1;
+///   availability A only -> k = 1, m = A - 1: plain replication, seed 000's "every shard served
+///                          by A consumers";
+///   neither             -> k from `defaults`, m = default_availability - 1, availability =
+///                          default_availability.
+/// Block size always from `defaults`. Errors (invalid_argument): "Invalid availability: ..." for
+/// 0 or more than m + 1 (a file with m parity slots survives m lost consumers, so its
+/// availability is at most m + 1); "Invalid k"/"Invalid m" over 255; invalid coding parameters.
+Result<CodingChoice> choose_coding(const UploadOptions& options, const CodingParams& defaults,
+                                   std::uint32_t default_availability);
+
+/// "free", "basic", "premium" (any case) as the tracker's Tier. Errors (invalid_argument):
+/// "Invalid tier: ..." for anything else.
+Result<openbucket::tracker::v1::Tier> parse_tier(std::string_view name);
+
+/// A file named by its ID or by its remote path (seed 000: the ID wins when both are given).
+struct FileRef {
+  std::string file_id;  ///< empty: use path
+  std::string path;     ///< the remote path, as `producer ls` shows it ("/" in front is ignored)
+  /// What to call the file in messages: the ID if given, else the path.
+  const std::string& label() const noexcept { return file_id.empty() ? path : file_id; }
+};
+
+/// One row of `producer ls` (seed 000's listing).
+struct RemoteFile {
+  std::string id;                   ///< file ID; empty for a local file not yet encoded
+  std::string path;                 ///< remote path
+  std::uint64_t size = 0;           ///< plaintext bytes
+  std::string status;               ///< PENDING, UPLOADING, UPLOADED, DEGRADED, LOST, REMOVING
+  std::uint32_t actual_availability = 0;
+  std::uint32_t availability = 0;   ///< desired
+  std::string hash;                 ///< MD5, hex; empty while not yet hashed
+};
+
+/// `producer config` (seed 000): only the fields given change.
+struct ConfigChange {
+  std::optional<std::string> directory{};  ///< absolute, or starting with "~/"; created if missing
+  std::optional<std::uint32_t> default_availability{};
+  std::optional<bool> start_on_startup{};
+};
+
+/// Timings (tests shorten them).
+struct ProducerOptions {
+  std::chrono::milliseconds poll_interval{2000};    ///< how often upload statuses are asked for
+  std::chrono::milliseconds retry_interval{30000};  ///< before retrying a failed upload
+  std::chrono::milliseconds remove_timeout{60000};  ///< rm: wait for consumers to confirm
+  std::chrono::milliseconds tracker_timeout{10000}; ///< deadline of every tracker call
+  /// A file found by the watcher or a scan is uploaded once it has not been modified for this
+  /// long: a file still being written (a copy in progress) is not uploaded half-done.
+  std::chrono::milliseconds settle_time{2000};
+};
+
+/// The producer role. Thread-safe: every public function may be called from any thread.
+/// Lock order: lifecycle_mutex_, then upload_mutex_, then mutex_; no lock is held during a
+/// tracker call except upload_mutex_ (which only orders uploads and status polls). The worker
+/// takes upload_mutex_, so it is never joined (stop_threads) by a thread holding that mutex.
+class Producer {
+ public:
+  /// A stopped producer for `home`'s Producer directory, storing through `engine` and serving
+  /// from `network` (null: no block exchange, as in unit tests; then downloads cannot fetch
+  /// from consumers and no source address is registered). All must outlive the producer.
+  /// `tracker` empty: start() refuses. Reads <home>/state/producer.json; a damaged state file is
+  /// moved aside to producer.json.corrupt (and logged) and the producer starts afresh.
+  /// Errors (io): the state file cannot be read.
+  static Result<std::unique_ptr<Producer>> open(const Home& home, Engine& engine, Network* network,
+                                                std::optional<tracker::TrackerClient> tracker,
+                                                ProducerOptions options = {});
+  /// Stops like shutdown().
+  ~Producer();
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
+
+  /// Whether the state file says the producer was running (a restarted daemon starts it again).
+  bool was_started() const;
+  /// Whether it runs now.
+  bool running() const;
+
+  /// Seed 000 "Start Producer": creates the Producer directory if needed, starts the PWatcher
+  /// and the worker (which scans the directory, queues new files as PENDING, resumes uploads a
+  /// crash interrupted and compares with the tracker's list) and records that it runs (a failure
+  /// to write that record is logged: the producer runs anyway). Returns false when it was
+  /// already running. Errors (invalid_argument): no tracker configured; (io): the directory
+  /// cannot be created or watched.
+  Result<bool> start();
+  /// Seed 000 "Stop Producer": stops the watcher and the worker (an encoding in progress is
+  /// abandoned and redone at the next start) and records that it is stopped. Returns false
+  /// when it was not running. Errors (io): the state cannot be written.
+  Result<bool> stop();
+  /// Stops the threads and joins background downloads, keeping the "started" record (the
+  /// daemon's exit). Idempotent.
+  void shutdown();
+
+  /// Seed 000 "Produce data": `path` (absolute, a readable regular file) is copied into the
+  /// Producer directory unless it is inside it or a file with the same MD5 is there; then
+  /// encoded and registered. Starts the producer if it is stopped. Returns the file ID once the
+  /// tracker has registered it; the upload continues in the background. Errors
+  /// (invalid_argument): "Invalid path: ...", bad options (see choose_coding), no tracker, the
+  /// tracker refused; (io): the tracker is unreachable (the file stays queued), disk errors.
+  Result<std::string> upload(const std::filesystem::path& path, const UploadOptions& options);
+
+  /// `producer ls`: the tracker's list of this producer's files, then local files not yet
+  /// registered (status PENDING). Errors (invalid_argument): no tracker; (io): unreachable.
+  Result<std::vector<RemoteFile>> list();
+  /// `producer ls -l`: the files in the Producer directory as the producer knows them, by path.
+  std::vector<LocalFile> list_local() const;
+
+  /// Seed 000 "Download data": checks `destination` (an absolute directory this process can
+  /// read and write) and finds the file on the tracker; then fetches it from its consumers
+  /// (unless stored here), decodes it into <destination>/<last part of its remote path> (a
+  /// temporary file, fsynced and renamed; an existing file of that name is replaced) and
+  /// checks its MD5 against the registered one; a copy fetched for this is dropped after.
+  /// With `wait`, returns when the file is written; without, the transfer runs on a
+  /// background thread (its failure is logged). Errors (invalid_argument): "Invalid
+  /// destination"; (not_found): "File `<id|path>` not exists"; with `wait` also the transfer's
+  /// errors, (corrupt) "MD5 mismatch".
+  Result<void> download(const FileRef& file, const std::filesystem::path& destination, bool wait);
+
+  /// Seed 000 "Remove a file": asks the tracker to remove it, deletes the local file and any
+  /// encoded copy, then waits until the tracker forgets it (every consumer confirmed deletion)
+  /// for up to remove_timeout. A local file never registered is just deleted. Errors
+  /// (not_found): "File `<id|path>` not exists"; (io): the tracker is unreachable, or consumers
+  /// did not confirm in time (the message names them; the tracker keeps asking them).
+  Result<void> remove(const FileRef& file);
+
+  /// Seed 000 "Change file metadata": a new remote path and/or desired availability. Errors
+  /// (invalid_argument): "Invalid path", "Invalid availability: ..." (0, or over the file's
+  /// m + 1), nothing to change; (not_found): "File `<id>` not exists"; (io).
+  Result<void> edit(const std::string& file_id, const std::optional<std::string>& path,
+                    std::optional<std::uint32_t> availability);
+
+  /// Seed 000 "Change Producer config": validates every field first, then moves every entry of
+  /// the old directory into the new one (the producer pauses meanwhile), saves config.toml
+  /// (re-read first, so that other sections keep their latest values) and updates the startup
+  /// unit; a failure at any step undoes the earlier ones. Errors (invalid_argument): "Invalid
+  /// directory", "Invalid defaultAvailability"; (io): a step failed and was rolled back.
+  Result<void> configure(const ConfigChange& change);
+
+  /// The Producer directory in use.
+  std::filesystem::path directory() const;
+
+ private:
+  struct Download {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+
+  Producer(const Home& home, Engine& engine, Network* network, std::optional<tracker::TrackerClient> tracker,
+           ProducerOptions options, ProducerState state);
+
+  // Lifecycle (lifecycle_mutex_ held).
+  Result<void> start_threads();
+  void stop_threads();
+  void worker();
+
+  // Local list (mutex_ held unless said otherwise).
+  LocalFile* find_present(const std::string& path);
+  std::filesystem::path directory_locked() const;
+  Result<void> save_locked();
+  void note_written(const std::string& path, bool save = true);  // takes mutex_
+  void note_removed(const std::string& path);  // takes mutex_
+  void scan();                                 // takes mutex_
+  LocalFile& add_pending_locked(const std::string& path, std::uint64_t size, std::int64_t mtime_ns);
+
+  // Uploads and statuses (upload_mutex_ held).
+  Result<std::string> upload_locked(const std::string& path);
+  Result<void> register_file(const std::string& file_id);
+  /// When the worker may next try to upload `file` (a PENDING one): after its retry time and
+  /// once it has settled (mutex_ held).
+  std::chrono::steady_clock::time_point ready_at(const LocalFile& file) const;
+  void upload_next_pending();
+  void poll_tracker();
+  void drop_encoded_copy(const std::string& file_id);  // engine only: callable with mutex_ held
+
+  // Tracker calls.
+  Result<tracker::TrackerClient*> tracker_client();
+  Result<std::vector<openbucket::tracker::v1::FileInfo>> tracker_list(const std::string& file_id);
+  Result<openbucket::tracker::v1::FileInfo> find_remote(const FileRef& file);
+
+  Result<void> run_download(const openbucket::tracker::v1::FileInfo& info, const std::filesystem::path& destination);
+  Result<void> fetch_from_consumers(const openbucket::tracker::v1::FileInfo& info);
+
+  const Home& home_;
+  Engine& engine_;
+  Network* network_;
+  std::optional<tracker::TrackerClient> tracker_;
+  const ProducerOptions options_;
+  const std::filesystem::path state_file_;
+
+  std::mutex lifecycle_mutex_;  // serialises start, stop, shutdown, configure
+  std::mutex upload_mutex_;     // one upload (or status poll) at a time
+  mutable std::mutex mutex_;    // guards everything below
+  std::condition_variable wake_;
+  NodeConfig config_;           // this role's view of config.toml
+  ProducerState state_;
+  bool running_ = false;
+  bool stopping_ = false;
+  bool rescan_ = false;                                   // the worker must scan the whole directory
+  std::deque<std::pair<std::string, Change>> events_;     // from the watcher, for the worker
+  std::map<std::string, std::chrono::steady_clock::time_point> retry_after_;  // path -> next try
+  std::multiset<std::string> pinned_;  // file IDs being downloaded: their encoded copy stays
+  std::vector<Download> downloads_;
+  std::atomic<bool> cancel_{false};    // abandons the encoding in progress (stop)
+
+  std::unique_ptr<PWatcher> watcher_;  // lifecycle_mutex_
+  std::thread worker_;                 // lifecycle_mutex_
+};
+
+}  // namespace ob::producer

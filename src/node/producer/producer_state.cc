@@ -1,0 +1,127 @@
+#include "node/producer/producer_state.h"
+
+#include "store/file_io.h"
+
+namespace ob::producer {
+namespace {
+
+constexpr int kVersion = 1;
+constexpr std::size_t kMaxStateBytes = 256 * 1024 * 1024;
+
+Result<LocalStatus> parse_status(std::string_view name) {
+  for (const LocalStatus s : {LocalStatus::pending, LocalStatus::uploading, LocalStatus::uploaded}) {
+    if (status_name(s) == name) return s;
+  }
+  return fail(Errc::corrupt, "producer state: unknown status '", name, "'");
+}
+
+/// Reads field `key` of `object` into `out` when present, checking its JSON type.
+template <typename T>
+Result<void> read_field(const nlohmann::json& object, const char* key, T& out) {
+  const auto it = object.find(key);
+  if (it == object.end()) return {};
+  bool ok = false;
+  if constexpr (std::is_same_v<T, bool>) {
+    ok = it->is_boolean();
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    ok = it->is_string();
+  } else if constexpr (std::is_unsigned_v<T>) {
+    ok = it->is_number_unsigned() && it->template get<std::uint64_t>() <= std::numeric_limits<T>::max();
+  } else {
+    ok = it->is_number_integer();
+  }
+  if (!ok) return fail(Errc::corrupt, "producer state: field '", key, "' has the wrong type");
+  out = it->template get<T>();
+  return {};
+}
+
+}  // namespace
+
+std::string_view status_name(LocalStatus status) noexcept {
+  switch (status) {
+    case LocalStatus::pending:
+      return "PENDING";
+    case LocalStatus::uploading:
+      return "UPLOADING";
+    case LocalStatus::uploaded:
+      return "UPLOADED";
+  }
+  return "PENDING";
+}
+
+nlohmann::json state_to_json(const ProducerState& state) {
+  nlohmann::json files = nlohmann::json::array();
+  for (const LocalFile& f : state.files) {
+    files.push_back({{"path", f.path},
+                     {"md5", f.md5},
+                     {"size", f.size},
+                     {"mtimeNs", f.mtime_ns},
+                     {"present", f.present},
+                     {"status", status_name(f.status)},
+                     {"fileId", f.file_id},
+                     {"availability", f.availability},
+                     {"k", f.k},
+                     {"m", f.m},
+                     {"tier", f.tier},
+                     {"error", f.error}});
+  }
+  return {{"version", kVersion}, {"started", state.started}, {"files", std::move(files)}};
+}
+
+Result<ProducerState> state_from_json(const nlohmann::json& json) {
+  if (!json.is_object()) return fail(Errc::corrupt, "producer state: not a JSON object");
+  int version = 0;
+  OB_TRY_VOID(read_field(json, "version", version));
+  if (version != kVersion) return fail(Errc::corrupt, "producer state: unsupported version ", version);
+  ProducerState state;
+  OB_TRY_VOID(read_field(json, "started", state.started));
+  const auto files = json.find("files");
+  if (files == json.end() || !files->is_array()) return fail(Errc::corrupt, "producer state: no 'files' array");
+  for (const nlohmann::json& item : *files) {
+    if (!item.is_object()) return fail(Errc::corrupt, "producer state: a file entry is not an object");
+    LocalFile f;
+    std::string status;
+    OB_TRY_VOID(read_field(item, "path", f.path));
+    OB_TRY_VOID(read_field(item, "md5", f.md5));
+    OB_TRY_VOID(read_field(item, "size", f.size));
+    OB_TRY_VOID(read_field(item, "mtimeNs", f.mtime_ns));
+    OB_TRY_VOID(read_field(item, "present", f.present));
+    OB_TRY_VOID(read_field(item, "status", status));
+    OB_TRY_VOID(read_field(item, "fileId", f.file_id));
+    OB_TRY_VOID(read_field(item, "availability", f.availability));
+    OB_TRY_VOID(read_field(item, "k", f.k));
+    OB_TRY_VOID(read_field(item, "m", f.m));
+    OB_TRY_VOID(read_field(item, "tier", f.tier));
+    OB_TRY_VOID(read_field(item, "error", f.error));
+    OB_TRY(f.status, parse_status(status));
+    if (f.path.empty()) return fail(Errc::corrupt, "producer state: a file entry has no path");
+    if (f.status != LocalStatus::pending && f.file_id.empty()) {
+      return fail(Errc::corrupt, "producer state: ", f.path, " is ", status, " without a fileId");
+    }
+    state.files.push_back(std::move(f));
+  }
+  return state;
+}
+
+Result<ProducerState> load_state(const std::filesystem::path& file) {
+  auto bytes = fileio::read_file(file, kMaxStateBytes);
+  if (!bytes) {
+    if (bytes.error().code == Errc::not_found) return ProducerState{};
+    return std::unexpected(bytes.error());
+  }
+  const nlohmann::json json = nlohmann::json::parse(as_chars(*bytes), nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) return fail(Errc::corrupt, file.string(), " is not JSON");
+  auto state = state_from_json(json);
+  if (!state) return std::unexpected(prefixed(state.error(), file.string()));
+  return state;
+}
+
+Result<void> save_state(const std::filesystem::path& file, const ProducerState& state) {
+  std::error_code ec;
+  std::filesystem::create_directories(file.parent_path(), ec);
+  if (ec) return fail(Errc::io, "cannot create ", file.parent_path().string(), ": ", ec.message());
+  const std::string text = state_to_json(state).dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  return fileio::write_file_atomic(file, as_bytes(text), 0600);
+}
+
+}  // namespace ob::producer

@@ -1,0 +1,78 @@
+// The producer's local file list, kept in <home>/state/producer.json so that it survives a
+// crash (seed 000 keeps it "in memory"; a daemon that restarts must know which uploads to
+// resume). Written atomically and durably (temp file, fsync, rename, fsync dir) after every
+// change, so a crash leaves either the old or the new list.
+//
+//   {"version": 1, "started": true,
+//    "files": [{"path": "docs/a.txt", "md5": "9e10...", "size": 5, "mtimeNs": 1700000000000000000,
+//               "present": true, "status": "UPLOADING", "fileId": "bafy...",
+//               "availability": 2, "k": 0, "m": 0, "tier": "free", "error": ""}]}
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+
+namespace ob::producer {
+
+/// Where a local file is on its way into the network.
+enum class LocalStatus {
+  pending,    ///< in the Producer directory, not yet encoded (seed 000's PENDING)
+  uploading,  ///< encoded into the engine and registered (or being registered) with the tracker;
+              ///< consumers fetch their slots from this node
+  uploaded,   ///< the tracker said actual availability reached the desired one; the encoded
+              ///< copy was dropped
+};
+
+/// "PENDING", "UPLOADING", "UPLOADED".
+std::string_view status_name(LocalStatus status) noexcept;
+
+/// One file the producer knows of.
+struct LocalFile {
+  std::string path;               ///< relative to the Producer directory, '/' separated
+  std::string md5;                ///< hex MD5 of the contents; empty until hashed
+  std::uint64_t size = 0;         ///< bytes, when last seen on disk
+  std::int64_t mtime_ns = 0;      ///< modification time when last seen, ns since the epoch
+  /// Whether the file is in the Producer directory. False for an encoded file that was deleted
+  /// or replaced locally while it uploads: it keeps uploading (nothing is lost) and is
+  /// forgotten once UPLOADED.
+  bool present = true;
+  LocalStatus status = LocalStatus::pending;
+  std::string file_id;            ///< the manifest's CID once encoded; else empty
+  std::uint32_t availability = 0; ///< desired availability asked for; 0 = the default
+  std::uint32_t k = 0;            ///< data slots asked for; 0 = the default
+  std::uint32_t m = 0;            ///< parity slots asked for; 0 = the default
+  std::string tier = "free";      ///< "free", "basic" or "premium"
+  std::string error;              ///< the last upload failure, empty when none
+  /// Not saved: RegisterFile succeeded since this process started (every UPLOADING file is
+  /// registered again at start, so that the tracker has this node's current address).
+  bool registered = false;
+
+  friend bool operator==(const LocalFile&, const LocalFile&) = default;
+};
+
+/// Everything producer.json holds.
+struct ProducerState {
+  bool started = false;  ///< the producer was running: a restarted daemon starts it again
+  std::vector<LocalFile> files;
+
+  friend bool operator==(const ProducerState&, const ProducerState&) = default;
+};
+
+/// The JSON form above.
+nlohmann::json state_to_json(const ProducerState& state);
+/// Parses the JSON form. Errors (corrupt): not that form (each message names the field).
+Result<ProducerState> state_from_json(const nlohmann::json& json);
+
+/// Reads the state file; a missing file is an empty state. Errors (corrupt): not the JSON
+/// above; (io).
+Result<ProducerState> load_state(const std::filesystem::path& file);
+/// Replaces the state file atomically and durably, creating its directory. Errors (io).
+Result<void> save_state(const std::filesystem::path& file, const ProducerState& state);
+
+}  // namespace ob::producer
