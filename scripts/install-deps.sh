@@ -18,7 +18,7 @@ PACKAGES=(
   libsqlite3-dev         # the tracker's database
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
-  curl                   # tests/rest_test.sh talks to the daemon with it
+  curl jq                # tests/*.sh talk to daemons with them
 )
 
 missing=()

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Issue 4 end to end, as real processes on loopback: a tracker, 8 consumer daemons and a
+# producer daemon. Real files go up with k=4, m=2 and with availability 3 (k=1, three copies)
+# and reach UPLOADED at availability 3; two consumers are killed with SIGKILL; both files still
+# come back byte-identical, the tracker reports DEGRADED and repairs onto the other consumers
+# until availability is 3 again; a slot corrupted on a consumer's disk is caught and repaired;
+# the tracker and the producer restart without losing anything; seed 000's REST replies and
+# refusals are checked on the way; `producer rm` removes the slots from every consumer.
+# Usage: market_test.sh PATH/TO/open-bucket
+set -uo pipefail
+
+BIN=${1:?usage: market_test.sh PATH/TO/open-bucket}
+WORK=$(mktemp -d)
+declare -A PIDS=()
+cleanup() {
+  for name in "${!PIDS[@]}"; do kill "${PIDS[$name]}" 2>/dev/null; done
+  wait 2>/dev/null
+  if [ "${failed:-0}" -ne 0 ] && [ -n "${KEEP_LOGS:-}" ]; then echo "logs kept in $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+bad() {
+  failed=$((failed + 1))
+  echo "FAIL: $*" >&2
+}
+NETWORK_ID=$(((RANDOM << 8) + 4343))
+CONSUMERS=8
+TRACKER_PORT=$((20000 + RANDOM % 20000))
+
+# wait_for SECONDS COMMAND...: polls COMMAND every 0.25 s until it succeeds.
+wait_for() {
+  local deadline=$(($(date +%s) + $1))
+  shift
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    "$@" && return 0
+    sleep 0.25
+  done
+  return 1
+}
+
+start_tracker() {
+  "$BIN" --home "$WORK/tracker" tracker --listen "127.0.0.1:$TRACKER_PORT" --heartbeat-ms 300 --offline-after-ms 2000 \
+    --audit-interval-ms 500 --repair-tick-ms 250 >>"$WORK/tracker.out" 2>>"$WORK/tracker.log" &
+  PIDS[tracker]=$!
+  wait_for 20 grep -q '^tracker ' "$WORK/tracker.out" || { echo "tracker did not start:" >&2; cat "$WORK/tracker.log" >&2; exit 1; }
+}
+
+# node NAME: a home on free ports in this test's network, pointed at the tracker.
+node() {
+  "$BIN" --home "$WORK/$1" init -d --api-port 0 --p2p-port 0 --dht-port 0 --network-id "$NETWORK_ID" --no-sync \
+    --tracker "$TRACKER" --limit "1 GB" --k 4 --m 2 >/dev/null || { echo "init $1 failed" >&2; exit 1; }
+}
+
+# start NAME: its daemon, waiting (bounded) for daemon.json.
+start() {
+  rm -f "$WORK/$1/daemon.json"
+  "$BIN" --home "$WORK/$1" daemon 2>>"$WORK/$1.log" &
+  PIDS[$1]=$!
+  wait_for 30 test -s "$WORK/$1/daemon.json" || { echo "daemon $1 did not start:" >&2; cat "$WORK/$1.log" >&2; exit 1; }
+}
+
+api() {  # api NAME METHOD PATH [BODY]: prints "STATUS BODY"
+  local port token
+  port=$(jq -r .apiPort "$WORK/$1/daemon.json")
+  token=$(cat "$WORK/$1/keys/api.token")
+  if [ -n "${4:-}" ]; then
+    curl -s -o "$WORK/reply" -w '%{http_code}' -X "$2" -H "Authorization: Bearer $token" \
+      -H 'Content-Type: application/json' --data "$4" "http://127.0.0.1:$port$3"
+  else
+    curl -s -o "$WORK/reply" -w '%{http_code}' -X "$2" -H "Authorization: Bearer $token" "http://127.0.0.1:$port$3"
+  fi
+  printf ' %s' "$(cat "$WORK/reply")"
+}
+
+# expect NAME METHOD PATH BODY STATUS MSG: the reply is STATUS with {"msg": MSG}.
+expect() {
+  local reply
+  reply=$(api "$1" "$2" "$3" "$4")
+  if [ "${reply%% *}" = "$5" ] && [ "$(printf '%s' "${reply#* }" | jq -r .msg 2>/dev/null)" = "$6" ]; then ok; else
+    bad "$2 $3 $4 -> expected $5 {\"msg\": \"$6\"}, got $reply"
+  fi
+}
+
+files_json() { "$BIN" --home "$WORK/producer" producer ls --json 2>/dev/null; }
+# file_is ID STATUS AVAILABILITY: the producer's listing says so.
+file_is() {
+  files_json | jq -e --arg id "$1" --arg st "$2" --argjson a "$3" \
+    '.[] | select(.id == $id) | select(.status == $st and .actualAvailability == $a)' >/dev/null
+}
+# holders ID: consumer names holding a slot of file ID on disk.
+holders() {
+  local name
+  for i in $(seq 1 $CONSUMERS); do
+    name=c$i
+    compgen -G "$WORK/$name/consume/$1/*.index" >/dev/null && echo "$name"
+  done
+}
+
+# --- the network ------------------------------------------------------------------------------
+start_tracker
+TRACKER=$(sed -n 's/^tracker //p' "$WORK/tracker.out" | head -1)
+[ -n "$TRACKER" ] && jq -e .tracker "$WORK/tracker/tracker.json" >/dev/null && ok || bad "the tracker says where it is"
+
+for i in $(seq 1 $CONSUMERS); do
+  node c$i
+  start c$i
+done
+expect c1 POST /v1/consumer/start '{}' 200 "Consumer started"
+expect c1 POST /v1/consumer/start '{}' 200 "Consumer had already started"
+for i in $(seq 2 $CONSUMERS); do
+  "$BIN" --home "$WORK/c$i" consumer start >/dev/null || bad "consumer start on c$i"
+done
+expect c1 POST /v1/consumer/configs '{"limit": "lots"}' 400 "Invalid limit"
+expect c1 POST /v1/consumer/configs '{"directory": "/proc/nope"}' 400 "Invalid directory"
+
+node producer
+start producer
+expect producer POST /v1/producer/start '{}' 200 "Producer started"
+expect producer POST /v1/producer/start '{}' 200 "Producer had already started"
+
+# --- uploads reach UPLOADED --------------------------------------------------------------------
+head -c 3000000 /dev/urandom >"$WORK/coded.bin"
+head -c 1000000 /dev/urandom >"$WORK/copies.bin"
+ID1=$("$BIN" --home "$WORK/producer" producer upload --k 4 --m 2 --json "$WORK/coded.bin" | jq -r .id)
+ID2=$("$BIN" --home "$WORK/producer" producer upload --availability 3 --json "$WORK/copies.bin" | jq -r .id)
+[ -n "$ID1" ] && [ "$ID1" != null ] && [ -n "$ID2" ] && [ "$ID2" != null ] && ok || bad "uploads give file IDs: '$ID1' '$ID2'"
+wait_for 60 file_is "$ID1" UPLOADED 3 && ok || bad "k=4 m=2 file reaches UPLOADED at availability 3: $(files_json)"
+wait_for 60 file_is "$ID2" UPLOADED 3 && ok || bad "3-copy file reaches UPLOADED at availability 3: $(files_json)"
+[ "$(holders "$ID1" | wc -l)" -eq 6 ] && ok || bad "six consumers hold a slot of the coded file: $(holders "$ID1" | xargs)"
+[ "$(holders "$ID2" | wc -l)" -eq 3 ] && ok || bad "three consumers hold a copy: $(holders "$ID2" | xargs)"
+
+# --- two consumers die ---------------------------------------------------------------------------
+# Kill two holders of both files where possible, so that both lose availability.
+mapfile -t both < <(comm -12 <(holders "$ID1" | sort) <(holders "$ID2" | sort))
+victims=("${both[@]:0:2}")
+if [ ${#victims[@]} -lt 2 ]; then mapfile -t victims < <(holders "$ID1" | head -2); fi
+for v in "${victims[@]}"; do kill -9 "${PIDS[$v]}"; unset "PIDS[$v]"; done
+wait_for 30 bash -c "'$BIN' --home '$WORK/producer' producer ls --json | jq -e '.[] | select(.id == \"$ID1\") | select(.status == \"DEGRADED\")' >/dev/null" &&
+  ok || bad "the tracker reports DEGRADED after two consumers died: $(files_json)"
+
+mkdir -p "$WORK/down"
+"$BIN" --home "$WORK/producer" producer cp "$ID1" "$WORK/down" >/dev/null && cmp -s "$WORK/coded.bin" "$WORK/down/coded.bin" &&
+  ok || bad "the coded file downloads byte-identical with two consumers gone"
+"$BIN" --home "$WORK/producer" producer cp "$ID2" "$WORK/down" >/dev/null && cmp -s "$WORK/copies.bin" "$WORK/down/copies.bin" &&
+  ok || bad "the 3-copy file downloads byte-identical with two consumers gone"
+
+wait_for 90 file_is "$ID1" UPLOADED 3 && ok || bad "repair brings the coded file back to availability 3: $(files_json)"
+wait_for 90 file_is "$ID2" UPLOADED 3 && ok || bad "repair brings the 3-copy file back to availability 3: $(files_json)"
+[ "$(holders "$ID1" | grep -cvxF "$(printf '%s\n' "${victims[@]}")")" -ge 6 ] && ok ||
+  bad "six live consumers hold the coded file after repair: $(holders "$ID1" | xargs)"
+
+# --- a slot corrupted on a consumer's disk ----------------------------------------------------------
+target=$(holders "$ID1" | grep -vxF "$(printf '%s\n' "${victims[@]}")" | head -1)
+blocks=$(compgen -G "$WORK/$target/consume/$ID1/*.blocks" | head -1)
+printf '\xff\xff\xff\xff' | dd of="$blocks" bs=1 seek=100 conv=notrunc status=none
+wait_for 60 bash -c "! test -e '$blocks'" && ok || bad "the corrupted slot on $target is given up"
+wait_for 90 file_is "$ID1" UPLOADED 3 && ok || bad "the corrupted slot is repaired: $(files_json)"
+
+# --- restarts lose nothing ------------------------------------------------------------------------
+kill "${PIDS[tracker]}"
+wait "${PIDS[tracker]}" 2>/dev/null
+start_tracker
+wait_for 30 file_is "$ID1" UPLOADED 3 && ok || bad "the coded file is still UPLOADED after the tracker restarted: $(files_json)"
+
+head -c 20000000 /dev/urandom >"$WORK/big.bin"
+ID3=$("$BIN" --home "$WORK/producer" producer upload --json "$WORK/big.bin" | jq -r .id)
+kill -9 "${PIDS[producer]}"
+unset "PIDS[producer]"
+start producer  # the producer was started: the daemon starts it again and resumes the upload
+wait_for 90 file_is "$ID3" UPLOADED 3 && ok || bad "an upload interrupted by a producer crash completes: $(files_json)"
+"$BIN" --home "$WORK/producer" producer cp "$ID3" "$WORK/down" >/dev/null && cmp -s "$WORK/big.bin" "$WORK/down/big.bin" &&
+  ok || bad "the resumed upload downloads byte-identical"
+
+# --- seed 000's refusals --------------------------------------------------------------------------
+expect producer POST /v1/producer/files/remove '{"fileId": "nope"}' 400 'File `nope` not exists'
+expect producer POST /v1/producer/files/download "{\"fileId\": \"nope\", \"destination\": \"$WORK/down\"}" 400 'File `nope` not exists'
+expect producer POST /v1/producer/configs '{"directory": "/proc/nope"}' 400 "Invalid directory"
+expect producer POST /v1/producer/configs '{"defaultAvailability": "two"}' 400 "Invalid defaultAvailability"
+reply=$(api producer POST /v1/producer/edit "{\"fileId\": \"$ID1\", \"availability\": \"two\"}")
+[ "${reply%% *}" = 400 ] && ok || bad "edit with a non-number availability is refused: $reply"
+expect producer POST /v1/producer/edit "{\"fileId\": \"$ID1\", \"availability\": 2}" 200 "File's metadata has changed"
+wait_for 60 file_is "$ID1" UPLOADED 2 && ok || bad "lowering availability drops a slot: $(files_json)"
+
+# --- removal reaches every consumer ---------------------------------------------------------------
+expect producer POST /v1/producer/files/remove "{\"fileId\": \"$ID2\"}" 200 "File \`$ID2\` removed"
+[ -z "$(holders "$ID2" | grep -vxF "$(printf '%s\n' "${victims[@]}")")" ] && ok ||
+  bad "no live consumer holds the removed file: $(holders "$ID2" | xargs)"
+files_json | jq -e --arg id "$ID2" 'all(.[]; .id != $id)' >/dev/null && ok || bad "the removed file is no longer listed"
+
+expect producer POST /v1/producer/stop '{}' 200 "Producer stopped"
+expect producer POST /v1/producer/stop '{}' 200 "Producer had already stopped"
+expect "$target" POST /v1/consumer/stop '{}' 200 "Consumer stopped"
+
+echo "market: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
