@@ -99,5 +99,42 @@ rc=$?
 [ $rc -ne 0 ] && [ ! -e "$WORK/none" ] && [ $(( $(date +%s) - start_time )) -lt 30 ] && ok ||
   bad "unknown CID over the network: exit $rc, $(cat "$WORK/none.err")"
 
+# Killing a provider mid-transfer: with a second provider the transfer completes from it.
+head -c 150000000 /dev/urandom >"$WORK/big"
+BIG=$("$BIN" --home "$WORK/a" data put --k 4 --m 2 "$WORK/big") && ok || bad "put the big file on A"
+"$BIN" --home "$WORK/c" network connect "$A_ID" "$A_P2P" >/dev/null
+"$BIN" --home "$WORK/c" data get "$BIG" "$WORK/big-on-c" 2>"$WORK/big-c.err" && cmp -s "$WORK/big" "$WORK/big-on-c" &&
+  ok || bad "C fetches the big file from A: $(cat "$WORK/big-c.err")"
+C_P2P=$(sed -n 's/.*"p2pAddress":"\([^"]*\)".*/\1/p' "$WORK/c/daemon.json")
+"$BIN" --home "$WORK/b" network connect "$A_ID" "$A_P2P" >/dev/null
+"$BIN" --home "$WORK/b" network connect "$C_ID" "$C_P2P" >/dev/null
+"$BIN" --home "$WORK/b" data get "$BIG" "$WORK/big-on-b" 2>"$WORK/big-b.err" &
+getter=$!
+staged_bytes() { du -sb "$WORK/b/slots"/.staging* 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
+for _ in $(seq 1 200); do [ "$(staged_bytes)" -gt 20000000 ] && break; sleep 0.05; done
+kill -9 "${PIDS[0]}"  # A, the first daemon started, while B is fetching
+wait "$getter"
+rc=$?
+# B is another owner (its own master secret): the bytes cannot be decrypted there, but the fetch
+# itself must complete from C; B then holds the whole file.
+"$BIN" --home "$WORK/b" data ls --json | grep -q "$BIG" && ok ||
+  bad "B completes the fetch from C after A was killed mid-transfer (exit $rc: $(cat "$WORK/big-b.err"))"
+grep -q "fetched $BIG from the network (150208512 bytes, [1-9] peer(s) dropped)" "$WORK/b.log" && ok ||
+  bad "B read from A, dropped it when it died and went on: $(grep -i fetched "$WORK/b.log")"
+
+# Killing the only provider: a clear error within the deadline, never a hang, nothing written.
+head -c 150000000 /dev/urandom >"$WORK/big2"
+BIG2=$("$BIN" --home "$WORK/c" data put --k 4 --m 2 "$WORK/big2") && ok || bad "put a second big file on C only"
+start_time=$(date +%s)
+"$BIN" --home "$WORK/b" data get "$BIG2" "$WORK/big2-on-b" 2>"$WORK/big2-b.err" &
+getter=$!
+for _ in $(seq 1 200); do [ "$(staged_bytes)" -gt 20000000 ] && break; sleep 0.05; done
+kill -9 "${PIDS[2]}"  # C, while B is fetching
+wait "$getter"
+rc=$?
+[ $rc -ne 0 ] && [ ! -e "$WORK/big2-on-b" ] && [ $(( $(date +%s) - start_time )) -lt 60 ] && [ -s "$WORK/big2-b.err" ] && ok ||
+  bad "the only provider killed mid-transfer: exit $rc after $(( $(date +%s) - start_time )) s: $(cat "$WORK/big2-b.err")"
+"$BIN" --home "$WORK/b" data ls --json | grep -q "$BIG2" && bad "a half-fetched file is listed on B" || ok
+
 echo "network: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -68,6 +68,7 @@ struct Fetch {
   Bytes manifest_bytes;
   std::vector<std::vector<std::size_t>> holders;  // per slot: peers that have it
   std::vector<bool> dropped;                      // per peer
+  std::vector<std::size_t> load;                  // per peer: slots planned with it first
   std::vector<bool> wanted;                       // per slot
   std::vector<std::uint32_t> candidates;          // slots to read, in order of preference
   std::size_t next_candidate = 0;
@@ -75,7 +76,7 @@ struct Fetch {
   FetchReport report;
 
   Fetch(const Cid& c, const std::vector<PeerClient>& p, const FetchOptions& o)
-      : cid(c), peers(p), options(o), cid_bytes(as_chars(c.to_bytes())), dropped(p.size()) {}
+      : cid(c), peers(p), options(o), cid_bytes(as_chars(c.to_bytes())), dropped(p.size()), load(p.size()) {}
 
   void drop(std::size_t peer, const std::string& reason) {
     if (!dropped[peer]) {
@@ -196,10 +197,15 @@ struct Fetch {
       for (std::size_t p : holders[slot]) {
         if (!dropped[p]) plan.peers.push_back(p);
       }
+      // Spread the slots over the peers: the least-loaded holder serves this one, the others
+      // stand by in case it fails. Stable, so equal loads keep the peers' order.
+      std::stable_sort(plan.peers.begin(), plan.peers.end(),
+                       [&](std::size_t a, std::size_t b) { return load[a] < load[b]; });
       while (!plan.peers.empty()) {
         auto roots = fetch_index(plan.peers.front(), slot);
         if (roots) {
           plan.roots = std::move(*roots);
+          ++load[plan.peers.front()];
           return plan;
         }
         drop(plan.peers.front(), roots.error().message);
