@@ -151,6 +151,25 @@ wait_for 90 file_is "$ID2" UPLOADED 3 && ok || bad "repair brings the 3-copy fil
 [ "$(holders "$ID1" | grep -cvxF "$(printf '%s\n' "${victims[@]}")")" -ge 6 ] && ok ||
   bad "six live consumers hold the coded file after repair: $(holders "$ID1" | xargs)"
 
+# --- metrics (Prometheus text) on the tracker and on the daemons ------------------------------------
+metric() {  # metric PAGE NAME: the value of the sample line starting with NAME
+  awk -v n="$2" 'index($0, n " ") == 1 {print $NF}' <<<"$1" | head -1
+}
+tracker_page=$(curl -s "http://$(jq -r .metrics "$WORK/tracker/tracker.json")/metrics")
+[ "$(metric "$tracker_page" 'ob_tracker_files{status="UPLOADED"}')" = 2 ] && ok ||
+  bad "the tracker's /metrics counts 2 UPLOADED files: $(grep ob_tracker_files <<<"$tracker_page")"
+[ "$(metric "$tracker_page" ob_tracker_slots_lost_offline_total)" -ge 2 ] 2>/dev/null && ok ||
+  bad "the tracker's /metrics counts the slots lost with the killed consumers: $(grep lost <<<"$tracker_page")"
+live=$(holders "$ID1" | grep -vxF "$(printf '%s\n' "${victims[@]}")" | head -1)
+api "$live" GET /metrics >/dev/null
+page=$(cat "$WORK/reply")
+[ "$(metric "$page" ob_consumer_slots)" -ge 1 ] 2>/dev/null && [ "$(metric "$page" ob_consumer_used_bytes)" -gt 0 ] &&
+  ok || bad "a consumer's /metrics shows the slots it holds: $(grep ob_consumer <<<"$page")"
+api producer GET /metrics >/dev/null
+page=$(cat "$WORK/reply")
+[ "$(metric "$page" ob_exchange_bytes_served_total)" -gt 1000000 ] 2>/dev/null && ok ||
+  bad "the producer's /metrics counts the bytes it served: $(grep ob_exchange <<<"$page")"
+
 # --- a slot corrupted on a consumer's disk ----------------------------------------------------------
 target=$(holders "$ID1" | grep -vxF "$(printf '%s\n' "${victims[@]}")" | head -1)
 blocks=$(compgen -G "$WORK/$target/consume/$ID1/*.blocks" | head -1)

@@ -164,6 +164,7 @@ struct RestServer::Impl {
   bool authorized(const Request& req) const;
   HandlerResponse route(const Request& req, Response& res);
   void serve_json(const JsonRoute& route, const Request& req, Response& res);
+  void metrics_page(Response& res);
 
   void list_files(Response& res);
   void upload(const Request& req, Response& res, const httplib::ContentReader& read_body);
@@ -326,7 +327,7 @@ HandlerResponse RestServer::Impl::route(const Request& req, Response& res) {
     void (Impl::*handler)(Response&);
   };
   static constexpr Simple kSimple[] = {
-      {"/v1/space", &Impl::space}, {"/v1/debug/info", &Impl::debug_info}};
+      {"/v1/space", &Impl::space}, {"/v1/debug/info", &Impl::debug_info}, {"/metrics", &Impl::metrics_page}};
   for (const Simple& s : kSimple) {
     if (req.path != s.path) continue;
     if (method != "GET") return not_allowed("GET");
@@ -622,6 +623,27 @@ void RestServer::Impl::space(Response& res) {
               {"quotaUsedBytes", engine.blocks().used_bytes() + slot_bytes},
               {"storedFiles", entries->size()},
               {"slotBytes", slot_bytes}});
+}
+
+void RestServer::Impl::metrics_page(Response& res) {
+  std::vector<metrics::Gauge> gauges;
+  if (auto entries = engine.list()) {
+    std::uint64_t slot_bytes = 0;
+    for (const FileEntry& e : *entries) slot_bytes += e.stored_bytes;
+    gauges.push_back({"ob_store_files", "Files whose manifest is stored on this node.", static_cast<double>(entries->size()), {}});
+    gauges.push_back({"ob_store_slot_bytes", "Bytes of slot data in this node's own store (not the consumer's).",
+                      static_cast<double>(slot_bytes), {}});
+  }
+  gauges.push_back({"ob_store_block_bytes", "Bytes in the block store (manifests, raw blocks).",
+                    static_cast<double>(engine.blocks().used_bytes()), {}});
+  if (config.network != nullptr) {
+    gauges.push_back({"ob_dht_nodes", "DHT nodes this node knows.", static_cast<double>(config.network->dht_nodes()), {}});
+  }
+  if (config.gauges) {
+    for (metrics::Gauge& g : config.gauges()) gauges.push_back(std::move(g));
+  }
+  res.status = 200;
+  res.set_content(metrics::render(gauges), metrics::kContentType);
 }
 
 void RestServer::Impl::debug_info(Response& res) {

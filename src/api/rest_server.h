@@ -24,6 +24,7 @@
 
 #include "coding/manifest.h"
 #include "core/error.h"
+#include "core/metrics.h"
 
 namespace ob {
 class Engine;
@@ -62,6 +63,9 @@ struct RestServerConfig {
   /// More endpoints (seed 000's /v1/producer/*, /v1/consumer/*); their objects must outlive
   /// the server.
   std::vector<JsonRoute> routes;
+  /// More gauges for GET /metrics (the roles' state), called on a server thread per scrape;
+  /// empty: only the engine's and the network's. Must not throw.
+  std::function<std::vector<metrics::Gauge>()> gauges;
 };
 
 /// A REST server bound to 127.0.0.1 and serving one Engine, which must outlive it.

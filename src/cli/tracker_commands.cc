@@ -17,6 +17,7 @@ struct TrackerFlags {
   std::optional<std::uint32_t> offline_after_ms;
   std::uint32_t audit_interval_ms = 60000;
   std::uint32_t repair_tick_ms = 1000;
+  std::string metrics = "127.0.0.1:0";
 };
 
 int cmd_tracker(const std::optional<std::string>& home_flag, const TrackerFlags& flags) {
@@ -31,6 +32,7 @@ int cmd_tracker(const std::optional<std::string>& home_flag, const TrackerFlags&
   options.offline_after_ms = flags.offline_after_ms;
   options.audit_interval_ms = flags.audit_interval_ms;
   options.repair_tick_ms = flags.repair_tick_ms;
+  options.metrics_listen = flags.metrics;
   if (auto ok = tracker::run_tracker(options); !ok) return report(ok.error());
   return 0;
 }
@@ -59,6 +61,9 @@ CommandRunner add_tracker_commands(CLI::App& app, const std::optional<std::strin
   tracker->add_option("--repair-tick-ms", flags->repair_tick_ms,
                       "Time between maintenance passes: offline consumers, placement, repair (default 1000)")
       ->check(CLI::Range(1u, 3'600'000u));
+  tracker->add_option("--metrics", flags->metrics,
+                      "Serve GET /metrics (Prometheus) on host:port (default 127.0.0.1:0, any free port, "
+                      "written to tracker.json); off = none");
   return [tracker, flags, &home]() -> std::optional<int> {
     if (!tracker->parsed()) return std::nullopt;
     return cmd_tracker(home, *flags);

@@ -5,9 +5,20 @@
 #include <string>
 
 #include "coding/manifest.h"
+#include "core/metrics.h"
 
 namespace ob::exchange {
 namespace {
+
+metrics::Counter& served_blocks() {
+  static metrics::Counter& c = metrics::counter("ob_exchange_blocks_served_total", "Blocks sent to peers (GetBlocks).");
+  return c;
+}
+metrics::Counter& served_bytes() {
+  static metrics::Counter& c = metrics::counter("ob_exchange_bytes_served_total", "Bytes of blocks sent to peers.");
+  return c;
+}
+
 
 namespace pb = openbucket::p2p::v1;
 
@@ -134,6 +145,8 @@ grpc::Status ExchangeService::GetBlocks(grpc::ServerContext* context, const pb::
     if (!ok) return to_status(ok.error());
     block.set_index(j);
     if (!writer->Write(block)) return {grpc::StatusCode::CANCELLED, "the peer went away"};
+    served_blocks().add();
+    served_bytes().add(data->size());
   }
   return grpc::Status::OK;
 }
@@ -161,6 +174,8 @@ grpc::Status ExchangeService::Prove(grpc::ServerContext*, const pb::ProveRequest
   for (const merkle::Hash& sibling : proof->siblings) {
     reply->add_siblings(reinterpret_cast<const char*>(sibling.data()), sibling.size());
   }
+  static metrics::Counter& proofs = metrics::counter("ob_exchange_proofs_served_total", "Audit proofs (Prove) answered.");
+  proofs.add();
   return grpc::Status::OK;
 }
 

@@ -12,6 +12,7 @@
 #include "coding/erasure.h"
 #include "coding/manifest.h"
 #include "coding/merkle.h"
+#include "core/metrics.h"
 #include "exchange/exchange_service.h"
 #include "proto/p2p.grpc.pb.h"
 
@@ -33,6 +34,13 @@ PeerClient PeerClient::connect(const net::PeerId& peer, const std::string& addre
 }
 
 namespace {
+
+metrics::Counter& fetched_bytes() {
+  static metrics::Counter& c =
+      metrics::counter("ob_exchange_bytes_fetched_total", "Bytes of verified blocks received from peers.");
+  return c;
+}
+
 
 std::unique_ptr<grpc::ClientContext> context_with(const FetchOptions& options) {
   auto context = std::make_unique<grpc::ClientContext>();
@@ -82,6 +90,9 @@ struct Fetch {
     if (!dropped[peer]) {
       dropped[peer] = true;
       report.dropped.push_back(reason);
+      static metrics::Counter& drops =
+          metrics::counter("ob_exchange_peers_dropped_total", "Peers dropped from a transfer (failed, timed out or sent a wrong block).");
+      drops.add();
     }
   }
 
@@ -320,6 +331,7 @@ struct Fetch {
           if (ok) {
             done[c] = true;
             report.bytes_received += std::uint64_t{count} * block_size;
+            fetched_bytes().add(std::uint64_t{count} * block_size);
           } else {
             all_done = false;
             drop(plans[c].peers.front(), ok.error().message);  // failed, timed out or lied

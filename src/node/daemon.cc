@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -11,6 +12,7 @@
 #include "api/consumer_routes.h"
 #include "api/producer_routes.h"
 #include "api/rest_server.h"
+#include "core/metrics.h"
 #include "net/identity.h"
 #include "node/engine.h"
 #include "node/network.h"
@@ -47,6 +49,26 @@ Result<void> write_daemon_info(const std::filesystem::path& file, const DaemonIn
           .dump() +
       "\n";
   return fileio::write_file_atomic(file, as_bytes(text));
+}
+
+/// The roles' gauges for GET /metrics: the consumer's slots and bytes, the producer's local
+/// files by status. Reads in-memory state only (no tracker call per scrape).
+std::vector<metrics::Gauge> role_gauges(const producer::Producer& producer, const consumer::Consumer& consumer) {
+  std::vector<metrics::Gauge> gauges;
+  const consumer::ConsumerStatus status = consumer.status();
+  gauges.push_back({"ob_consumer_started", "1 while the consumer role runs.", status.started ? 1.0 : 0.0, {}});
+  gauges.push_back({"ob_consumer_registered", "1 while the tracker accepts this consumer's heartbeats.",
+                    status.registered ? 1.0 : 0.0, {}});
+  gauges.push_back({"ob_consumer_slots", "Slots held for the network.", static_cast<double>(status.slots.size()), {}});
+  gauges.push_back({"ob_consumer_used_bytes", "Bytes of slot data held for the network.",
+                    static_cast<double>(status.used_bytes), {}});
+  gauges.push_back({"ob_consumer_limit_bytes", "The consumer's limit in bytes.", static_cast<double>(status.limit_bytes), {}});
+  std::map<std::string, double> by_status{{"PENDING", 0}, {"UPLOADING", 0}, {"UPLOADED", 0}};
+  for (const producer::LocalFile& file : producer.list_local()) ++by_status[std::string(producer::status_name(file.status))];
+  for (const auto& [name, count] : by_status) {
+    gauges.push_back({"ob_producer_files", "Files in the producer's local list, by status.", count, {{"status", name}}});
+  }
+  return gauges;
 }
 
 }  // namespace
@@ -150,6 +172,9 @@ Result<void> run_daemon(const DaemonOptions& options) {
   // ROUTES: the roles' JSON endpoints are appended to config.routes here.
   for (api::JsonRoute& route : api::producer_routes(*producer_role)) config.routes.push_back(std::move(route));
   for (api::JsonRoute& route : api::consumer_routes(*consumer_role)) config.routes.push_back(std::move(route));
+  config.gauges = [producer = producer_role.get(), consumer = consumer_role.get()] {
+    return role_gauges(*producer, *consumer);
+  };
   OB_TRY(std::unique_ptr<api::RestServer> server, api::RestServer::bind(**engine, std::move(config)));
 
   const std::filesystem::path daemon_file = daemon_file_path(home.dir());

@@ -4,12 +4,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <httplib.h>
+
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "core/metrics.h"
 #include "net/identity.h"
 #include "store/file_io.h"
 #include "tracker/tracker_client.h"
@@ -124,19 +127,54 @@ Result<void> setup_logging(const std::string& level_name) {
 }
 
 /// The host part of "host:port" (brackets of "[::1]:port" kept). Errors (invalid_argument).
-Result<std::string> listen_host(const std::string& listen) {
+/// The host of a "host:port" flag value, after checking the port. `flag` names it in errors.
+Result<std::string> listen_host(const std::string& listen, const char* flag = "--listen") {
   const std::size_t colon = listen.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size() || listen.size() > 260) {
-    return fail(Errc::invalid_argument, "--listen '", listen, "' must be host:port");
+    return fail(Errc::invalid_argument, flag, " '", listen, "' must be host:port");
   }
   for (const char c : listen.substr(colon + 1)) {
-    if (c < '0' || c > '9') return fail(Errc::invalid_argument, "--listen '", listen, "' has a bad port");
+    if (c < '0' || c > '9') return fail(Errc::invalid_argument, flag, " '", listen, "' has a bad port");
   }
   if (listen.size() - colon - 1 > 5 || std::stoul(listen.substr(colon + 1)) > 65535) {
-    return fail(Errc::invalid_argument, "--listen '", listen, "' has a bad port");
+    return fail(Errc::invalid_argument, flag, " '", listen, "' has a bad port");
   }
   return listen.substr(0, colon);
 }
+
+/// GET /metrics for the tracker (Prometheus text format, no token: bind it to loopback or a
+/// monitoring network). Runs on its own thread from start() until the object goes.
+class MetricsServer {
+ public:
+  /// Binds `listen` ("host:port", port 0 = any free port). Errors (io): it cannot be bound.
+  static Result<std::unique_ptr<MetricsServer>> start(const std::string& host, int port, Tracker& tracker) {
+    std::unique_ptr<MetricsServer> self(new MetricsServer());
+    self->http_.Get("/metrics", [&tracker](const httplib::Request&, httplib::Response& res) {
+      auto gauges = tracker.gauges();
+      if (!gauges) {
+        res.status = 500;
+        res.set_content("# " + gauges.error().message + "\n", "text/plain");
+        return;
+      }
+      res.set_content(metrics::render(*gauges), metrics::kContentType);
+    });
+    self->port_ = port == 0 ? self->http_.bind_to_any_port(host) : (self->http_.bind_to_port(host, port) ? port : -1);
+    if (self->port_ < 0) return fail(Errc::io, "cannot listen on ", host, ":", port, " for /metrics");
+    self->thread_ = std::thread([server = self.get()] { server->http_.listen_after_bind(); });
+    return self;
+  }
+  ~MetricsServer() {
+    http_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  int port() const noexcept { return port_; }
+
+ private:
+  MetricsServer() = default;
+  httplib::Server http_;
+  std::thread thread_;
+  int port_ = -1;
+};
 
 std::filesystem::path tracker_file_path(const std::filesystem::path& home) { return home / "tracker.json"; }
 
@@ -176,6 +214,14 @@ Result<void> run_tracker(const TrackerOptions& options) {
   config.repair_tick = std::chrono::milliseconds(options.repair_tick_ms);
   config.audit_interval = std::chrono::milliseconds(options.audit_interval_ms);
   OB_TRY(std::unique_ptr<TrackerServer> server, TrackerServer::start(std::move(config), tls));
+  std::unique_ptr<MetricsServer> metrics_server;
+  std::string metrics_address;
+  if (options.metrics_listen != "off") {
+    OB_TRY(std::string metrics_host, listen_host(options.metrics_listen, "--metrics"));
+    const int wanted = std::stoi(options.metrics_listen.substr(options.metrics_listen.rfind(':') + 1));
+    OB_TRY(metrics_server, MetricsServer::start(metrics_host, wanted, server->tracker()));
+    metrics_address = metrics_host + ":" + std::to_string(metrics_server->port());
+  }
 
   const std::string address = host + ":" + std::to_string(server->port());
   const std::string peer_id = identity.peer_id().to_string();
@@ -185,13 +231,15 @@ Result<void> run_tracker(const TrackerOptions& options) {
   const std::string info = nlohmann::json{{"pid", pid},
                                           {"address", address},
                                           {"peerId", peer_id},
-                                          {"tracker", tracker_address.to_string()}}
+                                          {"tracker", tracker_address.to_string()},
+                                          {"metrics", metrics_address}}
                                .dump() +
                            "\n";
   OB_TRY_VOID(fileio::write_file_atomic(info_file, as_bytes(info)));
   spdlog::info("open-bucket tracker for {} (pid {}), database {}", options.home.string(), pid,
                options.db.value_or(options.home / "tracker.db").string());
   spdlog::info("listening on {} (TLS), peer ID {}", address, peer_id);
+  if (metrics_server) spdlog::info("metrics on http://{}/metrics", metrics_address);
   std::cout << "tracker " << tracker_address.to_string() << std::endl;  // flushed: scripts wait for it
 
   for (;;) {
@@ -203,6 +251,7 @@ Result<void> run_tracker(const TrackerOptions& options) {
       break;
     }
   }
+  metrics_server.reset();
   server->stop();
   server.reset();
   // Only our own file: a tracker that replaced it keeps its own.

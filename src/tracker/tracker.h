@@ -4,7 +4,7 @@
 //
 //   <home>/keys/identity.key   the tracker's Ed25519 identity: its peer ID pins its TLS certificate
 //   <home>/tracker.db          the SQLite database (tracker_db.h), unless --db says otherwise
-//   <home>/tracker.json        {"pid", "address", "peerId", "tracker"} while it runs
+//   <home>/tracker.json        {"pid", "address", "peerId", "tracker", "metrics"} while it runs
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -82,6 +82,9 @@ struct TrackerOptions {
   std::optional<std::uint32_t> offline_after_ms;   ///< --offline-after-ms, default 3 x heartbeat
   std::uint32_t audit_interval_ms = 60000;         ///< --audit-interval-ms, 0 = no audits
   std::uint32_t repair_tick_ms = 1000;             ///< --repair-tick-ms
+  /// --metrics: "host:port" of GET /metrics (Prometheus text; port 0 = any free port, written
+  /// to tracker.json as "metrics"), or "off".
+  std::string metrics_listen = "127.0.0.1:0";
 };
 
 /// Runs the tracker until SIGTERM or SIGINT: creates the home if needed, loads or creates the

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "core/metrics.h"
 #include "core/protocol.h"
 #include "exchange/fetcher.h"
 
@@ -754,12 +755,39 @@ grpc::Status Tracker::list_consumers(pb::ListConsumersReply* reply) {
   return grpc::Status::OK;
 }
 
+Result<std::vector<metrics::Gauge>> Tracker::gauges() {
+  std::lock_guard lock(mutex_);
+  OB_TRY(std::vector<ConsumerRow> consumers, db_->consumers());
+  OB_TRY(std::vector<FileRow> files, db_->files());
+  double online = 0;
+  for (const ConsumerRow& consumer : consumers) online += consumer.online ? 1 : 0;
+  std::map<std::string, double> by_status;
+  for (const char* name : {"UPLOADING", "UPLOADED", "DEGRADED", "LOST", "REMOVING"}) by_status[name] = 0;
+  double slots_stored = 0;
+  for (const FileRow& file : files) {
+    OB_TRY(pb::FileInfo info, file_info(file));
+    slots_stored += info.slots_stored();
+    std::string name = pb::FileStatus_Name(info.status());
+    if (name.starts_with("STATUS_")) name.erase(0, 7);
+    ++by_status[name];
+  }
+  std::vector<metrics::Gauge> gauges{
+      {"ob_tracker_consumers", "Consumers the tracker knows.", static_cast<double>(consumers.size()), {}},
+      {"ob_tracker_consumers_online", "Consumers heard from within offline_after.", online, {}},
+      {"ob_tracker_slots_stored", "Slots stored on online consumers, over all files.", slots_stored, {}}};
+  for (const auto& [name, count] : by_status) {
+    gauges.push_back({"ob_tracker_files", "Files by status.", count, {{"status", name}}});
+  }
+  return gauges;
+}
+
 // --- maintenance and audits ----------------------------------------------------------------------
 
 Result<void> Tracker::maintain() {
   std::lock_guard lock(mutex_);
   const std::int64_t now_ms = now();
-  return db_->transaction([&]() -> Result<void> {
+  std::uint64_t lost_offline = 0, placed_total = 0;
+  const Result<void> applied = db_->transaction([&]() -> Result<void> {
     // 1. Silent consumers go offline and lose their slots.
     OB_TRY(std::vector<ConsumerRow> consumers, db_->consumers());
     for (ConsumerRow& consumer : consumers) {
@@ -770,6 +798,7 @@ Result<void> Tracker::maintain() {
       for (const SlotRow& row : rows) OB_TRY_VOID(db_->delete_slot(row.file_id, row.slot));
       spdlog::warn("consumer {} silent for {} ms: offline, {} slot(s) to repair", consumer.peer_id,
                    now_ms - consumer.last_seen_ms, rows.size());
+      lost_offline += rows.size();
     }
     // 2. Assignments past their deadline are taken back.
     OB_TRY(std::vector<FileRow> files, db_->files());
@@ -793,10 +822,19 @@ Result<void> Tracker::maintain() {
     for (const FileRow& file : files) {
       if (file.removing) continue;
       OB_TRY(std::uint32_t placed, place_missing(file, pool, now_ms));
-      (void)placed;
+      placed_total += placed;
     }
     return {};
   });
+  if (!applied) return applied;
+  // Counted once the transaction has committed.
+  static metrics::Counter& lost = metrics::counter("ob_tracker_slots_lost_offline_total",
+                                                   "Slots lost because their consumer went offline (repaired elsewhere).");
+  static metrics::Counter& placed = metrics::counter("ob_tracker_slots_placed_total",
+                                                     "Slots placed on consumers: new uploads, repairs and raised availability.");
+  lost.add(lost_offline);
+  placed.add(placed_total);
+  return {};
 }
 
 Result<AuditRound> Tracker::audit_round(const Auditor& auditor) {
@@ -888,6 +926,14 @@ Result<AuditRound> Tracker::audit_round(const Auditor& auditor) {
     return {};
   });
   if (!applied) return std::unexpected(applied.error());
+  static metrics::Counter& passed = metrics::counter("ob_tracker_audits_passed_total", "Audits whose proof checked.");
+  static metrics::Counter& failed =
+      metrics::counter("ob_tracker_audits_failed_total", "Audits that failed (wrong or missing block, unreachable).");
+  static metrics::Counter& dropped =
+      metrics::counter("ob_tracker_slots_dropped_by_audit_total", "Slots taken from a consumer after a failed audit.");
+  passed.add(round.passed);
+  failed.add(round.failed);
+  dropped.add(round.dropped);
   return round;
 }
 

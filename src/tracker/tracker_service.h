@@ -23,6 +23,7 @@
 #include "coding/manifest.h"
 #include "core/cid.h"
 #include "core/error.h"
+#include "core/metrics.h"
 #include "net/identity.h"
 #include "net/tls.h"
 #include "proto/tracker.grpc.pb.h"
@@ -112,6 +113,10 @@ class Tracker {
                             openbucket::tracker::v1::ReportSlotsReply* reply);
   grpc::Status consumer_status(const net::PeerId& caller, openbucket::tracker::v1::ConsumerStatusReply* reply);
   grpc::Status list_consumers(openbucket::tracker::v1::ListConsumersReply* reply);
+
+  /// Gauges for the tracker's GET /metrics: consumers known and online, slots stored on
+  /// online consumers, files by status. Errors (io): the database.
+  Result<std::vector<metrics::Gauge>> gauges();
 
   /// One maintenance pass (docs/tracker.md "Repair"): silent consumers go offline and lose their
   /// slots; assignments past their deadline are taken back; removed files whose slots are all

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "coding/manifest.h"
+#include "core/metrics.h"
 #include "core/protocol.h"
 #include "core/units.h"
 #include "node/engine.h"
@@ -66,7 +67,24 @@ std::optional<int> state_from_name(const std::string& name) {
   return std::nullopt;
 }
 
+/// Counts every outcome reported to the tracker, by state (GET /metrics).
+void count_report(int state) {
+  static metrics::Counter& stored = metrics::counter("ob_consumer_slots_stored_total", "Slots stored on tracker orders.");
+  static metrics::Counter& deleted = metrics::counter("ob_consumer_slots_deleted_total", "Slots deleted on tracker orders.");
+  static metrics::Counter& failed = metrics::counter("ob_consumer_slot_orders_failed_total", "Tracker orders that failed.");
+  static metrics::Counter& given_up =
+      metrics::counter("ob_consumer_slots_given_up_total", "Slots given up (changed on disk, over the limit, gone).");
+  switch (state) {
+    case tv1::SlotReport::STORED: stored.add(); break;
+    case tv1::SlotReport::DELETED: deleted.add(); break;
+    case tv1::SlotReport::FAILED: failed.add(); break;
+    case tv1::SlotReport::GIVEN_UP: given_up.add(); break;
+    default: break;
+  }
+}
+
 PendingReport make_report(const SlotRef& ref, int state, std::string detail) {
+  count_report(state);
   return PendingReport{ref.file.to_string(), ref.slot, state, truncate_utf8(std::move(detail), kMaxDetailBytes), 0, 0};
 }
 
