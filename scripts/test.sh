@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds Open Bucket twice and runs every test with CTest:
+# Builds Open Bucket twice and runs every test with CTest, then fuzzes the parsers:
 #   build/       optimised, warnings as errors: unit tests + end-to-end CLI test
 #   build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer: the same tests
+#   build-fuzz/  libFuzzer targets of the parsers, FUZZ_SECONDS (60) each (scripts/fuzz.sh)
 # Usage: scripts/test.sh   (run scripts/install-deps.sh once first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,3 +20,6 @@ ninja -C build-asan -j "$JOBS" unit_tests open-bucket
 echo "== tests under ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$JOBS"
+
+echo "== fuzz (libFuzzer, ${FUZZ_SECONDS:-60} s per target)"
+bash scripts/fuzz.sh
