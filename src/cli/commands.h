@@ -28,6 +28,8 @@ using CommandRunner = std::function<std::optional<int>()>;
 CommandRunner add_init_command(CLI::App& app, const std::optional<std::string>& home);
 /// `open-bucket demo` (issue 5).
 CommandRunner add_demo_command(CLI::App& app, const std::optional<std::string>& home);
+/// `open-bucket nodes create|ls|status|resize|rm|up|down|supervise` (seed 002; node/fleet.h).
+CommandRunner add_nodes_commands(CLI::App& app, const std::optional<std::string>& home);
 /// `open-bucket tracker` (tracker/tracker.h). `home` is filled in by parsing (--home).
 CommandRunner add_tracker_commands(CLI::App& app, const std::optional<std::string>& home);
 /// `open-bucket producer start|stop|upload|ls|cp|rm|edit|config` (seed 000).
