@@ -5,7 +5,8 @@
 # CPU, the baselines it is judged against:
 #   - disk: dd of as many bytes as the network writes (n/k x the file), conv=fdatasync;
 #   - crypto: `openssl speed` for AES-256-GCM and SHA-256 on 64 KiB blocks;
-#   - erasure coding: ISA-L encode alone (pipeline_bench's BM_Erasure, k=4 m=2).
+#   - erasure coding: ISA-L encode alone (pipeline_bench's BM_Erasure, k=4 m=2);
+#   - helia (IPFS in JavaScript, bench/helia/): add on one local peer, fetch from another.
 # It prints throughput, the ratios, and DESIGN.md's target: upload >= 0.6 x disk / (n/k).
 # Baselines are medians of RUNS repetitions; the network run is repeated RUNS times too.
 #
@@ -71,11 +72,25 @@ AES=$(for _ in $(seq "$RUNS"); do speed aes-256-gcm; done | median)
 SHA=$(for _ in $(seq "$RUNS"); do speed sha256; done | median)
 ERASURE=na
 if [ -x "$BUILD/pipeline_bench" ]; then
-  ERASURE=$("$BUILD/pipeline_bench" --benchmark_filter='BM_Erasure/k:4/m:2$' --benchmark_repetitions="$RUNS" \
+  ERASURE=$("$BUILD/pipeline_bench" --benchmark_filter='BM_Erasure/k:4/m:2$' --benchmark_repetitions=3 \
     --benchmark_report_aggregates_only=true --benchmark_format=csv 2>/dev/null |
     awk -F, '/^name,/ {for (i = 1; i <= NF; ++i) col[$i] = i; next}
              /_median"/ {print $col["bytes_per_second"] / 1e6; exit}')
   ERASURE=$(printf '%.1f' "${ERASURE:-0}")
+fi
+
+# helia (IPFS in JavaScript, bench/helia/): add on one local peer, fetch from a second, before our
+# daemons start so they do not compete. Skipped, with the reason, when node/npm are missing.
+HELIA=$(dirname "$0")/helia HELIA_ADD=na HELIA_FETCH=na ha=() hf=()
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then echo "helia: skipped, node/npm not installed"
+elif [ ! -d "$HELIA/node_modules" ] && ! npm ci --prefix "$HELIA" --no-audit --no-fund >"$WORK/helia-npm.log" 2>&1; then
+  echo "helia: skipped, npm ci failed: $(grep -m1 -i error "$WORK/helia-npm.log")"; rm -rf "$HELIA/node_modules"
+else
+  for _ in $(seq "$RUNS"); do
+    j=$(TMPDIR=$WORK node "$HELIA/helia_bench.mjs" "$WORK/file.bin" 2>"$WORK/helia.log") || { echo "helia: skipped, run failed: $(tail -n1 "$WORK/helia.log")"; ha=(); break; }
+    ha+=("$(jq -r .addMBps <<<"$j")"); hf+=("$(jq -r .fetchMBps <<<"$j")")
+  done
+  [ ${#ha[@]} -gt 0 ] && { HELIA_ADD=$(printf '%s\n' "${ha[@]}" | median); HELIA_FETCH=$(printf '%s\n' "${hf[@]}" | median); }
 fi
 
 # --- the network -------------------------------------------------------------------------------------
@@ -135,13 +150,17 @@ printf '%-44s %12s\n' "disk baseline: dd conv=fdatasync" "$DISK"
 printf '%-44s %12s\n' "AES-256-GCM (openssl speed, 64 KiB)" "$AES"
 printf '%-44s %12s\n' "SHA-256 (openssl speed, 64 KiB)" "$SHA"
 printf '%-44s %12s\n' "ISA-L encode k=4 m=2 (pipeline_bench)" "$ERASURE"
+printf '%-44s %12s\n' "helia add (IPFS JS, 2 local peers; no fsync)" "$HELIA_ADD" "helia fetch (bitswap)" "$HELIA_FETCH"
 echo
 echo "upload / (disk / (n/k))      $(ratio "$UP" "$(awk -v d="$DISK" 'BEGIN {print d / 1.5}')")   (target >= 0.60: upload >= $TARGET MB/s)"
 echo "download / disk              $(ratio "$DOWN" "$DISK")"
 echo "upload / AES-256-GCM         $(ratio "$UP" "$AES")"
 echo "upload / SHA-256             $(ratio "$UP" "$SHA")"
 echo "peak RSS: producer ${PRODUCER_RSS:-?} MiB, largest consumer ${CONSUMER_RSS:-?} MiB (VmHWM)"
-echo "helia (IPFS in JavaScript): not measured here; see bench/README.md"
+if [ "$HELIA_ADD" != na ]; then
+  echo "upload / helia add           $(ratio "$UP" "$HELIA_ADD")   (helia's add is one unencrypted, unsynced copy)"
+  echo "download / helia fetch       $(ratio "$DOWN" "$HELIA_FETCH")"
+fi
 awk -v u="$UP" -v t="$TARGET" 'BEGIN {exit !(u >= t)}' && { echo "PASS"; exit 0; }
 echo "BELOW target"
 exit 1
