@@ -111,7 +111,14 @@ std::string error_body(std::string_view message) {
 
 std::string error_message(int status, std::string_view body) {
   const nlohmann::json json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (json.is_object() && json.contains("msg") && json["msg"].is_string()) return json["msg"].get<std::string>();
+  if (json.is_object() && json.contains("msg") && json["msg"].is_string()) {
+    std::string message = json["msg"].get<std::string>();
+    // Seed 000's replies keep "msg" to the seed's words; the role endpoints say why in "detail".
+    if (json.contains("detail") && json["detail"].is_string() && !json["detail"].get<std::string>().empty()) {
+      message += ": " + json["detail"].get<std::string>();
+    }
+    return message;
+  }
   return "HTTP " + std::to_string(status) + " " + std::string(status_text(status));
 }
 

@@ -26,8 +26,9 @@ std::string_view status_text(int status) noexcept;
 /// The JSON error body every failing endpoint returns: {"msg": message}.
 std::string error_body(std::string_view message);
 
-/// The message of a {"msg": ...} error body, or a generic one ("HTTP 404 Not Found") when the
-/// body is not such JSON.
+/// The message of a {"msg": ...} error body, followed by ": <detail>" when the body also has a
+/// non-empty "detail" string (the roles' endpoints explain seed 000's short messages there), or
+/// a generic one ("HTTP 404 Not Found") when the body is not such JSON.
 std::string error_message(int status, std::string_view body);
 
 /// `attachment; filename="name"`, with `"` and `\` escaped; when the name holds bytes outside

@@ -62,6 +62,9 @@ TEST(HttpStatusTest, MapsErrorCodesBothWays) {
 TEST(ErrorBodyTest, RoundTripsAndFallsBack) {
   EXPECT_EQ(error_body("no \"such\" file"), R"({"msg":"no \"such\" file"})");
   EXPECT_EQ(error_message(404, error_body("gone")), "gone");
+  EXPECT_EQ(error_message(400, R"({"msg": "Invalid directory", "detail": "/proc/x is not writable"})"),
+            "Invalid directory: /proc/x is not writable");
+  EXPECT_EQ(error_message(400, R"({"msg": "Invalid limit", "detail": ""})"), "Invalid limit");
   EXPECT_EQ(error_message(502, "<html>bad gateway</html>"), "HTTP 502 Server Error");
   EXPECT_EQ(error_message(404, ""), "HTTP 404 Not Found");
 }
