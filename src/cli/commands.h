@@ -28,6 +28,9 @@ using CommandRunner = std::function<std::optional<int>()>;
 CommandRunner add_init_command(CLI::App& app, const std::optional<std::string>& home);
 /// `open-bucket demo` (issue 5).
 CommandRunner add_demo_command(CLI::App& app, const std::optional<std::string>& home);
+/// The last non-empty line of `file` (a log), for error messages; empty if it cannot be read.
+std::string last_line(const std::filesystem::path& file);
+
 /// `open-bucket nodes create|ls|status|resize|rm|up|down|supervise` (seed 002; node/fleet.h).
 CommandRunner add_nodes_commands(CLI::App& app, const std::optional<std::string>& home);
 /// `open-bucket tracker` (tracker/tracker.h). `home` is filled in by parsing (--home).

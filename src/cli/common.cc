@@ -28,9 +28,6 @@ void print_reply(const nlohmann::json& reply, bool json) {
   }
 }
 
-namespace {
-
-/// The last non-empty line of `file`, for a start failure's message.
 std::string last_line(const std::filesystem::path& file) {
   std::ifstream in(file);
   std::string line, last;
@@ -39,8 +36,6 @@ std::string last_line(const std::filesystem::path& file) {
   }
   return last;
 }
-
-}  // namespace
 
 Result<pid_t> spawn_self(const std::vector<std::string>& args, const std::filesystem::path& log, bool tied) {
   std::error_code ec;

@@ -68,16 +68,6 @@ Result<std::uint64_t> parse_node_size(const std::string& text) {
   return *bytes;
 }
 
-/// The last non-empty line of a log, for error messages.
-std::string last_line(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::string line, last;
-  while (std::getline(in, line)) {
-    if (!line.empty()) last = line;
-  }
-  return last;
-}
-
 /// Polls `ready` every 200 ms until it yields a value or `timeout` passes; the error then says
 /// what was awaited and the last reason it was not ready.
 template <typename F>

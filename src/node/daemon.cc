@@ -6,12 +6,12 @@
 #include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "api/consumer_routes.h"
 #include "api/producer_routes.h"
 #include "api/rest_server.h"
+#include "core/log.h"
 #include "core/metrics.h"
 #include "net/identity.h"
 #include "node/engine.h"
@@ -24,20 +24,6 @@
 
 namespace ob {
 namespace {
-
-Result<void> setup_logging(const std::string& level_name) {
-  const spdlog::level::level_enum level = spdlog::level::from_str(level_name);
-  // from_str answers "off" for anything it does not know.
-  if (level == spdlog::level::off && level_name != "off") {
-    return fail(Errc::invalid_argument, "unknown log level '", level_name, "' (trace, debug, info, warn, error)");
-  }
-  auto logger = std::make_shared<spdlog::logger>("open-bucket", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
-  logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
-  logger->set_level(level);
-  logger->flush_on(spdlog::level::info);
-  spdlog::set_default_logger(std::move(logger));
-  return {};
-}
 
 Result<void> write_daemon_info(const std::filesystem::path& file, const DaemonInfo& info) {
   const std::string text =
@@ -116,7 +102,7 @@ Result<void> run_daemon(const DaemonOptions& options) {
   if (::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr) != 0) {
     return fail(Errc::io, "cannot block SIGTERM and SIGINT");
   }
-  OB_TRY_VOID(setup_logging(options.log_level));
+  OB_TRY_VOID(setup_logging("open-bucket", options.log_level));
 
   OB_TRY(Home home, Home::open(options.home));
   OB_TRY(net::Identity identity, net::Identity::load_or_create(home.identity_key_path()));

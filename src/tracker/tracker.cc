@@ -9,9 +9,9 @@
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "core/log.h"
 #include "core/metrics.h"
 #include "net/identity.h"
 #include "store/file_io.h"
@@ -113,19 +113,6 @@ void TrackerServer::loop(std::chrono::milliseconds interval, const char* name, c
 
 namespace {
 
-Result<void> setup_logging(const std::string& level_name) {
-  const spdlog::level::level_enum level = spdlog::level::from_str(level_name);
-  if (level == spdlog::level::off && level_name != "off") {
-    return fail(Errc::invalid_argument, "unknown log level '", level_name, "' (trace, debug, info, warn, error)");
-  }
-  auto logger = std::make_shared<spdlog::logger>("tracker", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
-  logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
-  logger->set_level(level);
-  logger->flush_on(spdlog::level::info);
-  spdlog::set_default_logger(std::move(logger));
-  return {};
-}
-
 /// The host part of "host:port" (brackets of "[::1]:port" kept). Errors (invalid_argument).
 /// The host of a "host:port" flag value, after checking the port. `flag` names it in errors.
 Result<std::string> listen_host(const std::string& listen, const char* flag = "--listen") {
@@ -190,7 +177,7 @@ Result<void> run_tracker(const TrackerOptions& options) {
   if (::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr) != 0) {
     return fail(Errc::io, "cannot block SIGTERM and SIGINT");
   }
-  OB_TRY_VOID(setup_logging(options.log_level));
+  OB_TRY_VOID(setup_logging("tracker", options.log_level));
   if (options.heartbeat_ms == 0) return fail(Errc::invalid_argument, "--heartbeat-ms must be at least 1");
   if (options.repair_tick_ms == 0) return fail(Errc::invalid_argument, "--repair-tick-ms must be at least 1");
   const std::uint64_t offline_after = options.offline_after_ms.value_or(3 * std::uint64_t{options.heartbeat_ms});
