@@ -3,16 +3,12 @@
 # damaged and rebuilt, and bad input refused with one line on stderr and nothing changed.
 # Usage: cli_test.sh PATH/TO/open-bucket
 set -uo pipefail
+. "$(dirname "$0")/lib.sh"
 
 BIN=${1:?usage: cli_test.sh PATH/TO/open-bucket}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 export OPEN_BUCKET_HOME="$WORK/home"
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
 
 # expect_fail NAME EXPECTED_EXIT STDERR_PATTERN -- COMMAND...: the command must exit with
 # EXPECTED_EXIT and print exactly one line matching the pattern on stderr.

@@ -8,6 +8,7 @@
 # refusals are checked on the way; `producer rm` removes the slots from every consumer.
 # Usage: market_test.sh PATH/TO/open-bucket
 set -uo pipefail
+. "$(dirname "$0")/lib.sh"
 
 BIN=${1:?usage: market_test.sh PATH/TO/open-bucket}
 WORK=$(mktemp -d)
@@ -18,27 +19,10 @@ cleanup() {
   if [ "${failed:-0}" -ne 0 ] && [ -n "${KEEP_LOGS:-}" ]; then echo "logs kept in $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() {
-  failed=$((failed + 1))
-  echo "FAIL: $*" >&2
-}
 NETWORK_ID=$(((RANDOM << 8) + 4343))
 CONSUMERS=8
 TRACKER_PORT=$((20000 + RANDOM % 20000))
 
-# wait_for SECONDS COMMAND...: polls COMMAND every 0.25 s until it succeeds.
-wait_for() {
-  local deadline=$(($(date +%s) + $1))
-  shift
-  while [ "$(date +%s)" -lt "$deadline" ]; do
-    "$@" && return 0
-    sleep 0.25
-  done
-  return 1
-}
 
 start_tracker() {
   "$BIN" --home "$WORK/tracker" tracker --listen "127.0.0.1:$TRACKER_PORT" --heartbeat-ms 300 --offline-after-ms 2000 \

@@ -4,6 +4,7 @@
 # holds it locally and the DHT lists A and C as providers. All traffic stays on 127.0.0.1.
 # Usage: network_test.sh PATH/TO/open-bucket
 set -uo pipefail
+. "$(dirname "$0")/lib.sh"
 
 BIN=${1:?usage: network_test.sh PATH/TO/open-bucket}
 WORK=$(mktemp -d)
@@ -14,10 +15,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
 NETWORK_ID=$(( (RANDOM << 8) + 4242 ))
 
 # node NAME [BOOTSTRAP]: initialises a home on free ports and this test's network ID.

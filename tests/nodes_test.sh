@@ -8,6 +8,7 @@
 # process is left behind.
 # Usage: nodes_test.sh PATH/TO/open-bucket
 set -uo pipefail
+. "$(dirname "$0")/lib.sh"
 
 BIN=${1:?usage: nodes_test.sh PATH/TO/open-bucket}
 WORK=$(mktemp -d)
@@ -26,27 +27,11 @@ cleanup() {
   if [ "${failed:-0}" -ne 0 ] && [ -n "${KEEP_LOGS:-}" ]; then echo "logs kept in $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() {
-  failed=$((failed + 1))
-  echo "FAIL: $*" >&2
-}
 NETWORK_ID=$(((RANDOM << 8) + 5005))
 TRACKER_PORT=$((20000 + RANDOM % 20000))
 T0=$(date +%s)
 step() { echo "[$(($(date +%s) - T0)) s] $*"; }
 
-wait_for() {  # wait_for SECONDS COMMAND...: polls COMMAND every 0.25 s until it succeeds
-  local deadline=$(($(date +%s) + $1))
-  shift
-  while [ "$(date +%s)" -lt "$deadline" ]; do
-    "$@" && return 0
-    sleep 0.25
-  done
-  return 1
-}
 
 nodes() { "$BIN" --home "$H" nodes "$@"; }
 ls_json() { nodes ls --json 2>/dev/null; }

@@ -5,6 +5,7 @@
 # daemon for the same home refused.
 # Usage: rest_test.sh PATH/TO/open-bucket
 set -uo pipefail
+. "$(dirname "$0")/lib.sh"
 
 BIN=${1:?usage: rest_test.sh PATH/TO/open-bucket}
 WORK=$(mktemp -d)
@@ -18,11 +19,6 @@ cleanup() {
 }
 trap cleanup EXIT
 export OPEN_BUCKET_HOME="$WORK/home"
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
 
 # check NAME CONDITION...: counts the outcome of a test command.
 check() {
