@@ -29,6 +29,12 @@ TrackerClient TrackerClient::connect(const TrackerAddress& tracker, const net::T
   args.SetMaxSendMessageSize(kMaxTrackerMessageBytes);
   // The certificate names the peer ID (net/tls.h); the verifier checks the key itself.
   args.SetSslTargetNameOverride(tracker.peer.to_string());
+  // After a tracker restart, heartbeats must resume well within the tracker's offline_after
+  // (15 s by default), or every consumer loses its slots in the tracker's view. gRPC's default
+  // reconnect backoff grows to 120 s; cap it at 1 s (one small TCP dial a second, at most).
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   auto channel = grpc::CreateCustomChannel(tracker.address, net::channel_credentials(local, tracker.peer), args);
   TrackerClient client(tracker);
   client.market_ = pb::Market::NewStub(channel);
