@@ -25,7 +25,7 @@ TRACKER_PORT=$((20000 + RANDOM % 20000))
 
 
 start_tracker() {
-  "$BIN" --home "$WORK/tracker" tracker --listen "127.0.0.1:$TRACKER_PORT" --heartbeat-ms 300 --offline-after-ms 4000 \
+  "$BIN" --home "$WORK/tracker" tracker --listen "127.0.0.1:$TRACKER_PORT" --heartbeat-ms 300 --offline-after-ms 2000 \
     --audit-interval-ms 500 --repair-tick-ms 250 >>"$WORK/tracker.out" 2>>"$WORK/tracker.log" &
   PIDS[tracker]=$!
   wait_for 20 grep -q '^tracker ' "$WORK/tracker.out" || { echo "tracker did not start:" >&2; cat "$WORK/tracker.log" >&2; exit 1; }
@@ -160,7 +160,15 @@ page=$(cat "$WORK/reply")
   bad "the producer's /metrics counts the bytes it served: $(grep ob_exchange <<<"$page")"
 
 # --- a slot corrupted on a consumer's disk ----------------------------------------------------------
-target=$(holders "$ID1" | grep -vxF "$(printf '%s\n' "${victims[@]}")" | head -1)
+# A consumer that holds a slot of the file by its own account (GET /v1/consumer/slots), not
+# only files on its disk (which may be left over from a slot the tracker moved away).
+holds() {
+  api "$1" GET /v1/consumer/slots >/dev/null && jq -e --arg id "$2" 'any(.slots[]; .fileId == $id)' "$WORK/reply" >/dev/null
+}
+target=
+for c in $(holders "$ID1" | grep -vxF "$(printf '%s\n' "${victims[@]}")"); do
+  if holds "$c" "$ID1"; then target=$c; break; fi
+done
 blocks=$(compgen -G "$WORK/$target/consume/$ID1/*.blocks" | head -1)
 printf '\xff\xff\xff\xff' | dd of="$blocks" bs=1 seek=100 conv=notrunc status=none
 wait_for 60 bash -c "! test -e '$blocks'" && ok || bad "the corrupted slot on $target is given up"
