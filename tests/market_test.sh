@@ -170,8 +170,14 @@ for c in $(holders "$ID1" | grep -vxF "$(printf '%s\n' "${victims[@]}")"); do
   if holds "$c" "$ID1"; then target=$c; break; fi
 done
 blocks=$(compgen -G "$WORK/$target/consume/$ID1/*.blocks" | head -1)
-printf '\xff\xff\xff\xff' | dd of="$blocks" bs=1 seek=100 conv=notrunc status=none
-wait_for 60 bash -c "! test -e '$blocks'" && ok || bad "the corrupted slot on $target is given up"
+audit_drops() {
+  metric "$(curl -s "http://$(jq -r .metrics "$WORK/tracker/tracker.json")/metrics")" ob_tracker_slots_dropped_by_audit_total
+}
+drops_before=$(audit_drops)
+# Every block overwritten (same size): CWatcher sees the change, and any audit of the slot fails.
+head -c "$(stat -c %s "$blocks")" /dev/urandom | dd of="$blocks" conv=notrunc status=none
+caught() { ! test -e "$blocks" || [ "$(audit_drops)" -gt "$drops_before" ]; }
+wait_for 60 caught && ok || bad "the corrupted slot on $target is caught (given up by CWatcher, or failed an audit)"
 wait_for 90 file_is "$ID1" UPLOADED 3 && ok || bad "the corrupted slot is repaired: $(files_json)"
 
 # --- restarts lose nothing ------------------------------------------------------------------------
