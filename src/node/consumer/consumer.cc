@@ -686,6 +686,7 @@ std::vector<PendingReport> Consumer::pending_reports() const {
 void Consumer::worker_loop() {
   for (;;) {
     std::optional<Order> next;
+    bool writes = true;
     {
       std::unique_lock lock(mutex_);
       auto runnable = queue_.end();
@@ -700,11 +701,14 @@ void Consumer::worker_loop() {
       next.emplace(std::move(*runnable));
       queue_.erase(runnable);
       busy_files_.insert(next->ref.file);
-      quiet_.insert_or_assign(next->ref, Clock::time_point::max());
+      // A STORE of a slot held already ("already stored") writes nothing; CWatcher must keep
+      // checking it (issue 15: the tracker re-sent STORE after a failed audit, and each one
+      // hid the damaged slot for quiet_grace). busy_files_ keeps CWatcher away meanwhile.
+      writes = !(next->store && held_.contains(next->ref));
     }
     const Order& order = *next;
     PendingReport report = execute(order);
-    unlock_file(order.ref);
+    unlock_file(order.ref, writes);
     {
       std::lock_guard lock(mutex_);
       queued_.erase({order.ref, order.store});
@@ -719,12 +723,12 @@ void Consumer::lock_file(const Cid& file) {
   busy_files_.insert(file);
 }
 
-void Consumer::unlock_file(const SlotRef& ref) {
+void Consumer::unlock_file(const SlotRef& ref, bool changed) {
   {
     std::lock_guard lock(mutex_);
     busy_files_.erase(ref.file);
     // CWatcher leaves the slot alone a little longer: its events of our change may still come.
-    quiet_.insert_or_assign(ref, Clock::now() + options_.quiet_grace);
+    if (changed) quiet_.insert_or_assign(ref, Clock::now() + options_.quiet_grace);
     const auto now = Clock::now();
     std::erase_if(quiet_, [&](const auto& entry) { return entry.second < now; });
   }
@@ -881,7 +885,7 @@ bool Consumer::give_up(const SlotRef& ref, const std::string& reason) {
     maybe_drop_manifest(ref.file);
     gave_up = true;
   }
-  unlock_file(ref);
+  unlock_file(ref, /*changed=*/true);
   if (gave_up) queue_report(make_report(ref, tv1::SlotReport::GIVEN_UP, reason));
   return gave_up;
 }

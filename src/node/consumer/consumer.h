@@ -193,7 +193,9 @@ class Consumer {
   PendingReport execute_delete(const Order& order);
   Result<Bytes> manifest_for(const Cid& file, const std::vector<exchange::PeerClient>& peers);
   void lock_file(const Cid& file);
-  void unlock_file(const SlotRef& ref);
+  /// Releases `file`; `changed`: the work wrote or removed `ref`, whose events CWatcher then
+  /// ignores for quiet_grace.
+  void unlock_file(const SlotRef& ref, bool changed);
   void maybe_drop_manifest(const Cid& file);
   bool give_up(const SlotRef& ref, const std::string& reason);
   void enforce_limit();

@@ -181,7 +181,7 @@ class ConsumerTest : public ::testing::Test {
     ConsumerOptions o;
     o.heartbeat_interval = 40ms;
     o.tracker_deadline = 3s;
-    o.quiet_grace = 300ms;
+    o.quiet_grace = quiet_grace_;
     o.watcher.settle = 30ms;
     o.watcher.scan_interval = std::chrono::hours(1);
     o.fetch.deadline = 3s;
@@ -244,6 +244,7 @@ class ConsumerTest : public ::testing::Test {
   std::mutex unit_mutex_;
   std::vector<bool> unit_calls_;
   bool fail_unit_ = false;
+  std::chrono::milliseconds quiet_grace_ = 300ms;
 };
 
 TEST_F(ConsumerTest, StartNeedsATracker) {
@@ -377,6 +378,38 @@ TEST_F(ConsumerTest, SlotsChangedOnDiskAreGivenUpAndReported) {
   EXPECT_EQ(deleted.file_id(), files_[1].to_string());
   EXPECT_TRUE(held().empty());
   EXPECT_EQ(consumer_->status().used_bytes, 0u);
+}
+
+// Issue 15: the tracker sent STORE again for a slot whose audit it had just failed; the
+// consumer answered "already stored" and, though it wrote nothing, CWatcher left the slot alone
+// for the quiet time of an own write, again with every such order. An order that changes nothing
+// on disk must not hide the slot from CWatcher: here the quiet time is an hour, so only a check
+// right after the change can give the slot up in time.
+TEST_F(ConsumerTest, AStoreOfAHeldSlotDoesNotHideItsDamage) {
+  make_consumer();
+  ASSERT_TRUE(consumer_->start());
+  store(files_[0], 0, 1);
+  // A restarted daemon: the slot is held, with no quiet time left from storing it.
+  consumer_.reset();
+  quiet_grace_ = std::chrono::hours(1);
+  make_consumer();
+  ASSERT_TRUE(consumer_->start());
+
+  order(tv1::SlotOrder::STORE, files_[0], 0);
+  const tv1::SlotReport again = report(2);
+  ASSERT_EQ(again.state(), tv1::SlotReport::STORED);
+  ASSERT_EQ(again.detail(), "already stored");
+
+  const fs::path blocks = slot_file(tmp_.path() / "consume", files_[0], 0, ".blocks");
+  const int fd = ::open(blocks.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  const std::uint8_t byte = 0xee;
+  ASSERT_EQ(::pwrite(fd, &byte, 1, 17), 1);
+  ::close(fd);
+  const tv1::SlotReport modified = report(3);
+  EXPECT_EQ(modified.state(), tv1::SlotReport::GIVEN_UP);
+  EXPECT_NE(modified.detail().find("modified on disk"), std::string::npos) << modified.detail();
+  EXPECT_TRUE(held().empty());
 }
 
 TEST_F(ConsumerTest, LoweringTheLimitGivesUpTheNewestSlotsFirst) {
