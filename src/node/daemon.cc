@@ -141,8 +141,10 @@ Result<void> run_daemon(const DaemonOptions& options) {
   if (home.config().producer_start_on_startup || producer_role->was_started()) {
     if (auto started = producer_role->start(); !started) spdlog::error("producer: {}", started.error().message);
   }
+  consumer::ConsumerOptions consumer_options;
+  consumer_options.watcher.scan_interval = std::chrono::seconds(home.config().consumer_scan_interval_seconds);
   OB_TRY(std::unique_ptr<consumer::Consumer> consumer_role,
-         consumer::Consumer::create(home, **engine, *network, tracker_client, home.config()));
+         consumer::Consumer::create(home, **engine, *network, tracker_client, home.config(), consumer_options));
   if (home.config().consumer_start_on_startup || consumer::Consumer::was_started(home.dir())) {
     if (auto started = consumer_role->start(); !started) spdlog::error("consumer: {}", started.error().message);
   }

@@ -16,6 +16,7 @@ namespace {
 constexpr std::string_view kConfigFile = "config.toml";
 constexpr std::string_view kMasterKeyFile = "keys/master.key";
 constexpr std::size_t kApiTokenBytes = 32;
+constexpr std::uint32_t kMaxScanIntervalSeconds = 24 * 60 * 60;  // a day: any longer and the scan is no net
 
 /// A TOML basic string: quoted, with backslash and quote escaped (read_string refuses control
 /// characters, so nothing else needs escaping).
@@ -109,7 +110,10 @@ std::string NodeConfig::to_toml() const {
       << "directory = " << toml_string(consumer_directory) << "\n"
       << "# Most bytes of slots to keep.\n"
       << "limit_bytes = " << consumer_limit_bytes << "\n"
-      << "start_on_startup = " << (consumer_start_on_startup ? "true" : "false") << "\n";
+      << "start_on_startup = " << (consumer_start_on_startup ? "true" : "false") << "\n"
+      << "# Seconds between CWatcher's scans of every slot, in case a change on disk was not\n"
+      << "# announced (1..86400).\n"
+      << "scan_interval_seconds = " << consumer_scan_interval_seconds << "\n";
   return out.str();
 }
 
@@ -172,6 +176,13 @@ Result<NodeConfig> NodeConfig::from_toml(std::string_view text) {
          read_integer<std::uint64_t>(table, "consumer", "limit_bytes", config.consumer_limit_bytes));
   OB_TRY(config.consumer_start_on_startup,
          read_bool(table, "consumer", "start_on_startup", config.consumer_start_on_startup));
+  OB_TRY(config.consumer_scan_interval_seconds,
+         read_integer<std::uint32_t>(table, "consumer", "scan_interval_seconds",
+                                     config.consumer_scan_interval_seconds));
+  if (config.consumer_scan_interval_seconds == 0 || config.consumer_scan_interval_seconds > kMaxScanIntervalSeconds) {
+    return fail(Errc::invalid_argument, "config.toml: [consumer] scan_interval_seconds must be from 1 to ",
+                kMaxScanIntervalSeconds);
+  }
   return config;
 }
 

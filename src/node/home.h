@@ -48,6 +48,9 @@ struct NodeConfig {
   /// [consumer] limit_bytes: most bytes of slots the consumer keeps (seed 000's limit).
   std::uint64_t consumer_limit_bytes = 10ull * 1000 * 1000 * 1000;
   bool consumer_start_on_startup = false;  ///< [consumer] start_on_startup
+  /// [consumer] scan_interval_seconds: how often CWatcher looks at every held slot even when
+  /// inotify announced nothing (its safety net; cwatcher.h), from 1 to 86400.
+  std::uint32_t consumer_scan_interval_seconds = 600;
 
   /// The TOML text of this configuration, with comments.
   std::string to_toml() const;

@@ -114,12 +114,14 @@ TEST(NodeConfigTest, RoundTripsThroughToml) {
   config.quota_bytes = 123456789;
   config.sync = false;
   config.api_port = 0;
+  config.consumer_scan_interval_seconds = 5;
   auto parsed = NodeConfig::from_toml(config.to_toml());
   ASSERT_TRUE(parsed) << parsed.error().message;
   EXPECT_EQ(parsed->coding, config.coding);
   EXPECT_EQ(parsed->quota_bytes, config.quota_bytes);
   EXPECT_FALSE(parsed->sync);
   EXPECT_EQ(parsed->api_port, 0);
+  EXPECT_EQ(parsed->consumer_scan_interval_seconds, 5u);
 }
 
 TEST(NodeConfigTest, ApiPortDefaultsTo8080AndIsRead) {
@@ -149,6 +151,8 @@ TEST(NodeConfigTest, RejectsBadValuesNamingTheKey) {
       "[p2p]\nbootstrap = [4222]\n",
       "[p2p]\nbootstrap = [\"no-port\"]\n",
       "[p2p]\nhost = \"\"\n",
+      "[consumer]\nscan_interval_seconds = 0\n",  // would scan without pause
+      "[consumer]\nscan_interval_seconds = 86401\n",
   };
   for (const char* text : cases) {
     auto parsed = NodeConfig::from_toml(text);
