@@ -23,7 +23,7 @@ max_len() {
 }
 
 echo "fuzz: building build-fuzz (-DOB_FUZZ=ON)"
-cmake -S . -B build-fuzz -G Ninja -DOB_FUZZ=ON -DOB_BENCHMARKS=OFF >/dev/null
+cmake -S . -B build-fuzz -G Ninja -DOB_FUZZ=ON -DOB_BENCHMARKS=OFF -DOB_WERROR=ON >/dev/null
 ninja -C build-fuzz -j "$JOBS" fuzz
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ob-fuzz.XXXXXX")
