@@ -120,7 +120,8 @@ Result<Manifest> Manifest::decode(ByteView encoded) {
   manifest.original_size = pb.original_size();
   // Stripe offsets are computed in 64-bit arithmetic everywhere: keep them there.
   const std::uint64_t stripes = manifest.stripe_count();
-  if (stripes > std::numeric_limits<std::int64_t>::max() / manifest.params.block_size) {
+  constexpr auto kMaxOffset = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  if (stripes > kMaxOffset / manifest.params.block_size) {
     return fail(Errc::corrupt, "manifest original size ", manifest.original_size, " is too large");
   }
 
