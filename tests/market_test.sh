@@ -173,10 +173,18 @@ blocks=$(compgen -G "$WORK/$target/consume/$ID1/*.blocks" | head -1)
 audit_drops() {
   metric "$(curl -s "http://$(jq -r .metrics "$WORK/tracker/tracker.json")/metrics")" ob_tracker_slots_dropped_by_audit_total
 }
+given_up() {  # slots the target gave up so far (its CWatcher's catches)
+  api "$target" GET /metrics >/dev/null
+  local n
+  n=$(metric "$(cat "$WORK/reply")" ob_consumer_slots_given_up_total)
+  echo "${n:-0}"
+}
 drops_before=$(audit_drops)
+given_before=$(given_up)
 # Every block overwritten (same size): CWatcher sees the change, and any audit of the slot fails.
+# Counted, not only seen on disk: the slot may come back to the same consumer within a second.
 head -c "$(stat -c %s "$blocks")" /dev/urandom | dd of="$blocks" conv=notrunc status=none
-caught() { ! test -e "$blocks" || [ "$(audit_drops)" -gt "$drops_before" ]; }
+caught() { ! test -e "$blocks" || [ "$(audit_drops)" -gt "$drops_before" ] || [ "$(given_up)" -gt "$given_before" ]; }
 wait_for 60 caught && ok || bad "the corrupted slot on $target is caught (given up by CWatcher, or failed an audit)"
 wait_for 90 file_is "$ID1" UPLOADED 3 && ok || bad "the corrupted slot is repaired: $(files_json)"
 
