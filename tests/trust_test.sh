@@ -12,14 +12,7 @@ set -uo pipefail
 
 BIN=${1:?usage: trust_test.sh PATH/TO/open-bucket PATH/TO/fake_consumer}
 FAKE=${2:?usage: trust_test.sh PATH/TO/open-bucket PATH/TO/fake_consumer}
-WORK=$(mktemp -d)
-declare -A PIDS=()
-cleanup() {
-  for name in "${!PIDS[@]}"; do kill "${PIDS[$name]}" 2>/dev/null; done
-  wait 2>/dev/null
-  if [ "${failed:-0}" -ne 0 ] && [ -n "${KEEP_LOGS:-}" ]; then echo "logs kept in $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
+e2e_setup
 NETWORK_ID=$(((RANDOM << 8) + 5151))
 TRACKER_PORT=$((20000 + RANDOM % 20000))
 
@@ -41,21 +34,10 @@ node() {
   "$BIN" --home "$WORK/$1" init -d --api-port 0 --p2p-port 0 --dht-port 0 --network-id "$NETWORK_ID" --no-sync \
     --tracker "$TRACKER" --limit "1 GB" --k 2 --m 2 >/dev/null || { echo "init $1 failed" >&2; exit 1; }
 }
-start() {
-  rm -f "$WORK/$1/daemon.json"
-  "$BIN" --home "$WORK/$1" daemon 2>>"$WORK/$1.log" &
-  PIDS[$1]=$!
-  wait_for 30 test -s "$WORK/$1/daemon.json" || { echo "daemon $1 did not start:" >&2; cat "$WORK/$1.log" >&2; exit 1; }
-}
 consumer() {  # consumer NAME: a daemon whose consumer runs
   node "$1"
-  start "$1"
+  start_daemon "$1"
   "$BIN" --home "$WORK/$1" consumer start >/dev/null || bad "consumer start on $1"
-}
-files_json() { "$BIN" --home "$WORK/producer" producer ls --json 2>/dev/null; }
-file_is() {  # file_is ID STATUS AVAILABILITY
-  files_json | jq -e --arg id "$1" --arg st "$2" --argjson a "$3" \
-    '.[] | select(.id == $id) | select(.status == $st and .actualAvailability == $a)' >/dev/null
 }
 holders() {  # holders ID: honest consumers holding a slot of file ID on disk
   for c in c1 c2 c3 c4 c5; do
@@ -73,7 +55,7 @@ consumer c2
 wait_for 30 at_least ob_tracker_consumers_online 4 && ok || bad "four consumers online: $(metric ob_tracker_consumers_online)"
 
 node producer
-start producer
+start_daemon producer
 "$BIN" --home "$WORK/producer" producer start >/dev/null || bad "producer start"
 head -c 1500000 /dev/urandom >"$WORK/file.bin"
 ID=$("$BIN" --home "$WORK/producer" producer upload --k 2 --m 2 --json "$WORK/file.bin" | jq -r .id)
@@ -104,7 +86,7 @@ unset "PIDS[$victim]"
 wait_for 60 at_least ob_tracker_slots_lost_offline_total 1 && ok || bad "the tracker sees $victim's slot gone"
 wait_for 90 file_is "$ID" UPLOADED 3 && ok || bad "the slot is repaired onto the spare: $(files_json)"
 compgen -G "$WORK/$victim/consume/$ID/*.index" >/dev/null && ok || bad "$victim's orphan copy is still on its disk while it is down"
-start "$victim"  # its consumer was started: the daemon starts it again, registers and lists its slots
+start_daemon "$victim"  # its consumer was started: the daemon starts it again, registers and lists its slots
 wait_for 60 eval '! compgen -G "$WORK/$victim/consume/$ID/*.index" >/dev/null' && ok ||
   bad "$victim deletes the copy the tracker placed elsewhere"
 

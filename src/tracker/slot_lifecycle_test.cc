@@ -29,16 +29,20 @@ SlotRow row_in(SlotState state) {
   return row;
 }
 
+/// `t` applied, with these effects.
+void expect_effects(const std::optional<Transition>& t, bool removed, bool avoid, bool discard) {
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->removed, removed);
+  EXPECT_EQ(t->avoid, avoid);
+  EXPECT_EQ(t->discard, discard);
+}
+
 TEST(SlotLifecycle, EveryRuleOfTheTableDoesWhatItSays) {
   ASSERT_FALSE(transition_table().empty());
   for (const TransitionRule& rule : transition_table()) {
     SCOPED_TRACE(std::string(state_name(rule.from)) + " + " + event_name(rule.event));
     SlotRow row = row_in(rule.from);
-    const auto t = apply(row, rule.event, kNow, kTimes);
-    ASSERT_TRUE(t.has_value());
-    EXPECT_EQ(t->removed, !rule.to.has_value());
-    EXPECT_EQ(t->avoid, rule.avoid);
-    EXPECT_EQ(t->discard, rule.discard);
+    expect_effects(apply(row, rule.event, kNow, kTimes), !rule.to.has_value(), rule.avoid, rule.discard);
     if (rule.to) {
       EXPECT_EQ(row.state, *rule.to);
     }
@@ -99,11 +103,7 @@ TEST(SlotLifecycle, AnUnansweredSlotIsRetriedThenLostPastTheBound) {
   EXPECT_EQ(row.unanswered_since_ms, kNow);  // the clock runs from the first one
   EXPECT_FALSE(unanswered_too_long(row, kNow + bound, bound));
   EXPECT_TRUE(unanswered_too_long(row, kNow + bound + 1, bound));
-  const auto lost = apply(row, SlotEvent::unanswered_too_long, kNow + bound + 1, kTimes);
-  ASSERT_TRUE(lost);
-  EXPECT_TRUE(lost->removed);
-  EXPECT_TRUE(lost->avoid);
-  EXPECT_TRUE(lost->discard);
+  expect_effects(apply(row, SlotEvent::unanswered_too_long, kNow + bound + 1, kTimes), true, true, true);
   // An answer in time stops the clock.
   SlotRow back = row_in(SlotState::stored);
   ASSERT_TRUE(apply(back, SlotEvent::proof_unanswered, kNow, kTimes));
@@ -141,17 +141,12 @@ TEST(SlotLifecycle, AdoptedSlotsAreVerifiedBeforeTheyCount) {
 
 TEST(SlotLifecycle, BadProofsAndFailedDeletesLeaveADeleteOrderBehind) {
   for (const SlotState state : {SlotState::verifying, SlotState::stored}) {
+    SCOPED_TRACE(state_name(state));
     SlotRow row = row_in(state);
-    const auto t = apply(row, SlotEvent::proof_failed, kNow, kTimes);
-    ASSERT_TRUE(t);
-    EXPECT_TRUE(t->removed && t->avoid && t->discard) << state_name(state);
+    expect_effects(apply(row, SlotEvent::proof_failed, kNow, kTimes), true, true, true);
   }
   SlotRow deleting = row_in(SlotState::deleting);
-  const auto t = apply(deleting, SlotEvent::failed_reported, kNow, kTimes);
-  ASSERT_TRUE(t);
-  EXPECT_TRUE(t->removed);
-  EXPECT_FALSE(t->avoid);
-  EXPECT_TRUE(t->discard);
+  expect_effects(apply(deleting, SlotEvent::failed_reported, kNow, kTimes), true, false, true);
   // A DELETED report about a slot the consumer is meant to hold is stale: ignored.
   SlotRow assigned = row_in(SlotState::assigned);
   EXPECT_FALSE(apply(assigned, SlotEvent::deleted_reported, kNow, kTimes));

@@ -427,6 +427,20 @@ Result<void> Tracker::settle_file(const std::string& file_id) {
   return {};
 }
 
+Result<void> Tracker::settle_and_place(const std::set<std::string>& file_ids, std::int64_t now_ms) {
+  if (file_ids.empty()) return {};
+  OB_TRY(Pool pool, load_pool());
+  for (const std::string& file_id : file_ids) {
+    OB_TRY_VOID(settle_file(file_id));
+    OB_TRY(std::optional<FileRow> file, db_->file(file_id));
+    if (file) {
+      OB_TRY(std::uint32_t placed_count, place_missing(*file, pool, now_ms));
+      (void)placed_count;
+    }
+  }
+  return {};
+}
+
 Result<pb::FileInfo> Tracker::file_info(const FileRow& file) {
   OB_TRY(std::uint32_t stored, db_->stored_online(file.file_id));
   const std::uint32_t actual = stored >= file.k ? stored - file.k + 1 : 0;
@@ -887,16 +901,7 @@ grpc::Status Tracker::report_slots(const net::PeerId& caller, const pb::ReportSl
         }
       }
       OB_TRY_VOID(db_->put_consumer(*consumer));
-      OB_TRY(Pool pool, load_pool());
-      for (const std::string& file_id : touched) {
-        OB_TRY_VOID(settle_file(file_id));
-        OB_TRY(std::optional<FileRow> file, db_->file(file_id));
-        if (file) {
-          OB_TRY(std::uint32_t placed_count, place_missing(*file, pool, now_ms));
-          (void)placed_count;
-        }
-      }
-      return {};
+      return settle_and_place(touched, now_ms);
     }));
   }
   if (wake) wake_challenges();
@@ -1234,17 +1239,7 @@ Result<AuditRound> Tracker::audit_round(const Auditor& auditor) {
         }
       }
       for (const auto& [peer, consumer] : consumers) OB_TRY_VOID(db_->put_consumer(consumer));
-      if (touched.empty()) return {};
-      OB_TRY(Pool pool, load_pool());
-      for (const std::string& file_id : touched) {
-        OB_TRY_VOID(settle_file(file_id));
-        OB_TRY(std::optional<FileRow> file, db_->file(file_id));
-        if (file) {
-          OB_TRY(std::uint32_t placed_count, place_missing(*file, pool, now_ms));
-          (void)placed_count;
-        }
-      }
-      return {};
+      return settle_and_place(touched, now_ms);
     });
     if (!applied) return std::unexpected(applied.error());
   }

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -177,6 +178,9 @@ class Tracker {
   void wake_challenges();
   /// Deletes the file if it is removing and no rows remain; sets uploaded_once when reached.
   Result<void> settle_file(const std::string& file_id);
+  /// settle_file, then place_missing, for each of `file_ids` (whose slots just changed).
+  /// Caller holds mutex_ and an open transaction.
+  Result<void> settle_and_place(const std::set<std::string>& file_ids, std::int64_t now_ms);
   /// The FileInfo of `file` as it stands.
   Result<openbucket::tracker::v1::FileInfo> file_info(const FileRow& file);
   Result<openbucket::tracker::v1::ConsumerInfo> consumer_info(const ConsumerRow& consumer,

@@ -222,6 +222,15 @@ class TrackerServiceTest : public ::testing::Test {
     return p.client.consumer().ReconcileSlots(call_context().get(), request, reply);
   }
   void advance(std::int64_t ms) { now_ += ms; }
+  /// Time passes beyond the store timeout (2 minutes plus a slot's bytes at 1 MiB/s) while
+  /// `seeds` keep heartbeating and the maintenance pass runs.
+  void outlast_store_timeout(const std::vector<std::uint64_t>& seeds) {
+    for (int i = 0; i < 50; ++i) {
+      advance(2500);
+      orders(seeds);
+      maintain();
+    }
+  }
   void maintain() {
     auto ok = server_->tracker().maintain();
     ASSERT_TRUE(ok) << ok.error().message;
@@ -709,12 +718,7 @@ TEST_F(TrackerServiceTest, AssignmentsNotStoredInTimeArePlacedElsewhere) {
   auto first = orders(seeds(1, 2));
   ASSERT_EQ(first.size(), 1u);
   const std::string slow = first.begin()->first;
-  // Past the 2-minute store timeout (plus the slot's bytes at 1 MiB/s), still heartbeating.
-  for (int i = 0; i < 50; ++i) {
-    advance(2500);
-    orders(seeds(1, 2));
-    maintain();
-  }
+  outlast_store_timeout(seeds(1, 2));
   auto second = orders(seeds(1, 2));
   ASSERT_EQ(second.size(), 1u);
   EXPECT_NE(second.begin()->first, slow);
@@ -1035,11 +1039,7 @@ TEST_F(TrackerServiceTest, ALateStoredReportIsAdoptedOrEndsInADeletion) {
   auto first = orders(seeds(1, 2));
   ASSERT_EQ(first.size(), 1u);
   const std::uint64_t slow = first.begin()->first == peer(1).id() ? 1 : 2;
-  for (int i = 0; i < 50; ++i) {  // past the store timeout: the slot goes to the other one
-    advance(2500);
-    orders(seeds(1, 2));
-    maintain();
-  }
+  outlast_store_timeout(seeds(1, 2));  // the slot goes to the other one
   ASSERT_NE(holders_of(producer, id).at(0).first, peer(slow).id());
   ASSERT_TRUE(report(peer(slow), id, 0, pb::SlotReport::STORED).ok());  // late
   EXPECT_NE(holders_of(producer, id).at(0).first, peer(slow).id());
