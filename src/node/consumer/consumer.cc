@@ -888,11 +888,12 @@ PendingReport Consumer::execute_store(const Order& order) {
            store->dir().string();
   };
   if (auto full = disk_full()) {
-    std::lock_guard lock(mutex_);
-    reserved_ -= need;
-    over_limit = std::move(full);
+    {
+      std::lock_guard lock(mutex_);
+      reserved_ -= need;
+    }
+    return no_space(*full);
   }
-  if (over_limit) return no_space(*over_limit);
   const std::uint32_t wanted[] = {ref.slot};
   auto fetched = exchange::fetch_slots(ref.file, wanted, peers, engine_.blocks(), *store, options_.fetch);
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
