@@ -11,14 +11,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 BIN=${1:?usage: market_test.sh PATH/TO/open-bucket}
-WORK=$(mktemp -d)
-declare -A PIDS=()
-cleanup() {
-  for name in "${!PIDS[@]}"; do kill "${PIDS[$name]}" 2>/dev/null; done
-  wait 2>/dev/null
-  if [ "${failed:-0}" -ne 0 ] && [ -n "${KEEP_LOGS:-}" ]; then echo "logs kept in $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
+e2e_setup
 NETWORK_ID=$(((RANDOM << 8) + 4343))
 CONSUMERS=8
 TRACKER_PORT=$((20000 + RANDOM % 20000))
@@ -37,14 +30,6 @@ node() {
   "$BIN" --home "$WORK/$1" init -d --api-port 0 --p2p-port 0 --dht-port 0 --network-id "$NETWORK_ID" --no-sync \
     --tracker "$TRACKER" --limit "1 GB" --k 4 --m 2 >/dev/null || { echo "init $1 failed" >&2; exit 1; }
   sed -i 's/^scan_interval_seconds = .*/scan_interval_seconds = 5/' "$WORK/$1/config.toml"
-}
-
-# start NAME: its daemon, waiting (bounded) for daemon.json.
-start() {
-  rm -f "$WORK/$1/daemon.json"
-  "$BIN" --home "$WORK/$1" daemon 2>>"$WORK/$1.log" &
-  PIDS[$1]=$!
-  wait_for 30 test -s "$WORK/$1/daemon.json" || { echo "daemon $1 did not start:" >&2; cat "$WORK/$1.log" >&2; exit 1; }
 }
 
 # kill9 NAME: SIGKILL, and wait until the process is gone (and its store's lock with it).
@@ -76,12 +61,6 @@ expect() {
   fi
 }
 
-files_json() { "$BIN" --home "$WORK/producer" producer ls --json 2>/dev/null; }
-# file_is ID STATUS AVAILABILITY: the producer's listing says so.
-file_is() {
-  files_json | jq -e --arg id "$1" --arg st "$2" --argjson a "$3" \
-    '.[] | select(.id == $id) | select(.status == $st and .actualAvailability == $a)' >/dev/null
-}
 # holders ID: consumer names holding a slot of file ID on disk.
 holders() {
   local name
@@ -98,7 +77,7 @@ TRACKER=$(sed -n 's/^tracker //p' "$WORK/tracker.out" | head -1)
 
 for i in $(seq 1 $CONSUMERS); do
   node c$i
-  start c$i
+  start_daemon c$i
 done
 expect c1 POST /v1/consumer/start '{}' 200 "Consumer started"
 expect c1 POST /v1/consumer/start '{}' 200 "Consumer had already started"
@@ -111,7 +90,7 @@ expect c1 POST /v1/consumer/configs '{"limit": "lots"}' 400 "Invalid limit"
 expect c1 POST /v1/consumer/configs '{"directory": "/proc/nope"}' 400 "Invalid directory"
 
 node producer
-start producer
+start_daemon producer
 expect producer POST /v1/producer/start '{}' 200 "Producer started"
 expect producer POST /v1/producer/start '{}' 200 "Producer had already started"
 
@@ -192,6 +171,7 @@ given_up() {  # given_up NAME: how many slots NAME's consumer has given up
 drops_before=$(audit_drops)
 given_before=$(given_up "$target")
 # Every block overwritten (same size): CWatcher sees the change, and any audit of the slot fails.
+# Counted, not only seen on disk: the slot may come back to the same consumer within a second.
 head -c "$(stat -c %s "$blocks")" /dev/urandom | dd of="$blocks" conv=notrunc status=none
 # Counted, not looked for on disk: the tracker may repair the slot onto the same consumer within
 # a few hundred milliseconds, and a poll could miss the moment the file was gone.
@@ -208,7 +188,7 @@ wait_for 30 file_is "$ID1" UPLOADED 3 && ok || bad "the coded file is still UPLO
 head -c 20000000 /dev/urandom >"$WORK/big.bin"
 ID3=$("$BIN" --home "$WORK/producer" producer upload --json "$WORK/big.bin" | jq -r .id)
 kill9 producer
-start producer  # the producer was started: the daemon starts it again and resumes the upload
+start_daemon producer  # the producer was started: the daemon starts it again and resumes the upload
 wait_for 90 file_is "$ID3" UPLOADED 3 && ok || bad "an upload interrupted by a producer crash completes: $(files_json)"
 "$BIN" --home "$WORK/producer" producer cp "$ID3" "$WORK/down" >/dev/null && cmp -s "$WORK/big.bin" "$WORK/down/big.bin" &&
   ok || bad "the resumed upload downloads byte-identical"

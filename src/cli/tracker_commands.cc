@@ -16,6 +16,7 @@ struct TrackerFlags {
   std::uint32_t heartbeat_ms = 5000;
   std::optional<std::uint32_t> offline_after_ms;
   std::uint32_t audit_interval_ms = 60000;
+  std::optional<std::uint32_t> unanswered_after_ms;
   std::uint32_t repair_tick_ms = 1000;
   std::string metrics = "127.0.0.1:0";
 };
@@ -31,6 +32,7 @@ int cmd_tracker(const std::optional<std::string>& home_flag, const TrackerFlags&
   options.heartbeat_ms = flags.heartbeat_ms;
   options.offline_after_ms = flags.offline_after_ms;
   options.audit_interval_ms = flags.audit_interval_ms;
+  options.unanswered_after_ms = flags.unanswered_after_ms;
   options.repair_tick_ms = flags.repair_tick_ms;
   options.metrics_listen = flags.metrics;
   if (auto ok = tracker::run_tracker(options); !ok) return report(ok.error());
@@ -56,8 +58,13 @@ CommandRunner add_tracker_commands(CLI::App& app, const std::optional<std::strin
                       "A consumer silent this long goes offline and its slots are repaired (default 3 x heartbeat)")
       ->check(CLI::Range(1u, 86'400'000u));
   tracker->add_option("--audit-interval-ms", flags->audit_interval_ms,
-                      "Time between audit rounds (default 60000; 0 = no audits)")
+                      "Every proven slot is challenged again within this time (default 60000; 0 = no audits: "
+                      "slots are still proven once before they count)")
       ->check(CLI::Range(0u, 86'400'000u));
+  tracker->add_option("--unanswered-after-ms", flags->unanswered_after_ms,
+                      "A slot whose consumer answers no challenge for this long stops counting and is repaired "
+                      "elsewhere (default: the larger of --offline-after-ms and 10000)")
+      ->check(CLI::Range(1u, 86'400'000u));
   tracker->add_option("--repair-tick-ms", flags->repair_tick_ms,
                       "Time between maintenance passes: offline consumers, placement, repair (default 1000)")
       ->check(CLI::Range(1u, 3'600'000u));

@@ -6,6 +6,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -24,6 +25,16 @@ namespace ob::tracker {
 Result<std::unique_ptr<TrackerServer>> TrackerServer::start(TrackerServerConfig config, const net::TlsIdentity& tls) {
   std::unique_ptr<TrackerServer> self(new TrackerServer());
   OB_TRY(self->tracker_, Tracker::open(config.db, config.settings));
+  if (config.challenge_tick.count() > 0) {
+    // Before serving: STORED reports wake the challenge thread from the first call on.
+    self->tracker_->set_challenge_listener([raw = self.get()] {
+      {
+        std::lock_guard lock(raw->stop_mutex_);
+        raw->challenges_wanted_ = true;
+      }
+      raw->stop_cv_.notify_all();
+    });
+  }
   self->market_ = std::make_unique<MarketService>(*self->tracker_);
   self->producer_ = std::make_unique<ProducerService>(*self->tracker_);
   self->consumer_ = std::make_unique<ConsumerService>(*self->tracker_);
@@ -46,9 +57,10 @@ Result<std::unique_ptr<TrackerServer>> TrackerServer::start(TrackerServerConfig 
       });
     });
   }
-  if (config.audit_interval.count() > 0) {
+  if (config.challenge_tick.count() > 0) {
     Auditor inner = config.auditor ? std::move(config.auditor) : network_auditor(tls, config.settings.audit_deadline);
-    // Audits not yet started when stop() is called are not run: stopping waits for one call at most.
+    // Challenges not yet started when stop() is called are not run: stopping waits for one call
+    // per consumer at most.
     Auditor auditor = [raw = self.get(), inner = std::move(inner)](
                           const net::PeerId& consumer, const std::vector<std::string>& addresses, const Cid& file,
                           const Manifest& manifest, std::uint32_t slot, std::uint64_t block) -> Result<void> {
@@ -58,19 +70,30 @@ Result<std::unique_ptr<TrackerServer>> TrackerServer::start(TrackerServerConfig 
       }
       return inner(consumer, addresses, file, manifest, slot, block);
     };
-    self->threads_.emplace_back([raw = self.get(), interval = config.audit_interval, tracker,
+    self->threads_.emplace_back([raw = self.get(), tick = config.challenge_tick, tracker,
                                  auditor = std::move(auditor)] {
-      raw->loop(interval, "audits", [tracker, &auditor] {
-        auto round = tracker->audit_round(auditor);
-        if (!round) {
-          spdlog::error("audits: {}", round.error().message);
-        } else if (round->failed + round->skipped > 0) {
-          spdlog::warn("audits: {} passed, {} failed, {} slot(s) dropped, {} not run", round->passed, round->failed,
-                       round->dropped, round->skipped);
-        } else if (round->passed > 0) {
-          spdlog::debug("audits: {} passed", round->passed);
-        }
-      });
+      raw->loop(
+          tick, "challenges",
+          [raw, tracker, &auditor] {
+            auto round = tracker->audit_round(auditor);
+            if (!round) {
+              spdlog::error("challenges: {}", round.error().message);
+              return;
+            }
+            if (round->failed + round->skipped > 0) {
+              spdlog::warn("challenges: {} passed ({} newly proven), {} failed ({} unanswered), {} slot(s) dropped, "
+                           "{} not run",
+                           round->passed, round->verified, round->failed, round->unanswered, round->dropped,
+                           round->skipped);
+            } else if (round->passed > 0) {
+              spdlog::debug("challenges: {} passed ({} newly proven)", round->passed, round->verified);
+            }
+            if (round->more) {
+              std::lock_guard lock(raw->stop_mutex_);
+              raw->challenges_wanted_ = true;  // a backlog: go on at once
+            }
+          },
+          &raw->challenges_wanted_);
     });
   }
   return self;
@@ -95,11 +118,14 @@ void TrackerServer::stop() {
   }
 }
 
-void TrackerServer::loop(std::chrono::milliseconds interval, const char* name, const std::function<void()>& work) {
+void TrackerServer::loop(std::chrono::milliseconds interval, const char* name, const std::function<void()>& work,
+                         bool* wake) {
   for (;;) {
     {
       std::unique_lock lock(stop_mutex_);
-      if (stop_cv_.wait_for(lock, interval, [this] { return stopping_; })) return;
+      stop_cv_.wait_for(lock, interval, [&] { return stopping_ || (wake != nullptr && *wake); });
+      if (stopping_) return;
+      if (wake != nullptr) *wake = false;
     }
     try {
       work();
@@ -185,6 +211,9 @@ Result<void> run_tracker(const TrackerOptions& options) {
     return fail(Errc::invalid_argument, "--offline-after-ms (", offline_after, ") must exceed --heartbeat-ms (",
                 options.heartbeat_ms, ")");
   }
+  if (options.unanswered_after_ms && *options.unanswered_after_ms == 0) {
+    return fail(Errc::invalid_argument, "--unanswered-after-ms must be at least 1");
+  }
   OB_TRY(std::string host, listen_host(options.listen));
 
   std::error_code ec;
@@ -198,8 +227,16 @@ Result<void> run_tracker(const TrackerOptions& options) {
   config.db = options.db.value_or(options.home / "tracker.db");
   config.settings.heartbeat_interval = std::chrono::milliseconds(options.heartbeat_ms);
   config.settings.offline_after = std::chrono::milliseconds(offline_after);
+  config.settings.audit_interval = std::chrono::milliseconds(options.audit_interval_ms);
+  // A consumer gets at least one whole challenge deadline to answer, and as long as a silent
+  // one keeps its slots before it is declared offline.
+  config.settings.unanswered_after = std::chrono::milliseconds(options.unanswered_after_ms.value_or(
+      static_cast<std::uint32_t>(std::max<std::uint64_t>(offline_after, config.settings.audit_deadline.count()))));
   config.repair_tick = std::chrono::milliseconds(options.repair_tick_ms);
-  config.audit_interval = std::chrono::milliseconds(options.audit_interval_ms);
+  // Often enough to retry unanswered challenges every heartbeat and to audit on time.
+  std::uint32_t challenge_tick = std::min<std::uint32_t>(1000, options.heartbeat_ms);
+  if (options.audit_interval_ms > 0) challenge_tick = std::min(challenge_tick, options.audit_interval_ms);
+  config.challenge_tick = std::chrono::milliseconds(challenge_tick);
   OB_TRY(std::unique_ptr<TrackerServer> server, TrackerServer::start(std::move(config), tls));
   std::unique_ptr<MetricsServer> metrics_server;
   std::string metrics_address;

@@ -1,6 +1,7 @@
 // The tracker program (`open-bucket tracker`, docs/tracker.md): the gRPC server of
 // proto/tracker.proto over TLS, with a maintenance thread (offline consumers, overdue
-// assignments, placement and repair) and an audit thread.
+// assignments, unanswered slots, placement and repair) and a challenge thread (slots reported
+// stored are proven before they count; proven slots are audited again every audit interval).
 //
 //   <home>/keys/identity.key   the tracker's Ed25519 identity: its peer ID pins its TLS certificate
 //   <home>/tracker.db          the SQLite database (tracker_db.h), unless --db says otherwise
@@ -32,8 +33,10 @@ struct TrackerServerConfig {
   std::string listen = "127.0.0.1:7070";  ///< "host:port"; port 0 picks a free one
   std::filesystem::path db;               ///< the SQLite database file
   TrackerSettings settings;
-  std::chrono::milliseconds repair_tick{1000};      ///< maintenance interval; 0 = no maintenance thread
-  std::chrono::milliseconds audit_interval{60000};  ///< audit round interval; 0 = no audit thread
+  std::chrono::milliseconds repair_tick{1000};  ///< maintenance interval; 0 = no maintenance thread
+  /// How often the challenge thread looks for slots due (a STORED report wakes it at once);
+  /// 0 = no challenge thread (tests run Tracker::audit_round by hand).
+  std::chrono::milliseconds challenge_tick{1000};
   Auditor auditor;  ///< empty: network_auditor(tls, settings.audit_deadline)
 };
 
@@ -57,8 +60,10 @@ class TrackerServer {
 
  private:
   TrackerServer() = default;
-  /// Runs `work` every `interval` until stop(); catches everything `work` throws.
-  void loop(std::chrono::milliseconds interval, const char* name, const std::function<void()>& work);
+  /// Runs `work` every `interval` until stop(), and at once whenever `*wake` is set (guarded by
+  /// stop_mutex_; cleared before each run); catches everything `work` throws.
+  void loop(std::chrono::milliseconds interval, const char* name, const std::function<void()>& work,
+            bool* wake = nullptr);
 
   std::unique_ptr<Tracker> tracker_;
   std::unique_ptr<MarketService> market_;
@@ -66,9 +71,10 @@ class TrackerServer {
   std::unique_ptr<ConsumerService> consumer_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
-  std::mutex stop_mutex_;  ///< guards stopping_
+  std::mutex stop_mutex_;  ///< guards stopping_ and challenges_wanted_
   std::condition_variable stop_cv_;
   bool stopping_ = false;
+  bool challenges_wanted_ = false;  ///< slots became due: the challenge thread runs at once
   std::vector<std::thread> threads_;
 };
 
@@ -81,6 +87,9 @@ struct TrackerOptions {
   std::uint32_t heartbeat_ms = 5000;               ///< --heartbeat-ms, told to consumers
   std::optional<std::uint32_t> offline_after_ms;   ///< --offline-after-ms, default 3 x heartbeat
   std::uint32_t audit_interval_ms = 60000;         ///< --audit-interval-ms, 0 = no audits
+  /// --unanswered-after-ms: how long a slot's consumer may owe an answer to a challenge before
+  /// the slot stops counting; default the larger of offline_after and the challenge deadline.
+  std::optional<std::uint32_t> unanswered_after_ms;
   std::uint32_t repair_tick_ms = 1000;             ///< --repair-tick-ms
   /// --metrics: "host:port" of GET /metrics (Prometheus text; port 0 = any free port, written
   /// to tracker.json as "metrics"), or "off".

@@ -2,12 +2,15 @@
 
 #include <sqlite3.h>
 
+#include <iterator>
 #include <string_view>
 
 namespace ob::tracker {
 namespace {
 
-constexpr const char* kSchema = R"sql(
+// Version 1, as the first trackers created it; newer versions are migrations from it, so that a
+// new file and a migrated one have the same schema.
+constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE consumers(
   peer_id TEXT PRIMARY KEY,
   addresses TEXT NOT NULL,
@@ -58,6 +61,29 @@ CREATE TABLE avoid(
   PRIMARY KEY(file_id, consumer)
 );
 )sql";
+
+/// Migrations: kMigrations[i] takes version i + 1 to version i + 2.
+constexpr const char* kMigrations[] = {
+    // 1 -> 2: slots count only once the tracker proved them (state 3 = verifying); challenges
+    // are scheduled per slot; consumers report free space; slots to delete outside any row.
+    // Existing stored rows stay stored with next_check_ms 0: they are challenged first.
+    R"sql(
+ALTER TABLE slots ADD COLUMN next_check_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE slots ADD COLUMN unanswered_since_ms INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX slots_next_check ON slots(next_check_ms);
+ALTER TABLE consumers ADD COLUMN free_reported INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE consumers ADD COLUMN no_space_free INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE consumers ADD COLUMN needs_reconcile INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE discards(
+  file_id TEXT NOT NULL,
+  slot INTEGER NOT NULL,
+  consumer TEXT NOT NULL,
+  PRIMARY KEY(file_id, slot, consumer)
+);
+CREATE INDEX discards_consumer ON discards(consumer);
+)sql",
+};
+static_assert(std::size(kMigrations) + 1 == TrackerDb::kSchemaVersion, "one migration per version after 1");
 
 /// Lists are stored one entry a line: entries are validated to hold no control characters.
 std::string join_lines(const std::vector<std::string>& items) {
@@ -215,22 +241,40 @@ Result<void> TrackerDb::exec(const char* sql) {
   return {};
 }
 
+Result<std::int64_t> TrackerDb::user_version() {
+  // Not a cached statement: its result must be read afresh after a migration changed it.
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db_, "PRAGMA user_version", -1, &raw, nullptr) != SQLITE_OK) {
+    return std::unexpected(sqlite_error(db_, "prepare"));
+  }
+  const int rc = sqlite3_step(raw);
+  const std::int64_t version = rc == SQLITE_ROW ? sqlite3_column_int64(raw, 0) : 0;
+  sqlite3_finalize(raw);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return std::unexpected(sqlite_error(db_, "PRAGMA user_version"));
+  return version;
+}
+
 Result<void> TrackerDb::migrate() {
-  // BEGIN EXCLUSIVE takes the file lock now (and keeps it: locking_mode=EXCLUSIVE).
+  // BEGIN IMMEDIATE takes the file lock now (and keeps it: locking_mode=EXCLUSIVE); a migration
+  // is all or nothing.
   return transaction([&]() -> Result<void> {
-    OB_TRY(Statement version_stmt, prepare("PRAGMA user_version"));
-    OB_TRY(bool has_row, version_stmt.step());
-    const std::int64_t version = has_row ? version_stmt.int64(0) : 0;
+    OB_TRY(std::int64_t version, user_version());
     if (version == kSchemaVersion) return {};
     if (version > kSchemaVersion) {
       return fail(Errc::corrupt, "the tracker database has schema version ", version, "; this tracker knows ",
                   kSchemaVersion, " (a newer tracker wrote it)");
     }
-    // version 0: a new file, or one that is not ours.
-    OB_TRY(Statement tables, prepare("SELECT count(*) FROM sqlite_master"));
-    OB_TRY(bool counted, tables.step());
-    if (counted && tables.int64(0) != 0) return fail(Errc::corrupt, "not a tracker database (unknown tables)");
-    OB_TRY_VOID(exec(kSchema));
+    if (version == 0) {
+      // A new file, or one that is not ours.
+      OB_TRY(Statement tables, prepare("SELECT count(*) FROM sqlite_master"));
+      OB_TRY(bool counted, tables.step());
+      if (counted && tables.int64(0) != 0) return fail(Errc::corrupt, "not a tracker database (unknown tables)");
+      OB_TRY_VOID(exec(kSchemaV1));
+      version = 1;
+    }
+    for (; version < kSchemaVersion; ++version) {
+      OB_TRY_VOID(exec(kMigrations[version - 1]));
+    }
     // PRAGMA takes no bound parameters; the value is our own constant.
     const std::string set_version = "PRAGMA user_version=" + std::to_string(kSchemaVersion);
     return exec(set_version.c_str());
@@ -264,22 +308,25 @@ Result<void> TrackerDb::transaction(const std::function<Result<void>()>& body) {
 namespace {
 constexpr const char* kConsumerColumns =
     "peer_id, addresses, capacity, used, price, first_seen_ms, last_seen_ms, online, audits_passed, "
-    "audits_failed, bytes_transferred, millis_transferred, online_ms";
+    "audits_failed, bytes_transferred, millis_transferred, online_ms, free_reported, no_space_free, needs_reconcile";
 }  // namespace
 
 Result<void> TrackerDb::put_consumer(const ConsumerRow& row) {
   OB_TRY(Statement s, prepare(
                           "INSERT INTO consumers(peer_id, addresses, capacity, used, price, first_seen_ms, "
                           "last_seen_ms, online, audits_passed, audits_failed, bytes_transferred, millis_transferred, "
-                          "online_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
+                          "online_ms, free_reported, no_space_free, needs_reconcile) "
+                          "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) "
                           "ON CONFLICT(peer_id) DO UPDATE SET addresses = ?2, capacity = ?3, used = ?4, price = ?5, "
                           "first_seen_ms = ?6, last_seen_ms = ?7, online = ?8, audits_passed = ?9, "
                           "audits_failed = ?10, "
-                          "bytes_transferred = ?11, millis_transferred = ?12, online_ms = ?13"));
+                          "bytes_transferred = ?11, millis_transferred = ?12, online_ms = ?13, free_reported = ?14, "
+                          "no_space_free = ?15, needs_reconcile = ?16"));
   s.bind(1, row.peer_id).bind(2, join_lines(row.addresses)).bind(3, row.capacity).bind(4, row.used);
   s.bind(5, row.price).bind(6, row.first_seen_ms).bind(7, row.last_seen_ms).bind(8, row.online);
   s.bind(9, row.audits_passed).bind(10, row.audits_failed).bind(11, row.bytes_transferred);
-  s.bind(12, row.millis_transferred).bind(13, row.online_ms);
+  s.bind(12, row.millis_transferred).bind(13, row.online_ms).bind(14, row.free_reported);
+  s.bind(15, row.no_space_free).bind(16, row.needs_reconcile);
   return s.run();
 }
 
@@ -300,6 +347,9 @@ ConsumerRow read_consumer(const S& s) {
   row.bytes_transferred = s.int64(10);
   row.millis_transferred = s.int64(11);
   row.online_ms = s.int64(12);
+  row.free_reported = s.int64(13);
+  row.no_space_free = s.int64(14);
+  row.needs_reconcile = s.int64(15) != 0;
   return row;
 }
 }  // namespace
@@ -415,15 +465,23 @@ Result<void> TrackerDb::delete_file(const std::string& file_id) {
 // --- slots -------------------------------------------------------------------------------------
 
 namespace {
+constexpr const char* kSlotColumns = "file_id, slot, consumer, state, assigned_ms, next_check_ms, unanswered_since_ms";
+
 template <typename S>
 SlotRow read_slot(const S& s) {
   SlotRow row;
   row.file_id = s.text(0);
   row.slot = s.uint32(1);
   row.consumer = s.text(2);
-  const std::int64_t state = s.int64(3);
-  row.state = state == 1 ? SlotState::stored : state == 2 ? SlotState::deleting : SlotState::assigned;
+  switch (s.int64(3)) {
+    case static_cast<int>(SlotState::stored): row.state = SlotState::stored; break;
+    case static_cast<int>(SlotState::deleting): row.state = SlotState::deleting; break;
+    case static_cast<int>(SlotState::verifying): row.state = SlotState::verifying; break;
+    default: row.state = SlotState::assigned; break;
+  }
   row.assigned_ms = s.int64(4);
+  row.next_check_ms = s.int64(5);
+  row.unanswered_since_ms = s.int64(6);
   return row;
 }
 
@@ -440,35 +498,39 @@ Result<std::vector<SlotRow>> read_slots(S& s) {
 }  // namespace
 
 Result<std::vector<SlotRow>> TrackerDb::slots_of_file(const std::string& file_id) {
-  OB_TRY(Statement s, prepare("SELECT file_id, slot, consumer, state, assigned_ms FROM slots WHERE file_id = ?1 "
-                              "ORDER BY slot"));
+  static const std::string sql = std::string("SELECT ") + kSlotColumns + " FROM slots WHERE file_id = ?1 ORDER BY slot";
+  OB_TRY(Statement s, prepare(sql.c_str()));
   s.bind(1, file_id);
   return read_slots(s);
 }
 
 Result<std::vector<SlotRow>> TrackerDb::slots_of_consumer(const std::string& peer_id) {
-  OB_TRY(Statement s, prepare("SELECT file_id, slot, consumer, state, assigned_ms FROM slots WHERE consumer = ?1 "
-                              "ORDER BY file_id, slot"));
+  static const std::string sql =
+      std::string("SELECT ") + kSlotColumns + " FROM slots WHERE consumer = ?1 ORDER BY file_id, slot";
+  OB_TRY(Statement s, prepare(sql.c_str()));
   s.bind(1, peer_id);
   return read_slots(s);
 }
 
 Result<std::vector<SlotRow>> TrackerDb::all_slots() {
-  OB_TRY(Statement s, prepare("SELECT file_id, slot, consumer, state, assigned_ms FROM slots ORDER BY file_id, slot"));
+  static const std::string sql = std::string("SELECT ") + kSlotColumns + " FROM slots ORDER BY file_id, slot";
+  OB_TRY(Statement s, prepare(sql.c_str()));
   return read_slots(s);
 }
 
 Result<void> TrackerDb::insert_slot(const SlotRow& row) {
-  OB_TRY(Statement s, prepare("INSERT INTO slots(file_id, slot, consumer, state, assigned_ms) "
-                              "VALUES(?1, ?2, ?3, ?4, ?5)"));
+  OB_TRY(Statement s, prepare("INSERT INTO slots(file_id, slot, consumer, state, assigned_ms, next_check_ms, "
+                              "unanswered_since_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
   s.bind(1, row.file_id).bind(2, row.slot).bind(3, row.consumer).bind(4, static_cast<int>(row.state));
-  s.bind(5, row.assigned_ms);
+  s.bind(5, row.assigned_ms).bind(6, row.next_check_ms).bind(7, row.unanswered_since_ms);
   return s.run();
 }
 
-Result<void> TrackerDb::set_slot_state(const std::string& file_id, std::uint32_t slot, SlotState state) {
-  OB_TRY(Statement s, prepare("UPDATE slots SET state = ?3 WHERE file_id = ?1 AND slot = ?2"));
-  s.bind(1, file_id).bind(2, slot).bind(3, static_cast<int>(state));
+Result<void> TrackerDb::update_slot(const SlotRow& row) {
+  OB_TRY(Statement s, prepare("UPDATE slots SET state = ?3, next_check_ms = ?4, unanswered_since_ms = ?5 "
+                              "WHERE file_id = ?1 AND slot = ?2"));
+  s.bind(1, row.file_id).bind(2, row.slot).bind(3, static_cast<int>(row.state)).bind(4, row.next_check_ms);
+  s.bind(5, row.unanswered_since_ms);
   return s.run();
 }
 
@@ -502,12 +564,25 @@ Result<std::map<std::string, ConsumerLoad>> TrackerDb::consumer_loads() {
   return out;
 }
 
-Result<std::vector<SlotRow>> TrackerDb::random_stored_slots(std::uint32_t limit) {
-  OB_TRY(Statement s, prepare("SELECT file_id, slot, consumer, state, assigned_ms FROM slots "
+Result<std::vector<SlotRow>> TrackerDb::due_slots(std::int64_t now_ms, std::uint32_t limit) {
+  OB_TRY(Statement s, prepare("SELECT slots.file_id, slots.slot, slots.consumer, slots.state, slots.assigned_ms, "
+                              "slots.next_check_ms, slots.unanswered_since_ms FROM slots "
                               "JOIN consumers ON consumers.peer_id = slots.consumer "
-                              "WHERE slots.state = 1 AND consumers.online = 1 ORDER BY random() LIMIT ?1"));
-  s.bind(1, limit);
+                              "WHERE slots.state IN (1, 3) AND slots.next_check_ms <= ?1 AND consumers.online = 1 "
+                              "ORDER BY slots.state = 3 DESC, slots.next_check_ms, slots.file_id, slots.slot "
+                              "LIMIT ?2"));
+  s.bind(1, now_ms).bind(2, limit);
   return read_slots(s);
+}
+
+Result<void> TrackerDb::restart_challenges(std::int64_t now_ms, std::int64_t audit_interval_ms) {
+  OB_TRY(Statement owed, prepare("UPDATE slots SET unanswered_since_ms = ?1 WHERE unanswered_since_ms != 0"));
+  owed.bind(1, now_ms);
+  OB_TRY_VOID(owed.run());
+  if (audit_interval_ms <= 0) return {};
+  OB_TRY(Statement soon, prepare("UPDATE slots SET next_check_ms = ?1 WHERE state = 1 AND next_check_ms > ?1"));
+  soon.bind(1, now_ms + audit_interval_ms);
+  return soon.run();
 }
 
 Result<void> TrackerDb::add_avoid(const std::string& file_id, const std::string& consumer) {
@@ -516,9 +591,9 @@ Result<void> TrackerDb::add_avoid(const std::string& file_id, const std::string&
   return s.run();
 }
 
-Result<std::set<std::string>> TrackerDb::avoided(const std::string& file_id) {
-  OB_TRY(Statement s, prepare("SELECT consumer FROM avoid WHERE file_id = ?1"));
-  s.bind(1, file_id);
+namespace {
+template <typename S>
+Result<std::set<std::string>> read_texts(S& s) {
   std::set<std::string> out;
   for (;;) {
     OB_TRY(bool row, s.step());
@@ -526,6 +601,51 @@ Result<std::set<std::string>> TrackerDb::avoided(const std::string& file_id) {
     out.insert(s.text(0));
   }
   return out;
+}
+}  // namespace
+
+Result<std::set<std::string>> TrackerDb::avoided(const std::string& file_id) {
+  OB_TRY(Statement s, prepare("SELECT consumer FROM avoid WHERE file_id = ?1"));
+  s.bind(1, file_id);
+  return read_texts(s);
+}
+
+// --- discards ----------------------------------------------------------------------------------
+
+Result<void> TrackerDb::add_discard(const std::string& file_id, std::uint32_t slot, const std::string& consumer) {
+  OB_TRY(Statement s, prepare("INSERT OR IGNORE INTO discards(file_id, slot, consumer) VALUES(?1, ?2, ?3)"));
+  s.bind(1, file_id).bind(2, slot).bind(3, consumer);
+  return s.run();
+}
+
+Result<void> TrackerDb::delete_discard(const std::string& file_id, std::uint32_t slot, const std::string& consumer) {
+  OB_TRY(Statement s, prepare("DELETE FROM discards WHERE file_id = ?1 AND slot = ?2 AND consumer = ?3"));
+  s.bind(1, file_id).bind(2, slot).bind(3, consumer);
+  return s.run();
+}
+
+Result<void> TrackerDb::delete_discards_of(const std::string& consumer) {
+  OB_TRY(Statement s, prepare("DELETE FROM discards WHERE consumer = ?1"));
+  s.bind(1, consumer);
+  return s.run();
+}
+
+Result<std::vector<std::pair<std::string, std::uint32_t>>> TrackerDb::discards_of(const std::string& consumer) {
+  OB_TRY(Statement s, prepare("SELECT file_id, slot FROM discards WHERE consumer = ?1 ORDER BY file_id, slot"));
+  s.bind(1, consumer);
+  std::vector<std::pair<std::string, std::uint32_t>> out;
+  for (;;) {
+    OB_TRY(bool row, s.step());
+    if (!row) break;
+    out.emplace_back(s.text(0), s.uint32(1));
+  }
+  return out;
+}
+
+Result<std::set<std::string>> TrackerDb::discarding(const std::string& file_id) {
+  OB_TRY(Statement s, prepare("SELECT DISTINCT consumer FROM discards WHERE file_id = ?1"));
+  s.bind(1, file_id);
+  return read_texts(s);
 }
 
 }  // namespace ob::tracker

@@ -20,6 +20,7 @@
 
 #include "core/bytes.h"
 #include "core/error.h"
+#include "tracker/slot_lifecycle.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -41,6 +42,21 @@ struct ConsumerRow {
   std::int64_t bytes_transferred = 0;   ///< sum of SlotReport.bytes of STORED reports
   std::int64_t millis_transferred = 0;  ///< sum of SlotReport.millis of the same reports
   std::int64_t online_ms = 0;           ///< time seen online, for the uptime ratio
+  /// Free bytes it last reported: the smaller of its limit less its use and its file system's
+  /// free space; -1 when it did not say (then capacity - used is all we know).
+  std::int64_t free_reported = -1;
+  /// -1, or the free bytes it had when it refused a STORE for want of space: it gets no new
+  /// slot until it reports more than this (lowered as it reports less meanwhile).
+  std::int64_t no_space_free = -1;
+  /// It lost its rows (went offline) or reported a slot it does not hold: the next heartbeat
+  /// asks it to list its slots (ReconcileSlots).
+  bool needs_reconcile = false;
+
+  /// The free bytes it says it has: free_reported, or capacity - used when it did not say.
+  std::int64_t free_said() const noexcept {
+    if (free_reported >= 0) return free_reported;
+    return capacity > used ? capacity - used : 0;
+  }
 };
 
 /// A registered file (table `files`).
@@ -68,38 +84,26 @@ struct FileRow {
   std::uint64_t slot_bytes() const noexcept { return blocks_per_slot * (std::uint64_t{block_size} + 32); }
 };
 
-/// Where a slot is in its life (docs/tracker.md "State machine").
-enum class SlotState : int {
-  assigned = 0,  ///< ordered to store, not yet confirmed
-  stored = 1,    ///< confirmed stored
-  deleting = 2,  ///< ordered to delete, not yet confirmed
-};
-
-/// One slot assignment (table `slots`): at most one row per (file, slot) and per (file, consumer).
-struct SlotRow {
-  std::string file_id;
-  std::uint32_t slot = 0;
-  std::string consumer;
-  SlotState state = SlotState::assigned;
-  std::int64_t assigned_ms = 0;
-};
-
 /// What the slot rows of one consumer take: bytes not yet confirmed and bytes held.
 struct ConsumerLoad {
   std::uint64_t assigned_bytes = 0;  ///< slots assigned, not yet reported stored
-  std::uint64_t held_bytes = 0;      ///< slots stored or being deleted
+  std::uint64_t held_bytes = 0;      ///< slots reported stored (verifying or proven) or being deleted
   std::uint32_t slots = 0;           ///< rows of any state
 };
 
 /// The SQLite database. Not thread-safe: the tracker serialises access with its own mutex.
 class TrackerDb {
  public:
-  /// Schema version written to PRAGMA user_version.
-  static constexpr int kSchemaVersion = 1;
+  /// Schema version written to PRAGMA user_version. 1: the first; 2: slots verified before
+  /// they count (slots.next_check_ms, slots.unanswered_since_ms), consumers' reported free
+  /// space and reconciliation (consumers.free_reported, no_space_free, needs_reconcile), and
+  /// the table `discards`.
+  static constexpr int kSchemaVersion = 2;
 
-  /// Opens or creates the database at `path` (its directory must exist), creating or checking
-  /// the schema. Errors (io): cannot open, or another process holds it ("another tracker uses
-  /// ..."); (corrupt): not a tracker database, or a newer schema version.
+  /// Opens or creates the database at `path` (its directory must exist), creating the schema or
+  /// migrating an older one in place (version 1 -> 2: stored slots stay stored and are
+  /// challenged first). Errors (io): cannot open, or another process holds it ("another
+  /// tracker uses ..."); (corrupt): not a tracker database, or a newer schema version.
   static Result<std::unique_ptr<TrackerDb>> open(const std::filesystem::path& path);
   ~TrackerDb();
   TrackerDb(const TrackerDb&) = delete;
@@ -141,22 +145,40 @@ class TrackerDb {
   /// Inserts a row. Errors (already_exists): the slot or the consumer already has a row for the
   /// file; (io).
   Result<void> insert_slot(const SlotRow& row);
-  /// Changes a row's state. Errors (io).
-  Result<void> set_slot_state(const std::string& file_id, std::uint32_t slot, SlotState state);
+  /// Writes a row's state and challenge schedule (the row `row.file_id`, `row.slot`). Errors (io).
+  Result<void> update_slot(const SlotRow& row);
   /// Deletes a row (nothing if absent). Errors (io).
   Result<void> delete_slot(const std::string& file_id, std::uint32_t slot);
   /// Stored rows of online consumers of a file. Errors (io).
   Result<std::uint32_t> stored_online(const std::string& file_id);
   /// Bytes and slot rows of every consumer holding a row (placement's free-space accounting).
   Result<std::map<std::string, ConsumerLoad>> consumer_loads();
-  /// Up to `limit` random stored rows of online consumers (audits). Errors (io, corrupt).
-  Result<std::vector<SlotRow>> random_stored_slots(std::uint32_t limit);
+  /// Up to `limit` rows of online consumers due for a challenge at `now_ms` (next_check_ms <=
+  /// now): verifying rows first, then stored ones, each the longest due first. Errors (io, corrupt).
+  Result<std::vector<SlotRow>> due_slots(std::int64_t now_ms, std::uint32_t limit);
+  /// After a restart: every row owing an answer owes it from `now_ms` (the tracker could not
+  /// ask while it was down), and no stored row waits more than `audit_interval_ms` (> 0) for
+  /// its next challenge. Errors (io).
+  Result<void> restart_challenges(std::int64_t now_ms, std::int64_t audit_interval_ms);
 
   // --- consumers to avoid for a file (they failed or lost one of its slots) ---
   /// Records that `consumer` should not get slots of `file_id` again if others can. Errors (io).
   Result<void> add_avoid(const std::string& file_id, const std::string& consumer);
   /// The consumers to avoid for `file_id`. Errors (io).
   Result<std::set<std::string>> avoided(const std::string& file_id);
+
+  // --- discards: slots a consumer may hold outside any row, to be deleted (DELETE orders) ---
+  /// Records that `consumer` is to delete slot `slot` of `file_id`. Errors (io).
+  Result<void> add_discard(const std::string& file_id, std::uint32_t slot, const std::string& consumer);
+  /// Forgets one (its consumer confirmed the deletion). Errors (io).
+  Result<void> delete_discard(const std::string& file_id, std::uint32_t slot, const std::string& consumer);
+  /// Forgets all of a consumer's (it went offline: it lists its slots when it is back). Errors (io).
+  Result<void> delete_discards_of(const std::string& consumer);
+  /// (file ID, slot) pairs `consumer` is to delete, by file. Errors (io).
+  Result<std::vector<std::pair<std::string, std::uint32_t>>> discards_of(const std::string& consumer);
+  /// Consumers with a deletion of a slot of `file_id` pending: no slot of the file is placed
+  /// on them until they confirm it. Errors (io).
+  Result<std::set<std::string>> discarding(const std::string& file_id);
 
  private:
   explicit TrackerDb(sqlite3* db) : db_(db) {}
@@ -165,6 +187,8 @@ class TrackerDb {
   Result<Statement> prepare(const char* sql);
   Result<void> exec(const char* sql);
   Result<void> migrate();
+  /// The schema version stored in the file. Errors (io).
+  Result<std::int64_t> user_version();
 
   sqlite3* db_;
   std::map<std::string, sqlite3_stmt*, std::less<>> statements_;  ///< prepared once, keyed by their SQL

@@ -148,6 +148,122 @@ TEST(TrackerDb, ASecondTrackerOnTheSameFileIsRefused) {
   EXPECT_TRUE(TrackerDb::open(dir.path() / "tracker.db"));
 }
 
+// A tracker.db as the first release wrote it (schema version 1), with one stored slot.
+constexpr const char* kVersion1File = R"sql(
+CREATE TABLE consumers(peer_id TEXT PRIMARY KEY, addresses TEXT NOT NULL, capacity INTEGER NOT NULL,
+  used INTEGER NOT NULL, price INTEGER NOT NULL, first_seen_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL,
+  online INTEGER NOT NULL, audits_passed INTEGER NOT NULL, audits_failed INTEGER NOT NULL,
+  bytes_transferred INTEGER NOT NULL, millis_transferred INTEGER NOT NULL, online_ms INTEGER NOT NULL);
+CREATE TABLE files(file_id TEXT PRIMARY KEY, owner TEXT NOT NULL, manifest BLOB NOT NULL, k INTEGER NOT NULL,
+  m INTEGER NOT NULL, block_size INTEGER NOT NULL, blocks_per_slot INTEGER NOT NULL, availability INTEGER NOT NULL,
+  tier INTEGER NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL, hash TEXT NOT NULL, sources TEXT NOT NULL,
+  uploaded_once INTEGER NOT NULL, removing INTEGER NOT NULL, created_ms INTEGER NOT NULL);
+CREATE INDEX files_owner ON files(owner);
+CREATE TABLE slots(file_id TEXT NOT NULL REFERENCES files(file_id) ON DELETE CASCADE, slot INTEGER NOT NULL,
+  consumer TEXT NOT NULL REFERENCES consumers(peer_id), state INTEGER NOT NULL, assigned_ms INTEGER NOT NULL,
+  PRIMARY KEY(file_id, slot), UNIQUE(file_id, consumer));
+CREATE INDEX slots_consumer ON slots(consumer);
+CREATE TABLE avoid(file_id TEXT NOT NULL REFERENCES files(file_id) ON DELETE CASCADE, consumer TEXT NOT NULL,
+  PRIMARY KEY(file_id, consumer));
+INSERT INTO consumers VALUES('c1', '127.0.0.1:4000', 1000000, 1000, 0, 10, 20, 1, 3, 1, 5, 2, 99);
+INSERT INTO files VALUES('f1', 'owner', x'00', 1, 1, 65536, 3, 1, 0, '/a', 1, '', '', 1, 0, 5);
+INSERT INTO slots VALUES('f1', 0, 'c1', 1, 42);
+PRAGMA user_version=1;
+)sql";
+
+TEST(TrackerDb, AVersion1DatabaseIsMigratedInPlace) {
+  ob::testing::TempDir dir;
+  const auto path = dir.path() / "tracker.db";
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(raw, kVersion1File, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
+    sqlite3_close(raw);
+  }
+  {
+    auto db = TrackerDb::open(path);
+    ASSERT_TRUE(db) << db.error().message;
+    // The stored slot stays stored (no file loses its availability at the upgrade) and is due
+    // for a challenge at once.
+    auto slots = (*db)->slots_of_file("f1");
+    ASSERT_TRUE(slots);
+    ASSERT_EQ(slots->size(), 1u);
+    EXPECT_EQ((*slots)[0].state, SlotState::stored);
+    EXPECT_EQ((*slots)[0].assigned_ms, 42);
+    EXPECT_EQ((*slots)[0].next_check_ms, 0);
+    EXPECT_EQ((*slots)[0].unanswered_since_ms, 0);
+    auto due = (*db)->due_slots(1000, 10);
+    ASSERT_TRUE(due);
+    EXPECT_EQ(due->size(), 1u);
+    auto consumer = (*db)->consumer("c1");
+    ASSERT_TRUE(consumer && *consumer);
+    EXPECT_EQ((*consumer)->audits_passed, 3);
+    EXPECT_EQ((*consumer)->free_reported, -1);  // not said: capacity - used
+    EXPECT_EQ((*consumer)->free_said(), 1'000'000 - 1000);
+    EXPECT_EQ((*consumer)->no_space_free, -1);
+    EXPECT_FALSE((*consumer)->needs_reconcile);
+    // The new table works.
+    ASSERT_TRUE((*db)->add_discard("f1", 0, "c1"));
+    EXPECT_EQ((*(*db)->discarding("f1")), std::set<std::string>{"c1"});
+  }
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(raw, "PRAGMA user_version", -1, &stmt, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), TrackerDb::kSchemaVersion);
+  sqlite3_finalize(stmt);
+  sqlite3_close(raw);
+  // And it opens again as it is.
+  EXPECT_TRUE(TrackerDb::open(path));
+}
+
+TEST(TrackerDb, ChallengesAreDueVerifyingFirstThenLongestDue) {
+  ob::testing::TempDir dir;
+  auto db = TrackerDb::open(dir.path() / "tracker.db");
+  ASSERT_TRUE(db);
+  ASSERT_TRUE((*db)->put_consumer(consumer_row("c1")));
+  ConsumerRow offline = consumer_row("c2");
+  offline.online = false;
+  ASSERT_TRUE((*db)->put_consumer(offline));
+  for (const char* f : {"f1", "f2", "f3", "f4"}) ASSERT_TRUE((*db)->put_file(file_row(f, 0, 1)));
+  SlotRow late = placed("f1", 0, "c1", 1);
+  late.state = SlotState::stored;
+  late.next_check_ms = 500;
+  SlotRow early = placed("f2", 0, "c1", 1);
+  early.state = SlotState::stored;
+  early.next_check_ms = 100;
+  SlotRow later = placed("f3", 0, "c1", 1);
+  later.state = SlotState::stored;
+  later.next_check_ms = 5000;  // not due at 1000
+  const SlotRow fresh = adopted("f4", 0, "c1", 900);
+  SlotRow elsewhere = placed("f1", 1, "c2", 1);  // offline: not challenged
+  elsewhere.state = SlotState::stored;
+  for (const SlotRow& row : {late, early, later, fresh, elsewhere}) ASSERT_TRUE((*db)->insert_slot(row));
+  auto due = (*db)->due_slots(1000, 10);
+  ASSERT_TRUE(due);
+  std::vector<std::string> order;
+  for (const SlotRow& row : *due) order.push_back(row.file_id);
+  EXPECT_EQ(order, (std::vector<std::string>{"f4", "f2", "f1"}));
+  due = (*db)->due_slots(1000, 2);
+  ASSERT_TRUE(due);
+  EXPECT_EQ(due->size(), 2u);
+  // A restart: owed answers are owed from now, and no stored slot waits past one interval.
+  ASSERT_TRUE((*db)->restart_challenges(10'000, 1000));
+  auto rows = (*db)->slots_of_file("f4");
+  ASSERT_TRUE(rows);
+  EXPECT_EQ((*rows)[0].unanswered_since_ms, 10'000);
+  rows = (*db)->slots_of_file("f3");
+  EXPECT_EQ((*rows)[0].next_check_ms, 5000);  // already sooner
+  SlotRow far = placed("f2", 1, "c2", 1);
+  far.state = SlotState::stored;
+  far.next_check_ms = 1'000'000;
+  ASSERT_TRUE((*db)->insert_slot(far));
+  ASSERT_TRUE((*db)->restart_challenges(10'000, 1000));
+  rows = (*db)->slots_of_file("f2");
+  EXPECT_EQ((*rows)[1].next_check_ms, 11'000);
+}
+
 TEST(TrackerDb, RefusesANewerSchemaAndForeignDatabases) {
   ob::testing::TempDir dir;
   const auto newer = dir.path() / "newer.db";

@@ -3,9 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <limits>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "core/metrics.h"
 #include "core/protocol.h"
@@ -25,6 +27,7 @@ constexpr std::size_t kMaxHashBytes = 64;
 constexpr int kMaxAddresses = 16;
 constexpr std::size_t kMaxAddressBytes = 256;
 constexpr int kMaxReports = 1024;
+constexpr int kMaxHeldPerPage = 1024;
 constexpr int kMaxOrders = 256;
 constexpr std::size_t kMaxDetailBytes = 1024;
 /// Orders stop being added to a HeartbeatReply past this size (the message limit is 1 MiB);
@@ -32,6 +35,8 @@ constexpr std::size_t kMaxDetailBytes = 1024;
 constexpr std::size_t kOrderBytesBudget = 768 * 1024;
 /// Addresses given per consumer source in a STORE order (each consumer may register 16).
 constexpr int kAddressesPerSource = 4;
+/// Consumers challenged at once in a round (one thread each; one consumer's challenges go in turn).
+constexpr std::size_t kParallelChallenges = 8;
 constexpr std::uint64_t kMaxInteger = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
 /// Largest slot accepted: 1 PiB, so that sums of slots stay far below 2^63.
 constexpr std::uint64_t kMaxSlotBytes = std::uint64_t{1} << 50;
@@ -151,15 +156,6 @@ pb::PeerAddress peer_address(const std::string& peer_id, const std::vector<std::
   return out;
 }
 
-const char* state_name(SlotState state) {
-  switch (state) {
-    case SlotState::assigned: return "assigned";
-    case SlotState::stored: return "stored";
-    case SlotState::deleting: return "deleting";
-  }
-  return "?";
-}
-
 }  // namespace
 
 std::int64_t system_now_ms() {
@@ -185,7 +181,13 @@ std::uint64_t free_bytes(const ConsumerRow& consumer, const ConsumerLoad& load) 
   const auto capacity = static_cast<std::uint64_t>(std::max<std::int64_t>(consumer.capacity, 0));
   const auto used = std::max(static_cast<std::uint64_t>(std::max<std::int64_t>(consumer.used, 0)), load.held_bytes);
   const std::uint64_t taken = used + load.assigned_bytes;
-  return taken >= capacity ? 0 : capacity - taken;
+  std::uint64_t free = taken >= capacity ? 0 : capacity - taken;
+  if (consumer.free_reported >= 0) {
+    // What its disk really has left: a consumer's limit may promise more than its file system holds.
+    const auto disk = static_cast<std::uint64_t>(consumer.free_reported);
+    free = std::min(free, disk > load.assigned_bytes ? disk - load.assigned_bytes : 0);
+  }
+  return free;
 }
 
 double nice_points(const ConsumerRow& consumer, const ConsumerLoad& load, std::int64_t now_ms) {
@@ -218,6 +220,55 @@ struct Tracker::Pool {
   std::map<std::string, ConsumerLoad> loads;
 };
 
+namespace {
+
+/// What the tracker knows of one file, for judging the slots a consumer says it holds.
+struct FileView {
+  std::optional<FileRow> file;       ///< nullopt: unknown
+  std::vector<SlotRow> rows;         ///< its slot rows
+  std::set<std::string> avoided;     ///< consumers avoided for it
+  std::set<std::string> discarding;  ///< consumers with a deletion of one of its slots pending
+};
+
+Result<FileView> view_file(TrackerDb& db, const std::string& file_id) {
+  FileView view;
+  OB_TRY(view.file, db.file(file_id));
+  if (!view.file) return view;
+  OB_TRY(view.rows, db.slots_of_file(file_id));
+  OB_TRY(view.avoided, db.avoided(file_id));
+  OB_TRY(view.discarding, db.discarding(file_id));
+  return view;
+}
+
+/// What to do with a slot a consumer says it holds (ReconcileSlots, or a STORED report on a
+/// slot that is not its assignment).
+enum class HeldVerdict {
+  keep,            ///< its assignment, already reported: nothing to do
+  adopt_assigned,  ///< its assignment, not yet reported: it holds it, so it is verified now
+  adopt_unplaced,  ///< nobody holds the slot and the consumer may: it becomes its assignment
+  discard,         ///< the tracker wants it gone from there
+};
+
+HeldVerdict judge_held(const FileView& view, const std::string& consumer, std::uint32_t slot) {
+  const std::optional<FileRow>& file = view.file;
+  if (!file || file->removing || slot >= file->placed_slots() || file->owner == consumer) {
+    return HeldVerdict::discard;
+  }
+  for (const SlotRow& row : view.rows) {
+    if (row.slot == slot) {
+      if (row.consumer != consumer) return HeldVerdict::discard;  // the slot lives elsewhere
+      return row.state == SlotState::assigned ? HeldVerdict::adopt_assigned : HeldVerdict::keep;
+    }
+    if (row.consumer == consumer) return HeldVerdict::discard;  // one slot of a file per consumer
+  }
+  // Unplaced. A consumer that failed the file, or is to delete a slot of it, gets nothing of it back
+  // this way: its copy is suspect.
+  if (view.avoided.contains(consumer) || view.discarding.contains(consumer)) return HeldVerdict::discard;
+  return HeldVerdict::adopt_unplaced;
+}
+
+}  // namespace
+
 Tracker::Tracker(std::unique_ptr<TrackerDb> db, TrackerSettings settings)
     : settings_(std::move(settings)), db_(std::move(db)), rng_(std::random_device{}()) {
   if (!settings_.clock) settings_.clock = system_now_ms;
@@ -226,9 +277,26 @@ Tracker::Tracker(std::unique_ptr<TrackerDb> db, TrackerSettings settings)
 Result<std::unique_ptr<Tracker>> Tracker::open(const std::filesystem::path& db_path, TrackerSettings settings) {
   OB_TRY(std::unique_ptr<TrackerDb> db, TrackerDb::open(db_path));
   std::unique_ptr<Tracker> tracker(new Tracker(std::move(db), std::move(settings)));
-  // Consumers could not call while we were down: give those online at the stop a fresh start.
-  OB_TRY_VOID(tracker->db_->touch_online_consumers(tracker->now()));
+  // Consumers could not call, nor be challenged, while we were down: give them a fresh start.
+  const std::int64_t now_ms = tracker->now();
+  TrackerDb& store = *tracker->db_;
+  const std::int64_t audit_interval_ms = tracker->settings_.audit_interval.count();
+  const Result<void> fresh = store.transaction([&]() -> Result<void> {
+    OB_TRY_VOID(store.touch_online_consumers(now_ms));
+    return store.restart_challenges(now_ms, audit_interval_ms);
+  });
+  if (!fresh) return std::unexpected(fresh.error());
   return tracker;
+}
+
+void Tracker::set_challenge_listener(std::function<void()> listener) { challenge_listener_ = std::move(listener); }
+
+void Tracker::wake_challenges() {
+  if (challenge_listener_) challenge_listener_();
+}
+
+ChallengeTimes Tracker::challenge_times() const {
+  return ChallengeTimes{settings_.audit_interval.count(), settings_.heartbeat_interval.count()};
 }
 
 std::int64_t Tracker::online_gap(const ConsumerRow& consumer, std::int64_t now_ms) const {
@@ -240,6 +308,28 @@ Result<Tracker::Pool> Tracker::load_pool() {
   OB_TRY(pool.consumers, db_->consumers());
   OB_TRY(pool.loads, db_->consumer_loads());
   return pool;
+}
+
+Result<std::optional<Transition>> Tracker::apply_event(SlotRow row, SlotEvent event, std::int64_t now_ms) {
+  const SlotState from = row.state;
+  const std::optional<Transition> t = apply(row, event, now_ms, challenge_times());
+  if (!t) {
+    spdlog::debug("slot {} of {} on {}: {} ignored while {}", row.slot, row.file_id, row.consumer, event_name(event),
+                  state_name(from));
+    return t;
+  }
+  if (t->removed) {
+    OB_TRY_VOID(db_->delete_slot(row.file_id, row.slot));
+  } else {
+    OB_TRY_VOID(db_->update_slot(row));
+  }
+  if (t->avoid) OB_TRY_VOID(db_->add_avoid(row.file_id, row.consumer));
+  if (t->discard) OB_TRY_VOID(db_->add_discard(row.file_id, row.slot, row.consumer));
+  if (from != row.state || t->removed) {
+    spdlog::debug("slot {} of {} on {}: {} -> {} ({})", row.slot, row.file_id, row.consumer, state_name(from),
+                  t->removed ? "removed" : state_name(row.state), event_name(event));
+  }
+  return t;
 }
 
 Result<std::uint32_t> Tracker::place_missing(const FileRow& file, Pool& pool, std::int64_t now_ms) {
@@ -257,8 +347,11 @@ Result<std::uint32_t> Tracker::place_missing(const FileRow& file, Pool& pool, st
   }
   if (missing.empty()) return 0u;
   OB_TRY(std::set<std::string> avoid, db_->avoided(file.file_id));
+  // A consumer still to delete a slot of this file gets none until it confirms: a STORE could
+  // otherwise meet the bad copy it was told to drop.
+  OB_TRY(std::set<std::string> discarding, db_->discarding(file.file_id));
   const std::uint64_t need = file.slot_bytes();
-  std::uint32_t placed = 0;
+  std::uint32_t placed_count = 0;
   for (const std::uint32_t slot : missing) {
     const ConsumerRow* best = nullptr;
     bool best_avoided = true;
@@ -266,6 +359,7 @@ Result<std::uint32_t> Tracker::place_missing(const FileRow& file, Pool& pool, st
     std::uint32_t best_slots = 0;
     for (const ConsumerRow& consumer : pool.consumers) {
       if (!consumer.online || consumer.peer_id == file.owner || holders.contains(consumer.peer_id)) continue;
+      if (consumer.no_space_free >= 0 || discarding.contains(consumer.peer_id)) continue;
       const ConsumerLoad& load = pool.loads[consumer.peer_id];
       if (free_bytes(consumer, load) < need) continue;
       const bool avoided = avoid.contains(consumer.peer_id);
@@ -282,31 +376,31 @@ Result<std::uint32_t> Tracker::place_missing(const FileRow& file, Pool& pool, st
       }
     }
     if (best == nullptr) break;  // the maintenance loop tries again when consumers join
-    OB_TRY_VOID(db_->insert_slot({file.file_id, slot, best->peer_id, SlotState::assigned, now_ms}));
+    OB_TRY_VOID(db_->insert_slot(placed(file.file_id, slot, best->peer_id, now_ms)));
     holders.insert(best->peer_id);
     ConsumerLoad& load = pool.loads[best->peer_id];
     load.assigned_bytes += need;
     load.slots += 1;
-    ++placed;
+    ++placed_count;
     spdlog::info("placed slot {} of {} on {} ({:.1f} nice points)", slot, file.file_id, best->peer_id, best_score);
   }
-  if (placed < missing.size()) {
-    spdlog::debug("{}: {} of {} missing slots have no consumer yet", file.file_id, missing.size() - placed,
+  if (placed_count < missing.size()) {
+    spdlog::debug("{}: {} of {} missing slots have no consumer yet", file.file_id, missing.size() - placed_count,
                   missing.size());
   }
-  return placed;
+  return placed_count;
 }
 
 Result<void> Tracker::retire_slots(const std::string& file_id, std::uint32_t from_slot) {
   OB_TRY(std::vector<SlotRow> rows, db_->slots_of_file(file_id));
+  const std::int64_t now_ms = now();
   for (const SlotRow& row : rows) {
-    if (row.slot < from_slot || row.state == SlotState::deleting) continue;
+    if (row.slot < from_slot) continue;
     OB_TRY(std::optional<ConsumerRow> consumer, db_->consumer(row.consumer));
-    if (consumer && consumer->online) {
-      OB_TRY_VOID(db_->set_slot_state(file_id, row.slot, SlotState::deleting));
-    } else {
-      OB_TRY_VOID(db_->delete_slot(file_id, row.slot));  // nobody to confirm it
-    }
+    // A consumer offline has nobody to confirm a deletion: its row goes at once.
+    const SlotEvent event = consumer && consumer->online ? SlotEvent::retired : SlotEvent::consumer_offline;
+    OB_TRY(std::optional<Transition> t, apply_event(row, event, now_ms));
+    (void)t;
   }
   return {};
 }
@@ -328,6 +422,20 @@ Result<void> Tracker::settle_file(const std::string& file_id) {
       file->uploaded_once = true;
       OB_TRY_VOID(db_->put_file(*file));
       spdlog::info("file {} uploaded: availability {}", file_id, stored - file->k + 1);
+    }
+  }
+  return {};
+}
+
+Result<void> Tracker::settle_and_place(const std::set<std::string>& file_ids, std::int64_t now_ms) {
+  if (file_ids.empty()) return {};
+  OB_TRY(Pool pool, load_pool());
+  for (const std::string& file_id : file_ids) {
+    OB_TRY_VOID(settle_file(file_id));
+    OB_TRY(std::optional<FileRow> file, db_->file(file_id));
+    if (file) {
+      OB_TRY(std::uint32_t placed_count, place_missing(*file, pool, now_ms));
+      (void)placed_count;
     }
   }
   return {};
@@ -385,7 +493,7 @@ Result<std::vector<pb::PeerAddress>> Tracker::sources_of(const FileRow& file, co
   std::vector<pb::PeerAddress> holders;
   std::uint32_t stored_online = 0;
   for (const SlotRow& row : rows) {
-    if (row.state != SlotState::stored) continue;
+    if (!counts(row.state)) continue;  // an unproven slot is no source
     OB_TRY(std::optional<ConsumerRow> consumer, db_->consumer(row.consumer));
     if (!consumer || !consumer->online) continue;
     ++stored_online;
@@ -394,7 +502,7 @@ Result<std::vector<pb::PeerAddress>> Tracker::sources_of(const FileRow& file, co
     }
   }
   std::vector<pb::PeerAddress> out;
-  // The producer while the upload is under way, and whenever consumers alone cannot rebuild.
+  // The producer while the upload is under way, and whenever proven slots alone cannot rebuild.
   if ((!file.uploaded_once || stored_online < file.k) && !file.sources.empty()) {
     out.push_back(peer_address(file.owner, file.sources, kMaxAddresses));
   }
@@ -490,7 +598,7 @@ grpc::Status Tracker::check_holders(const net::PeerId&, const pb::CheckHoldersRe
     pb::SlotHolder* holder = reply->add_holders();
     holder->set_slot(row.slot);
     *holder->mutable_consumer() = peer_address(consumer->peer_id, consumer->addresses, kMaxAddresses);
-    holder->set_stored(row.state == SlotState::stored);
+    holder->set_stored(counts(row.state));
   }
   return grpc::Status::OK;
 }
@@ -580,12 +688,42 @@ grpc::Status Tracker::edit_file(const net::PeerId& caller, const pb::EditFileReq
 
 // --- Consumer ----------------------------------------------------------------------------------
 
+namespace {
+
+/// Takes a consumer's word on its space: capacity, use and (if it says) free bytes. A consumer
+/// that refused a STORE for want of space is back in placement once it reports more free bytes
+/// than its lowest since.
+void note_space(ConsumerRow& consumer, std::uint64_t capacity, std::uint64_t used, std::optional<std::uint64_t> free) {
+  consumer.capacity = static_cast<std::int64_t>(capacity);
+  consumer.used = static_cast<std::int64_t>(used);
+  consumer.free_reported = free ? static_cast<std::int64_t>(*free) : -1;
+  if (consumer.no_space_free < 0) return;
+  const std::int64_t now_free = consumer.free_said();
+  if (now_free > consumer.no_space_free) {
+    spdlog::info("consumer {} reports {} free bytes: back in placement", consumer.peer_id, now_free);
+    consumer.no_space_free = -1;
+  } else {
+    consumer.no_space_free = now_free;
+  }
+}
+
+pb::SlotOrder delete_order(const std::string& file_id, std::uint32_t slot) {
+  pb::SlotOrder order;
+  order.set_kind(pb::SlotOrder::DELETE);
+  order.set_file_id(file_id);
+  order.set_slot(slot);
+  return order;
+}
+
+}  // namespace
+
 grpc::Status Tracker::register_consumer(const net::PeerId& caller, const pb::RegisterConsumerRequest& request,
                                         pb::RegisterConsumerReply* reply) {
   if (request.addresses().empty()) return invalid("addresses: a consumer needs at least one address");
   for (const std::string& error :
        {check_addresses("addresses", request.addresses()), check_integer("capacity_bytes", request.capacity_bytes()),
-        check_integer("used_bytes", request.used_bytes()), check_integer("price", request.price())}) {
+        check_integer("used_bytes", request.used_bytes()), check_integer("price", request.price()),
+        check_integer("free_bytes", request.free_bytes())}) {
     if (!error.empty()) return invalid(error);
   }
   std::lock_guard lock(mutex_);
@@ -600,14 +738,15 @@ grpc::Status Tracker::register_consumer(const net::PeerId& caller, const pb::Reg
     row.first_seen_ms = now_ms;
   }
   row.addresses.assign(request.addresses().begin(), request.addresses().end());
-  row.capacity = static_cast<std::int64_t>(request.capacity_bytes());
-  row.used = static_cast<std::int64_t>(request.used_bytes());
+  note_space(row, request.capacity_bytes(), request.used_bytes(),
+             request.has_free_bytes() ? std::optional(request.free_bytes()) : std::nullopt);
   row.price = static_cast<std::int64_t>(request.price());
   row.last_seen_ms = now_ms;
   row.online = true;
+  row.needs_reconcile = false;  // a registered consumer lists its slots (ReconcileSlots) next
   TRACKER_TRY_VOID(db_->put_consumer(row));
-  spdlog::info("consumer {} registered at {} ({} of {} bytes used)", row.peer_id, row.addresses.front(), row.used,
-               row.capacity);
+  spdlog::info("consumer {} registered at {} ({} of {} bytes used, {} free)", row.peer_id, row.addresses.front(),
+               row.used, row.capacity, row.free_said());
   reply->set_heartbeat_interval_ms(static_cast<std::uint32_t>(settings_.heartbeat_interval.count()));
   return grpc::Status::OK;
 }
@@ -615,7 +754,8 @@ grpc::Status Tracker::register_consumer(const net::PeerId& caller, const pb::Reg
 grpc::Status Tracker::heartbeat(const net::PeerId& caller, const pb::HeartbeatRequest& request,
                                 pb::HeartbeatReply* reply) {
   for (const std::string& error :
-       {check_integer("capacity_bytes", request.capacity_bytes()), check_integer("used_bytes", request.used_bytes())}) {
+       {check_integer("capacity_bytes", request.capacity_bytes()), check_integer("used_bytes", request.used_bytes()),
+        check_integer("free_bytes", request.free_bytes())}) {
     if (!error.empty()) return invalid(error);
   }
   std::lock_guard lock(mutex_);
@@ -633,36 +773,48 @@ grpc::Status Tracker::heartbeat(const net::PeerId& caller, const pb::HeartbeatRe
   }
   consumer->online = true;
   consumer->last_seen_ms = now_ms;
-  consumer->capacity = static_cast<std::int64_t>(request.capacity_bytes());
-  consumer->used = static_cast<std::int64_t>(request.used_bytes());
+  note_space(*consumer, request.capacity_bytes(), request.used_bytes(),
+             request.has_free_bytes() ? std::optional(request.free_bytes()) : std::nullopt);
+  // Asked once; the consumer keeps trying until its listing got through.
+  reply->set_reconcile(consumer->needs_reconcile);
+  consumer->needs_reconcile = false;
   TRACKER_TRY_VOID(db_->put_consumer(*consumer));
 
-  TRACKER_TRY(std::vector<SlotRow> rows, db_->slots_of_consumer(consumer->peer_id));
-  std::map<std::string, std::vector<pb::PeerAddress>> sources;  // per file
   std::size_t bytes = 0;
-  for (const SlotRow& row : rows) {
-    if (row.state == SlotState::stored) continue;
-    if (reply->orders_size() >= kMaxOrders) break;
-    pb::SlotOrder order;
-    order.set_file_id(row.file_id);
-    order.set_slot(row.slot);
-    if (row.state == SlotState::deleting) {
-      order.set_kind(pb::SlotOrder::DELETE);
-    } else {
-      order.set_kind(pb::SlotOrder::STORE);
-      auto it = sources.find(row.file_id);
-      if (it == sources.end()) {
-        TRACKER_TRY(std::optional<FileRow> file, db_->file(row.file_id));
-        if (!file) continue;
-        TRACKER_TRY(std::vector<pb::PeerAddress> peers, sources_of(*file, consumer->peer_id));
-        it = sources.emplace(row.file_id, std::move(peers)).first;
-      }
-      for (const pb::PeerAddress& peer : it->second) *order.add_sources() = peer;
-    }
+  const auto add = [&](pb::SlotOrder order) {
+    if (reply->orders_size() >= kMaxOrders) return false;
     const std::size_t size = order.ByteSizeLong();
-    if (bytes + size > kOrderBytesBudget && reply->orders_size() > 0) break;
+    if (bytes + size > kOrderBytesBudget && reply->orders_size() > 0) return false;
     bytes += size;
     *reply->add_orders() = std::move(order);
+    return true;
+  };
+  // Deletions outside the rows first: a consumer carries out a file's orders in the order given.
+  TRACKER_TRY(auto discards, db_->discards_of(consumer->peer_id));
+  for (const auto& [file_id, slot] : discards) {
+    if (!add(delete_order(file_id, slot))) return grpc::Status::OK;
+  }
+  TRACKER_TRY(std::vector<SlotRow> rows, db_->slots_of_consumer(consumer->peer_id));
+  std::map<std::string, std::vector<pb::PeerAddress>> sources;  // per file
+  for (const SlotRow& row : rows) {
+    if (row.state == SlotState::deleting) {
+      if (!add(delete_order(row.file_id, row.slot))) break;
+      continue;
+    }
+    if (row.state != SlotState::assigned) continue;
+    pb::SlotOrder order;
+    order.set_kind(pb::SlotOrder::STORE);
+    order.set_file_id(row.file_id);
+    order.set_slot(row.slot);
+    auto it = sources.find(row.file_id);
+    if (it == sources.end()) {
+      TRACKER_TRY(std::optional<FileRow> file, db_->file(row.file_id));
+      if (!file) continue;
+      TRACKER_TRY(std::vector<pb::PeerAddress> peers, sources_of(*file, consumer->peer_id));
+      it = sources.emplace(row.file_id, std::move(peers)).first;
+    }
+    for (const pb::PeerAddress& peer : it->second) *order.add_sources() = peer;
+    if (!add(std::move(order))) break;
   }
   return grpc::Status::OK;
 }
@@ -678,60 +830,141 @@ grpc::Status Tracker::report_slots(const net::PeerId& caller, const pb::ReportSl
       return invalid("detail of ", report.detail().size(), " bytes exceeds ", kMaxDetailBytes);
     }
     if (!pb::SlotReport::State_IsValid(report.state())) return invalid("unknown report state ", report.state());
+    if (!pb::SlotReport::Reason_IsValid(report.reason())) return invalid("unknown report reason ", report.reason());
     if (report.bytes() > kMaxInteger) return invalid("bytes ", report.bytes(), " is too large");
   }
   const std::string peer = caller.to_string();
-  std::lock_guard lock(mutex_);
-  const std::int64_t now_ms = now();
-  TRACKER_TRY(std::optional<ConsumerRow> consumer, db_->consumer(peer));
-  if (!consumer) return {grpc::StatusCode::NOT_FOUND, "consumer " + peer + " is not registered"};
-  std::set<std::string> touched;
-  TRACKER_TRY_VOID(db_->transaction([&]() -> Result<void> {
-    for (const pb::SlotReport& report : request.reports()) {
-      OB_TRY(std::vector<SlotRow> rows, db_->slots_of_file(report.file_id()));
-      const auto row =
-          std::find_if(rows.begin(), rows.end(), [&](const SlotRow& r) { return r.slot == report.slot(); });
-      if (row == rows.end() || row->consumer != peer) {
-        spdlog::debug("{}: stale report on slot {} of {} ignored", peer, report.slot(), report.file_id());
-        continue;
-      }
-      touched.insert(row->file_id);
-      switch (report.state()) {
-        case pb::SlotReport::STORED:
-          if (row->state != SlotState::assigned) break;
-          OB_TRY_VOID(db_->set_slot_state(row->file_id, row->slot, SlotState::stored));
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex_);
+    const std::int64_t now_ms = now();
+    TRACKER_TRY(std::optional<ConsumerRow> consumer, db_->consumer(peer));
+    if (!consumer) return {grpc::StatusCode::NOT_FOUND, "consumer " + peer + " is not registered"};
+    std::set<std::string> touched;
+    TRACKER_TRY_VOID(db_->transaction([&]() -> Result<void> {
+      for (const pb::SlotReport& report : request.reports()) {
+        const pb::SlotReport::State state = report.state();
+        if (state == pb::SlotReport::DELETED) {
+          // Whatever ordered it (a row being deleted, or a discard), it is done.
+          OB_TRY_VOID(db_->delete_discard(report.file_id(), report.slot(), peer));
+          touched.insert(report.file_id());
+        }
+        if (state == pb::SlotReport::FAILED && report.reason() == pb::SlotReport::NO_SPACE &&
+            consumer->no_space_free < 0) {
+          consumer->no_space_free = consumer->free_said();
+          spdlog::warn("consumer {} is out of space ({}): no new slot until it reports more than {} free bytes",
+                       peer, report.detail(), consumer->no_space_free);
+        }
+        OB_TRY(std::vector<SlotRow> rows, db_->slots_of_file(report.file_id()));
+        const auto row =
+            std::find_if(rows.begin(), rows.end(), [&](const SlotRow& r) { return r.slot == report.slot(); });
+        if (row == rows.end() || row->consumer != peer) {
+          if (state != pb::SlotReport::STORED) {
+            spdlog::debug("{}: stale report on slot {} of {} ignored", peer, report.slot(), report.file_id());
+            continue;
+          }
+          // It stored a slot it is not (or no longer) assigned, e.g. after its assignment timed out.
+          OB_TRY(FileView view, view_file(*db_, report.file_id()));
+          const HeldVerdict verdict = judge_held(view, peer, report.slot());
+          if (verdict == HeldVerdict::adopt_unplaced) {
+            OB_TRY_VOID(db_->insert_slot(adopted(report.file_id(), report.slot(), peer, now_ms)));
+            touched.insert(report.file_id());
+            wake = true;
+            spdlog::info("slot {} of {} reported stored late by {}: adopted, to be verified", report.slot(),
+                         report.file_id(), peer);
+          } else {
+            consumer->needs_reconcile = true;  // its listing gets it a DELETE
+            spdlog::info("slot {} of {} reported stored by {}, which is not its holder: it will be told to delete it",
+                         report.slot(), report.file_id(), peer);
+          }
+          continue;
+        }
+        touched.insert(row->file_id);
+        const SlotEvent event = state == pb::SlotReport::STORED    ? SlotEvent::stored_reported
+                                : state == pb::SlotReport::DELETED ? SlotEvent::deleted_reported
+                                                                   : SlotEvent::failed_reported;
+        OB_TRY(std::optional<Transition> t, apply_event(*row, event, now_ms));
+        if (!t) continue;
+        if (state == pb::SlotReport::STORED) {
+          wake = true;
           if (report.bytes() > 0 && report.millis() > 0) {
-            consumer->bytes_transferred =
-                static_cast<std::int64_t>(std::min<std::uint64_t>(
-                    static_cast<std::uint64_t>(consumer->bytes_transferred) + report.bytes(), kMaxInteger));
+            consumer->bytes_transferred = static_cast<std::int64_t>(std::min<std::uint64_t>(
+                static_cast<std::uint64_t>(consumer->bytes_transferred) + report.bytes(), kMaxInteger));
             consumer->millis_transferred += report.millis();
           }
-          spdlog::info("slot {} of {} stored on {}", row->slot, row->file_id, peer);
-          break;
-        case pb::SlotReport::DELETED:
-          OB_TRY_VOID(db_->delete_slot(row->file_id, row->slot));
+          spdlog::info("slot {} of {} reported stored by {}: verifying", row->slot, row->file_id, peer);
+        } else if (state == pb::SlotReport::DELETED) {
           spdlog::info("slot {} of {} deleted from {}", row->slot, row->file_id, peer);
-          break;
-        default:  // FAILED, GIVEN_UP: placed again elsewhere
-          OB_TRY_VOID(db_->delete_slot(row->file_id, row->slot));
-          if (row->state != SlotState::deleting) OB_TRY_VOID(db_->add_avoid(row->file_id, peer));
+        } else {
           spdlog::warn("slot {} of {} ({}) {} by {}: {}", row->slot, row->file_id, state_name(row->state),
-                       report.state() == pb::SlotReport::FAILED ? "failed" : "given up", peer, report.detail());
-          break;
+                       state == pb::SlotReport::FAILED ? "failed" : "given up", peer, report.detail());
+        }
       }
-    }
-    OB_TRY_VOID(db_->put_consumer(*consumer));
-    OB_TRY(Pool pool, load_pool());
-    for (const std::string& file_id : touched) {
-      OB_TRY_VOID(settle_file(file_id));
-      OB_TRY(std::optional<FileRow> file, db_->file(file_id));
-      if (file) {
-        OB_TRY(std::uint32_t placed, place_missing(*file, pool, now_ms));
-        (void)placed;
+      OB_TRY_VOID(db_->put_consumer(*consumer));
+      return settle_and_place(touched, now_ms);
+    }));
+  }
+  if (wake) wake_challenges();
+  return grpc::Status::OK;
+}
+
+grpc::Status Tracker::reconcile_slots(const net::PeerId& caller, const pb::ReconcileSlotsRequest& request,
+                                      pb::ReconcileSlotsReply* reply) {
+  if (request.slots_size() > kMaxHeldPerPage) {
+    return invalid(request.slots_size(), " slots exceed ", kMaxHeldPerPage, " in one call");
+  }
+  for (const pb::HeldSlot& held : request.slots()) {
+    if (std::string error = check_file_id(held.file_id()); !error.empty()) return invalid(error);
+  }
+  const std::string peer = caller.to_string();
+  std::uint32_t adopted_count = 0;
+  {
+    std::lock_guard lock(mutex_);
+    const std::int64_t now_ms = now();
+    TRACKER_TRY(std::optional<ConsumerRow> consumer, db_->consumer(peer));
+    if (!consumer) return {grpc::StatusCode::NOT_FOUND, "consumer " + peer + " is not registered"};
+    std::map<std::string, FileView> views;
+    std::set<std::pair<std::string, std::uint32_t>> seen;
+    TRACKER_TRY_VOID(db_->transaction([&]() -> Result<void> {
+      for (const pb::HeldSlot& held : request.slots()) {
+        if (!seen.emplace(held.file_id(), held.slot()).second) continue;  // listed twice
+        auto it = views.find(held.file_id());
+        if (it == views.end()) {
+          OB_TRY(FileView view, view_file(*db_, held.file_id()));
+          it = views.emplace(held.file_id(), std::move(view)).first;
+        }
+        FileView& view = it->second;
+        switch (judge_held(view, peer, held.slot())) {
+          case HeldVerdict::keep: break;
+          case HeldVerdict::adopt_assigned: {
+            auto row = std::find_if(view.rows.begin(), view.rows.end(),
+                                    [&](const SlotRow& r) { return r.slot == held.slot(); });
+            OB_TRY(std::optional<Transition> t, apply_event(*row, SlotEvent::held_listed, now_ms));
+            if (t) {
+              row->state = SlotState::verifying;
+              ++adopted_count;
+            }
+            break;
+          }
+          case HeldVerdict::adopt_unplaced: {
+            SlotRow row = adopted(held.file_id(), held.slot(), peer, now_ms);
+            OB_TRY_VOID(db_->insert_slot(row));
+            view.rows.push_back(std::move(row));
+            ++adopted_count;
+            break;
+          }
+          case HeldVerdict::discard: *reply->add_orders() = delete_order(held.file_id(), held.slot()); break;
+        }
       }
-    }
-    return {};
-  }));
+      return {};
+    }));
+  }
+  reply->set_adopted(adopted_count);
+  if (adopted_count > 0 || reply->orders_size() > 0) {
+    spdlog::info("consumer {} listed {} slot(s): {} adopted (to be verified), {} to delete", peer,
+                 request.slots_size(), adopted_count, reply->orders_size());
+  }
+  if (adopted_count > 0) wake_challenges();
   return grpc::Status::OK;
 }
 
@@ -786,32 +1019,50 @@ Result<std::vector<metrics::Gauge>> Tracker::gauges() {
 Result<void> Tracker::maintain() {
   std::lock_guard lock(mutex_);
   const std::int64_t now_ms = now();
-  std::uint64_t lost_offline = 0, placed_total = 0;
+  std::uint64_t lost_offline = 0, lost_unanswered = 0, placed_total = 0;
   const Result<void> applied = db_->transaction([&]() -> Result<void> {
-    // 1. Silent consumers go offline and lose their slots.
+    // 1. Silent consumers go offline and lose their slots; when they are back they list what
+    //    they hold, and what is not theirs any more is deleted.
     OB_TRY(std::vector<ConsumerRow> consumers, db_->consumers());
     for (ConsumerRow& consumer : consumers) {
       if (!consumer.online || now_ms - consumer.last_seen_ms <= settings_.offline_after.count()) continue;
       consumer.online = false;
+      consumer.needs_reconcile = true;
       OB_TRY_VOID(db_->put_consumer(consumer));
       OB_TRY(std::vector<SlotRow> rows, db_->slots_of_consumer(consumer.peer_id));
-      for (const SlotRow& row : rows) OB_TRY_VOID(db_->delete_slot(row.file_id, row.slot));
+      for (const SlotRow& row : rows) {
+        OB_TRY(std::optional<Transition> t, apply_event(row, SlotEvent::consumer_offline, now_ms));
+        (void)t;
+      }
+      OB_TRY_VOID(db_->delete_discards_of(consumer.peer_id));
       spdlog::warn("consumer {} silent for {} ms: offline, {} slot(s) to repair", consumer.peer_id,
                    now_ms - consumer.last_seen_ms, rows.size());
       lost_offline += rows.size();
     }
-    // 2. Assignments past their deadline are taken back.
+    // 2. Assignments past their deadline are taken back; slots whose consumer has not answered
+    //    a challenge for too long stop counting.
     OB_TRY(std::vector<FileRow> files, db_->files());
     std::map<std::string, const FileRow*> by_id;
     for (const FileRow& file : files) by_id.emplace(file.file_id, &file);
     OB_TRY(std::vector<SlotRow> rows, db_->all_slots());
     for (const SlotRow& row : rows) {
       const auto it = by_id.find(row.file_id);
-      if (row.state != SlotState::assigned || it == by_id.end()) continue;
-      if (now_ms - row.assigned_ms <= static_cast<std::int64_t>(slot_deadline_ms(settings_, *it->second))) continue;
-      OB_TRY_VOID(db_->delete_slot(row.file_id, row.slot));
-      OB_TRY_VOID(db_->add_avoid(row.file_id, row.consumer));
-      spdlog::warn("slot {} of {} not stored by {} in time: placing it elsewhere", row.slot, row.file_id, row.consumer);
+      if (it == by_id.end()) continue;
+      if (row.state == SlotState::assigned &&
+          now_ms - row.assigned_ms > static_cast<std::int64_t>(slot_deadline_ms(settings_, *it->second))) {
+        OB_TRY(std::optional<Transition> t, apply_event(row, SlotEvent::store_timed_out, now_ms));
+        if (t) {
+          spdlog::warn("slot {} of {} not stored by {} in time: placing it elsewhere", row.slot, row.file_id,
+                       row.consumer);
+        }
+      } else if (unanswered_too_long(row, now_ms, settings_.unanswered_after.count())) {
+        OB_TRY(std::optional<Transition> t, apply_event(row, SlotEvent::unanswered_too_long, now_ms));
+        if (t) {
+          ++lost_unanswered;
+          spdlog::warn("slot {} of {} ({}) on {}: no proof for {} ms: it no longer counts, placing it elsewhere",
+                       row.slot, row.file_id, state_name(row.state), row.consumer, now_ms - row.unanswered_since_ms);
+        }
+      }
     }
     // 3. Removed files without rows disappear; uploads that reached their availability are marked.
     for (const FileRow& file : files) {
@@ -821,8 +1072,8 @@ Result<void> Tracker::maintain() {
     OB_TRY(Pool pool, load_pool());
     for (const FileRow& file : files) {
       if (file.removing) continue;
-      OB_TRY(std::uint32_t placed, place_missing(file, pool, now_ms));
-      placed_total += placed;
+      OB_TRY(std::uint32_t placed_count, place_missing(file, pool, now_ms));
+      placed_total += placed_count;
     }
     return {};
   });
@@ -830,109 +1081,178 @@ Result<void> Tracker::maintain() {
   // Counted once the transaction has committed.
   static metrics::Counter& lost = metrics::counter("ob_tracker_slots_lost_offline_total",
                                                    "Slots lost because their consumer went offline (repaired elsewhere).");
+  static metrics::Counter& unanswered = metrics::counter(
+      "ob_tracker_slots_dropped_unanswered_total",
+      "Slots that stopped counting because their consumer answered no challenge for too long (repaired elsewhere).");
   static metrics::Counter& placed = metrics::counter("ob_tracker_slots_placed_total",
                                                      "Slots placed on consumers: new uploads, repairs and raised availability.");
   lost.add(lost_offline);
+  unanswered.add(lost_unanswered);
   placed.add(placed_total);
   return {};
 }
 
-Result<AuditRound> Tracker::audit_round(const Auditor& auditor) {
-  struct Task {
-    SlotRow row;
-    std::vector<std::string> addresses;
-    Bytes manifest;
-    std::uint64_t block = 0;
+namespace {
+
+/// One challenge of a round, read under the lock and run without it.
+struct Challenge {
+  SlotRow row;
+  std::vector<std::string> addresses;
+  std::shared_ptr<const Manifest> manifest;  ///< null: the stored manifest does not parse
+  std::optional<Cid> file;
+  std::optional<net::PeerId> consumer;
+  std::uint64_t block = 0;
+  /// nullopt: not run (an earlier challenge of the same consumer went unanswered).
+  std::optional<Result<void>> outcome;
+};
+
+/// Runs `auditor` on every challenge: consumers in parallel (at most kParallelChallenges at
+/// once), one consumer's challenges in turn, stopping at its first unanswered one so that an
+/// unreachable consumer costs one deadline a round.
+void run_challenges(std::vector<Challenge>& challenges, const Auditor& auditor) {
+  std::map<std::string, std::vector<std::size_t>> by_consumer;
+  for (std::size_t i = 0; i < challenges.size(); ++i) by_consumer[challenges[i].row.consumer].push_back(i);
+  std::vector<const std::vector<std::size_t>*> groups;
+  for (const auto& [consumer, indices] : by_consumer) groups.push_back(&indices);
+  std::atomic<std::size_t> next{0};
+  const auto work = [&] {
+    for (std::size_t g = next++; g < groups.size(); g = next++) {
+      for (const std::size_t i : *groups[g]) {
+        Challenge& c = challenges[i];
+        if (!c.manifest || !c.file || !c.consumer) {
+          c.outcome = fail(Errc::internal, "its stored peer ID, file ID or manifest does not parse");
+          continue;
+        }
+        try {
+          c.outcome = auditor(*c.consumer, c.addresses, *c.file, *c.manifest, c.row.slot, c.block);
+        } catch (const std::exception& e) {
+          c.outcome = fail(Errc::internal, "the challenge threw: ", e.what());
+        }
+        if (!*c.outcome && c.outcome->error().code == Errc::io) break;
+      }
+    }
   };
-  std::vector<Task> tasks;
+  const std::size_t threads = std::min(groups.size(), kParallelChallenges);
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (std::thread& thread : pool) thread.join();
+}
+
+}  // namespace
+
+Result<AuditRound> Tracker::audit_round(const Auditor& auditor) {
+  AuditRound round;
+  std::vector<Challenge> challenges;
   {
     std::lock_guard lock(mutex_);
-    OB_TRY(std::vector<SlotRow> rows, db_->random_stored_slots(settings_.audits_per_round));
-    for (SlotRow& row : rows) {
-      OB_TRY(std::optional<FileRow> file, db_->file(row.file_id));
-      OB_TRY(std::optional<ConsumerRow> consumer, db_->consumer(row.consumer));
-      if (!file || !consumer || file->blocks_per_slot == 0) continue;
-      const std::uint64_t block = std::uniform_int_distribution<std::uint64_t>(0, file->blocks_per_slot - 1)(rng_);
-      tasks.push_back({std::move(row), consumer->addresses, std::move(file->manifest), block});
+    const std::int64_t now_ms = now();
+    const std::uint32_t limit = std::max<std::uint32_t>(settings_.challenges_per_round, 1);
+    OB_TRY(std::vector<SlotRow> due, db_->due_slots(now_ms, limit));
+    round.more = due.size() >= limit;
+    std::map<std::string, std::shared_ptr<const Manifest>> manifests;
+    std::map<std::string, std::vector<std::string>> addresses;
+    for (SlotRow& row : due) {
+      auto m = manifests.find(row.file_id);
+      if (m == manifests.end()) {
+        OB_TRY(std::optional<FileRow> file, db_->file(row.file_id));
+        std::shared_ptr<const Manifest> manifest;
+        if (file) {
+          if (auto decoded = Manifest::decode(file->manifest); decoded && decoded->stripe_count() > 0) {
+            manifest = std::make_shared<const Manifest>(std::move(*decoded));
+          }
+        }
+        m = manifests.emplace(row.file_id, std::move(manifest)).first;
+      }
+      auto a = addresses.find(row.consumer);
+      if (a == addresses.end()) {
+        OB_TRY(std::optional<ConsumerRow> consumer, db_->consumer(row.consumer));
+        a = addresses.emplace(row.consumer, consumer ? consumer->addresses : std::vector<std::string>{}).first;
+      }
+      Challenge c;
+      c.addresses = a->second;
+      c.manifest = m->second;
+      if (auto cid = Cid::parse(row.file_id)) c.file = *cid;
+      if (auto peer = net::PeerId::parse(row.consumer)) c.consumer = *peer;
+      if (c.manifest) {
+        c.block = std::uniform_int_distribution<std::uint64_t>(0, c.manifest->stripe_count() - 1)(rng_);
+      }
+      c.row = std::move(row);
+      challenges.push_back(std::move(c));
     }
   }
-  AuditRound round;
-  std::vector<std::optional<Errc>> outcomes;  // per task; nullopt: passed
-  for (const Task& task : tasks) {
-    const auto peer = net::PeerId::parse(task.row.consumer);
-    const auto cid = Cid::parse(task.row.file_id);
-    const auto manifest = Manifest::decode(task.manifest);
-    if (!peer || !cid || !manifest) {
-      spdlog::error("audit of slot {} of {} not run: its stored peer ID, file ID or manifest does not parse",
-                    task.row.slot, task.row.file_id);
-      outcomes.emplace_back(Errc::internal);
-      continue;
-    }
-    const Result<void> result = auditor(*peer, task.addresses, *cid, *manifest, task.row.slot, task.block);
-    if (result) {
-      outcomes.emplace_back(std::nullopt);
-    } else {
-      outcomes.emplace_back(result.error().code);
-      spdlog::warn("audit of slot {} of {} (block {}) on {}: {}", task.row.slot, task.row.file_id, task.block,
-                   task.row.consumer, result.error().message);
-    }
-  }
+  if (challenges.empty()) return round;
+  run_challenges(challenges, auditor);
 
-  std::lock_guard lock(mutex_);
-  const std::int64_t now_ms = now();
-  Result<void> applied = db_->transaction([&]() -> Result<void> {
-    std::set<std::string> touched;
-    for (std::size_t i = 0; i < tasks.size(); ++i) {
-      const SlotRow& audited = tasks[i].row;
-      const std::optional<Errc> outcome = outcomes[i];
-      const bool counts = !outcome || *outcome == Errc::corrupt || *outcome == Errc::not_found || *outcome == Errc::io;
-      if (!counts) {
-        ++round.skipped;
-        continue;
-      }
-      OB_TRY(std::optional<ConsumerRow> consumer, db_->consumer(audited.consumer));
-      if (!consumer) continue;
-      if (!outcome) {
-        ++round.passed;
-        ++consumer->audits_passed;
-      } else {
-        ++round.failed;
-        ++consumer->audits_failed;
-      }
-      OB_TRY_VOID(db_->put_consumer(*consumer));
-      if (outcome && (*outcome == Errc::corrupt || *outcome == Errc::not_found)) {
-        // The slot is not there as it should be: repair it elsewhere, if the row is still that one.
-        OB_TRY(std::vector<SlotRow> rows, db_->slots_of_file(audited.file_id));
-        const bool same = std::any_of(rows.begin(), rows.end(), [&](const SlotRow& r) {
-          return r.slot == audited.slot && r.consumer == audited.consumer && r.state == SlotState::stored;
+  {
+    std::lock_guard lock(mutex_);
+    const std::int64_t now_ms = now();
+    const Result<void> applied = db_->transaction([&]() -> Result<void> {
+      std::set<std::string> touched;
+      std::map<std::string, ConsumerRow> consumers;
+      for (const Challenge& c : challenges) {
+        if (!c.outcome) continue;  // not run: still due, next round
+        const Result<void>& outcome = *c.outcome;
+        SlotEvent event = SlotEvent::proof_passed;
+        if (!outcome) {
+          switch (outcome.error().code) {
+            case Errc::corrupt:
+            case Errc::not_found: event = SlotEvent::proof_failed; break;
+            case Errc::io: event = SlotEvent::proof_unanswered; break;
+            default: event = SlotEvent::proof_skipped; break;
+          }
+          const auto log = event == SlotEvent::proof_skipped ? spdlog::level::err : spdlog::level::warn;
+          spdlog::log(log, "challenge of slot {} of {} (block {}) on {}: {}", c.row.slot, c.row.file_id, c.block,
+                      c.row.consumer, outcome.error().message);
+        }
+        if (event == SlotEvent::proof_skipped) {
+          ++round.skipped;
+        } else {
+          auto it = consumers.find(c.row.consumer);
+          if (it == consumers.end()) {
+            OB_TRY(std::optional<ConsumerRow> consumer, db_->consumer(c.row.consumer));
+            if (consumer) it = consumers.emplace(c.row.consumer, std::move(*consumer)).first;
+          }
+          if (it != consumers.end()) ++(event == SlotEvent::proof_passed ? it->second.audits_passed
+                                                                          : it->second.audits_failed);
+          ++(event == SlotEvent::proof_passed ? round.passed : round.failed);
+          if (event == SlotEvent::proof_unanswered) ++round.unanswered;
+        }
+        // The row as it is now: it may have changed while the challenge ran.
+        OB_TRY(std::vector<SlotRow> rows, db_->slots_of_file(c.row.file_id));
+        const auto row = std::find_if(rows.begin(), rows.end(), [&](const SlotRow& r) {
+          return r.slot == c.row.slot && r.consumer == c.row.consumer;
         });
-        if (same) {
-          OB_TRY_VOID(db_->delete_slot(audited.file_id, audited.slot));
-          OB_TRY_VOID(db_->add_avoid(audited.file_id, audited.consumer));
-          touched.insert(audited.file_id);
+        if (row == rows.end()) continue;
+        const SlotState before = row->state;
+        OB_TRY(std::optional<Transition> t, apply_event(*row, event, now_ms));
+        if (!t) continue;
+        if (t->removed) {
           ++round.dropped;
+          touched.insert(c.row.file_id);
+          spdlog::warn("slot {} of {} failed its challenge on {}: placing it elsewhere, the consumer is told to delete it",
+                       c.row.slot, c.row.file_id, c.row.consumer);
+        } else if (before == SlotState::verifying && event == SlotEvent::proof_passed) {
+          ++round.verified;
+          touched.insert(c.row.file_id);
+          spdlog::info("slot {} of {} proven on {}: it counts", c.row.slot, c.row.file_id, c.row.consumer);
         }
       }
-    }
-    if (touched.empty()) return {};
-    OB_TRY(Pool pool, load_pool());
-    for (const std::string& file_id : touched) {
-      OB_TRY(std::optional<FileRow> file, db_->file(file_id));
-      if (file) {
-        OB_TRY(std::uint32_t placed, place_missing(*file, pool, now_ms));
-        (void)placed;
-      }
-    }
-    return {};
-  });
-  if (!applied) return std::unexpected(applied.error());
-  static metrics::Counter& passed = metrics::counter("ob_tracker_audits_passed_total", "Audits whose proof checked.");
-  static metrics::Counter& failed =
-      metrics::counter("ob_tracker_audits_failed_total", "Audits that failed (wrong or missing block, unreachable).");
-  static metrics::Counter& dropped =
-      metrics::counter("ob_tracker_slots_dropped_by_audit_total", "Slots taken from a consumer after a failed audit.");
+      for (const auto& [peer, consumer] : consumers) OB_TRY_VOID(db_->put_consumer(consumer));
+      return settle_and_place(touched, now_ms);
+    });
+    if (!applied) return std::unexpected(applied.error());
+  }
+  static metrics::Counter& passed = metrics::counter("ob_tracker_audits_passed_total", "Challenges whose proof checked.");
+  static metrics::Counter& failed = metrics::counter(
+      "ob_tracker_audits_failed_total", "Challenges that failed (wrong or missing block, unreachable).");
+  static metrics::Counter& verified =
+      metrics::counter("ob_tracker_slots_verified_total", "Slots reported stored and then proven: they count from then on.");
+  static metrics::Counter& dropped = metrics::counter(
+      "ob_tracker_slots_dropped_by_audit_total", "Slots taken from a consumer after a wrong proof or a missing slot.");
   passed.add(round.passed);
   failed.add(round.failed);
+  verified.add(round.verified);
   dropped.add(round.dropped);
   return round;
 }
@@ -995,6 +1315,12 @@ grpc::Status ConsumerService::Heartbeat(grpc::ServerContext* context, const pb::
 grpc::Status ConsumerService::ReportSlots(grpc::ServerContext* context, const pb::ReportSlotsRequest* request,
                                           pb::ReportSlotsReply* reply) {
   return as_caller(context, [&](const net::PeerId& caller) { return tracker_.report_slots(caller, *request, reply); });
+}
+
+grpc::Status ConsumerService::ReconcileSlots(grpc::ServerContext* context, const pb::ReconcileSlotsRequest* request,
+                                             pb::ReconcileSlotsReply* reply) {
+  return as_caller(context,
+                   [&](const net::PeerId& caller) { return tracker_.reconcile_slots(caller, *request, reply); });
 }
 
 grpc::Status ConsumerService::Status(grpc::ServerContext* context, const pb::ConsumerStatusRequest*,

@@ -1,7 +1,8 @@
 // The tracker's logic (docs/tracker.md) and its gRPC services (proto/tracker.proto): the Market,
 // Producer and Consumer services over one Tracker, which keeps every consumer, file and slot
 // assignment in the TrackerDb, places slots by nice points, turns silent consumers offline,
-// repairs, and audits.
+// proves every slot a consumer reports stored before it counts, audits, and repairs. Slot rows
+// change state only through the lifecycle of slot_lifecycle.h.
 //
 // Every request is untrusted: fields are checked against the proto's limits before anything is
 // read or stored (INVALID_ARGUMENT with a message naming the field), and a refused request
@@ -16,7 +17,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,6 +30,7 @@
 #include "net/identity.h"
 #include "net/tls.h"
 #include "proto/tracker.grpc.pb.h"
+#include "tracker/slot_lifecycle.h"
 #include "tracker/tracker_db.h"
 
 namespace ob::tracker {
@@ -47,9 +51,17 @@ struct TrackerSettings {
   /// store_min_bytes_per_second is taken back and placed elsewhere.
   std::chrono::milliseconds store_timeout{120'000};
   std::uint64_t store_min_bytes_per_second = 1024 * 1024;
-  /// Slots audited per audit round.
-  std::uint32_t audits_per_round = 4;
-  /// Deadline of one audit call.
+  /// A proven slot is challenged again at most this long after its last proof (oldest first);
+  /// 0 = no audits (slots are still proven once before they count).
+  std::chrono::milliseconds audit_interval{60'000};
+  /// A slot whose consumer owes an answer for longer than this stops counting, is placed
+  /// elsewhere and its consumer told to delete it: a verifying slot owes one from its STORED
+  /// report, a stored slot from its first unanswered challenge. Unanswered challenges are
+  /// retried every heartbeat_interval.
+  std::chrono::milliseconds unanswered_after{15'000};
+  /// Challenges per round at most (verifying slots first, then stored ones, longest due first).
+  std::uint32_t challenges_per_round = 256;
+  /// Deadline of one challenge call.
   std::chrono::milliseconds audit_deadline{10'000};
   /// Empty: the system clock.
   Clock clock;
@@ -72,19 +84,23 @@ Auditor network_auditor(net::TlsIdentity tls, std::chrono::milliseconds deadline
 double nice_points(const ConsumerRow& consumer, const ConsumerLoad& load, std::int64_t now_ms);
 
 /// Free bytes of a consumer for placement: capacity minus the larger of its reported use and
-/// the slots it holds, minus the slots assigned to it and not yet stored; 0 when negative.
+/// the slots it holds, minus the slots assigned to it and not yet stored; no more than the free
+/// bytes it reported (its file system's) minus those assigned slots; 0 when negative.
 std::uint64_t free_bytes(const ConsumerRow& consumer, const ConsumerLoad& load);
 
-/// What one audit round did.
+/// What one round of challenges (verifications and audits) did.
 struct AuditRound {
   std::uint32_t passed = 0;
-  std::uint32_t failed = 0;   ///< counted as failures (corrupt, not_found, io)
-  std::uint32_t dropped = 0;  ///< slot rows removed for a wrong proof or a missing slot
-  std::uint32_t skipped = 0;  ///< audits that could not be run (not counted against anyone)
+  std::uint32_t failed = 0;      ///< counted as failures (corrupt, not_found, io)
+  std::uint32_t verified = 0;    ///< slots proven for the first time: they count from now on
+  std::uint32_t dropped = 0;     ///< slot rows removed for a wrong proof or a missing slot
+  std::uint32_t unanswered = 0;  ///< challenges without an answer (io): retried, then lost
+  std::uint32_t skipped = 0;     ///< challenges that could not be run (counted against nobody)
+  bool more = false;             ///< more slots were due than one round takes
 };
 
 /// The tracker's state and workflows. Thread-safe: one mutex serialises every database access;
-/// audits release it while they wait for consumers.
+/// challenges release it while they wait for consumers.
 class Tracker {
  public:
   /// Opens (or creates) the database at `db_path`. Consumers online at the last stop get one
@@ -111,6 +127,8 @@ class Tracker {
                          openbucket::tracker::v1::HeartbeatReply* reply);
   grpc::Status report_slots(const net::PeerId& caller, const openbucket::tracker::v1::ReportSlotsRequest& request,
                             openbucket::tracker::v1::ReportSlotsReply* reply);
+  grpc::Status reconcile_slots(const net::PeerId& caller, const openbucket::tracker::v1::ReconcileSlotsRequest& request,
+                               openbucket::tracker::v1::ReconcileSlotsReply* reply);
   grpc::Status consumer_status(const net::PeerId& caller, openbucket::tracker::v1::ConsumerStatusReply* reply);
   grpc::Status list_consumers(openbucket::tracker::v1::ListConsumersReply* reply);
 
@@ -119,12 +137,19 @@ class Tracker {
   Result<std::vector<metrics::Gauge>> gauges();
 
   /// One maintenance pass (docs/tracker.md "Repair"): silent consumers go offline and lose their
-  /// slots; assignments past their deadline are taken back; removed files whose slots are all
-  /// gone disappear; missing slots are placed, higher tiers first. Errors (io): the database.
+  /// slots; assignments past their deadline are taken back; slots unanswered for longer than
+  /// unanswered_after are lost; removed files whose slots are all gone disappear; missing slots
+  /// are placed, higher tiers first. Errors (io): the database.
   Result<void> maintain();
-  /// One audit round of up to settings.audits_per_round random stored slots of online consumers,
-  /// through `auditor` (called without the lock held). Errors (io): the database.
+  /// One round of challenges (docs/tracker.md "Verification and audits"): up to
+  /// settings.challenges_per_round slots of online consumers that are due, verifying ones
+  /// first, each asked for a random block and its Merkle path through `auditor` (called
+  /// without the lock held; consumers in parallel, one consumer's challenges in turn, stopping
+  /// at its first unanswered one). Errors (io): the database.
   Result<AuditRound> audit_round(const Auditor& auditor);
+  /// Calls `listener` (without the lock held) whenever slots become due for a challenge at once
+  /// (a STORED report, an adopted slot): the server wakes its challenge thread with it.
+  void set_challenge_listener(std::function<void()> listener);
 
   const TrackerSettings& settings() const noexcept { return settings_; }
 
@@ -143,8 +168,19 @@ class Tracker {
   Result<std::uint32_t> place_missing(const FileRow& file, Pool& pool, std::int64_t now_ms);
   /// Marks slots >= `from_slot` of a file deleting; rows of offline consumers are dropped.
   Result<void> retire_slots(const std::string& file_id, std::uint32_t from_slot);
+  /// Applies `event` to `row` (slot_lifecycle.h) and writes what it says: the row changed or
+  /// removed, the consumer avoided for the file, a deletion to order. Returns the transition
+  /// (nullopt: the event meant nothing in the row's state). Caller holds mutex_.
+  Result<std::optional<Transition>> apply_event(SlotRow row, SlotEvent event, std::int64_t now_ms);
+  /// The challenge schedule of settings_.
+  ChallengeTimes challenge_times() const;
+  /// Calls the challenge listener, if any. Caller does not hold mutex_.
+  void wake_challenges();
   /// Deletes the file if it is removing and no rows remain; sets uploaded_once when reached.
   Result<void> settle_file(const std::string& file_id);
+  /// settle_file, then place_missing, for each of `file_ids` (whose slots just changed).
+  /// Caller holds mutex_ and an open transaction.
+  Result<void> settle_and_place(const std::set<std::string>& file_ids, std::int64_t now_ms);
   /// The FileInfo of `file` as it stands.
   Result<openbucket::tracker::v1::FileInfo> file_info(const FileRow& file);
   Result<openbucket::tracker::v1::ConsumerInfo> consumer_info(const ConsumerRow& consumer,
@@ -156,6 +192,7 @@ class Tracker {
                                                                        const std::string& for_consumer);
 
   TrackerSettings settings_;
+  std::function<void()> challenge_listener_;  ///< set before serving; read-only afterwards
   std::mutex mutex_;                ///< guards db_ and rng_
   std::unique_ptr<TrackerDb> db_;
   std::mt19937_64 rng_;
@@ -200,6 +237,9 @@ class ConsumerService final : public openbucket::tracker::v1::Consumer::Service 
                          openbucket::tracker::v1::HeartbeatReply* reply) override;
   grpc::Status ReportSlots(grpc::ServerContext* context, const openbucket::tracker::v1::ReportSlotsRequest* request,
                            openbucket::tracker::v1::ReportSlotsReply* reply) override;
+  grpc::Status ReconcileSlots(grpc::ServerContext* context,
+                              const openbucket::tracker::v1::ReconcileSlotsRequest* request,
+                              openbucket::tracker::v1::ReconcileSlotsReply* reply) override;
   grpc::Status Status(grpc::ServerContext* context, const openbucket::tracker::v1::ConsumerStatusRequest* request,
                       openbucket::tracker::v1::ConsumerStatusReply* reply) override;
   grpc::Status ListConsumers(grpc::ServerContext* context, const openbucket::tracker::v1::ListConsumersRequest* request,

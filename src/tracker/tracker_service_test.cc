@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -59,9 +60,12 @@ class TrackerServiceTest : public ::testing::Test {
     config.db = dir_.path() / "tracker.db";
     config.settings.heartbeat_interval = std::chrono::milliseconds(1000);
     config.settings.offline_after = std::chrono::milliseconds(3000);
+    config.settings.audit_interval = std::chrono::milliseconds(kAuditIntervalMs);
+    config.settings.unanswered_after = std::chrono::milliseconds(kUnansweredAfterMs);
+    config.settings.challenges_per_round = challenges_per_round_;
     config.settings.clock = clock ? clock : Clock([this] { return now_.load(); });
     config.repair_tick = repair_tick;
-    config.audit_interval = std::chrono::milliseconds(0);
+    config.challenge_tick = std::chrono::milliseconds(0);  // rounds are run by hand
     auto server = TrackerServer::start(std::move(config), tracker_tls_);
     ASSERT_TRUE(server) << server.error().message;
     server_ = std::move(*server);
@@ -89,11 +93,13 @@ class TrackerServiceTest : public ::testing::Test {
     for (auto& [seed, p] : peers_) p->client = TrackerClient::connect(address_, p->tls);
   }
 
-  grpc::Status register_consumer(Peer& p, std::uint64_t capacity = 10 * kGB, std::uint64_t used = 0) {
+  grpc::Status register_consumer(Peer& p, std::uint64_t capacity = 10 * kGB, std::uint64_t used = 0,
+                                 std::optional<std::uint64_t> free = std::nullopt) {
     pb::RegisterConsumerRequest request;
     request.add_addresses("127.0.0.1:" + std::to_string(4000 + peers_.size()));
     request.set_capacity_bytes(capacity);
     request.set_used_bytes(used);
+    if (free) request.set_free_bytes(*free);
     pb::RegisterConsumerReply reply;
     grpc::Status status = p.client.consumer().RegisterConsumer(call_context().get(), request, &reply);
     if (status.ok()) {
@@ -101,21 +107,25 @@ class TrackerServiceTest : public ::testing::Test {
     }
     return status;
   }
-  pb::HeartbeatReply heartbeat(Peer& p, std::uint64_t capacity = 10 * kGB, std::uint64_t used = 0) {
+  pb::HeartbeatReply heartbeat(Peer& p, std::uint64_t capacity = 10 * kGB, std::uint64_t used = 0,
+                               std::optional<std::uint64_t> free = std::nullopt) {
     pb::HeartbeatRequest request;
     request.set_capacity_bytes(capacity);
     request.set_used_bytes(used);
+    if (free) request.set_free_bytes(*free);
     pb::HeartbeatReply reply;
     const grpc::Status status = p.client.consumer().Heartbeat(call_context().get(), request, &reply);
     EXPECT_TRUE(status.ok()) << status.error_message();
     return reply;
   }
-  grpc::Status report(Peer& p, const std::string& file_id, std::uint32_t slot, pb::SlotReport::State state) {
+  grpc::Status report(Peer& p, const std::string& file_id, std::uint32_t slot, pb::SlotReport::State state,
+                      pb::SlotReport::Reason reason = pb::SlotReport::REASON_UNSPECIFIED) {
     pb::ReportSlotsRequest request;
     pb::SlotReport* r = request.add_reports();
     r->set_file_id(file_id);
     r->set_slot(slot);
     r->set_state(state);
+    r->set_reason(reason);
     r->set_bytes(1'000'000);
     r->set_millis(100);
     pb::ReportSlotsReply reply;
@@ -166,8 +176,9 @@ class TrackerServiceTest : public ::testing::Test {
     }
     return out;
   }
-  /// Heartbeats from all of `seeds` and reports every STORE order stored.
-  void store_all(const std::vector<std::uint64_t>& seeds) {
+  /// Heartbeats from all of `seeds` and reports every STORE order stored; then, unless `prove`
+  /// is false, a round of challenges that every consumer answers.
+  void store_all(const std::vector<std::uint64_t>& seeds, bool prove = true) {
     for (const std::uint64_t s : seeds) {
       const pb::HeartbeatReply reply = heartbeat(peer(s));
       for (const auto& order : reply.orders()) {
@@ -176,13 +187,58 @@ class TrackerServiceTest : public ::testing::Test {
         }
       }
     }
+    if (prove) prove_all();
+  }
+  /// One round of challenges through `auditor`.
+  AuditRound challenge(const Auditor& auditor) {
+    auto round = server_->tracker().audit_round(auditor);
+    EXPECT_TRUE(round) << round.error().message;
+    return round ? *round : AuditRound{};
+  }
+  /// One round of challenges that every consumer answers with a good proof.
+  AuditRound prove_all() {
+    return challenge([](const net::PeerId&, const std::vector<std::string>&, const Cid&, const Manifest&,
+                        std::uint32_t, std::uint64_t) -> Result<void> { return {}; });
+  }
+  /// A file's holders as CheckHolders says: slot -> (consumer, stored).
+  std::map<std::uint32_t, std::pair<std::string, bool>> holders_of(Peer& asker, const std::string& id) {
+    pb::CheckHoldersRequest check;
+    check.set_file_id(id);
+    pb::CheckHoldersReply reply;
+    EXPECT_TRUE(asker.client.market().CheckHolders(call_context().get(), check, &reply).ok());
+    std::map<std::uint32_t, std::pair<std::string, bool>> out;
+    for (const auto& h : reply.holders()) out[h.slot()] = {h.consumer().peer_id(), h.stored()};
+    return out;
+  }
+  /// The consumer's ReconcileSlots over `held` (file ID, slot) pairs.
+  grpc::Status reconcile(Peer& p, const std::vector<std::pair<std::string, std::uint32_t>>& held,
+                         pb::ReconcileSlotsReply* reply) {
+    pb::ReconcileSlotsRequest request;
+    for (const auto& [file_id, slot] : held) {
+      pb::HeldSlot* h = request.add_slots();
+      h->set_file_id(file_id);
+      h->set_slot(slot);
+    }
+    return p.client.consumer().ReconcileSlots(call_context().get(), request, reply);
   }
   void advance(std::int64_t ms) { now_ += ms; }
+  /// Time passes beyond the store timeout (2 minutes plus a slot's bytes at 1 MiB/s) while
+  /// `seeds` keep heartbeating and the maintenance pass runs.
+  void outlast_store_timeout(const std::vector<std::uint64_t>& seeds) {
+    for (int i = 0; i < 50; ++i) {
+      advance(2500);
+      orders(seeds);
+      maintain();
+    }
+  }
   void maintain() {
     auto ok = server_->tracker().maintain();
     ASSERT_TRUE(ok) << ok.error().message;
   }
 
+  static constexpr std::int64_t kAuditIntervalMs = 10'000;
+  static constexpr std::int64_t kUnansweredAfterMs = 5'000;
+  std::uint32_t challenges_per_round_ = 256;
   ob::testing::TempDir dir_{"ob-tracker-test"};
   std::atomic<std::int64_t> now_{kStart};
   net::Identity tracker_identity_ = std::move(*net::Identity::from_seed(seeded_bytes(32, 77)));
@@ -308,6 +364,7 @@ TEST_F(TrackerServiceTest, AConsumerThatFailsAuditsLosesItsLead) {
   Peer& producer = peer(100);
   register_ok(producer, make_manifest(1, 1, 14), 2);  // a copy on each
   store_all(seeds(1, 2));
+  advance(kAuditIntervalMs);  // due for their next audit
   auto listed = consumers();
   const double even = listed[peer(1).id()].nice_points();
   EXPECT_DOUBLE_EQ(even, listed[peer(2).id()].nice_points());
@@ -373,6 +430,8 @@ TEST_F(TrackerServiceTest, ASilentConsumerGoesOfflineAndItsSlotIsRepairedFromThe
   for (const auto s : seeds(2, 6)) expected.insert(peer(s).id());
   EXPECT_EQ(sources, expected);
   ASSERT_TRUE(report(peer(7), id, lost_slot, pb::SlotReport::STORED).ok());
+  EXPECT_EQ(file_info(producer, id)->status(), pb::STATUS_DEGRADED);  // not proven yet
+  EXPECT_EQ(prove_all().verified, 1u);
   EXPECT_EQ(file_info(producer, id)->status(), pb::STATUS_UPLOADED);
 
   // The lost consumer comes back: online again, without the slot it lost.
@@ -659,12 +718,7 @@ TEST_F(TrackerServiceTest, AssignmentsNotStoredInTimeArePlacedElsewhere) {
   auto first = orders(seeds(1, 2));
   ASSERT_EQ(first.size(), 1u);
   const std::string slow = first.begin()->first;
-  // Past the 2-minute store timeout (plus the slot's bytes at 1 MiB/s), still heartbeating.
-  for (int i = 0; i < 50; ++i) {
-    advance(2500);
-    orders(seeds(1, 2));
-    maintain();
-  }
+  outlast_store_timeout(seeds(1, 2));
   auto second = orders(seeds(1, 2));
   ASSERT_EQ(second.size(), 1u);
   EXPECT_NE(second.begin()->first, slow);
@@ -678,7 +732,7 @@ TEST_F(TrackerServiceTest, AssignmentsNotStoredInTimeArePlacedElsewhere) {
   EXPECT_EQ(third.begin()->second[0].slot(), 0u);
 }
 
-TEST_F(TrackerServiceTest, AuditsCountAndDropSlotsThatFail) {
+TEST_F(TrackerServiceTest, AuditsCountDropWrongProofsAndOrderTheirDeletion) {
   for (const auto s : seeds(1, 4)) ASSERT_TRUE(register_consumer(peer(s)).ok());
   Peer& producer = peer(100);
   const std::string id = register_ok(producer, make_manifest(1, 2, 13), 3);
@@ -689,52 +743,366 @@ TEST_F(TrackerServiceTest, AuditsCountAndDropSlotsThatFail) {
   ASSERT_TRUE(producer.client.market().CheckHolders(call_context().get(), check, &holders).ok());
   ASSERT_EQ(holders.holders_size(), 3);
   std::map<std::string, Errc> verdict;  // peer -> error; absent: pass
-  verdict[holders.holders(0).consumer().peer_id()] = Errc::corrupt;
-  verdict[holders.holders(1).consumer().peer_id()] = Errc::io;
+  const std::string corrupt = holders.holders(0).consumer().peer_id();
+  const std::string silent = holders.holders(1).consumer().peer_id();
+  verdict[corrupt] = Errc::corrupt;
+  verdict[silent] = Errc::io;
   std::set<std::pair<std::uint32_t, std::uint64_t>> challenges;
+  std::mutex challenges_mutex;  // consumers are challenged in parallel
   const Auditor auditor = [&](const net::PeerId& consumer, const std::vector<std::string>& addresses, const Cid& file,
                               const Manifest& manifest, std::uint32_t slot, std::uint64_t block) -> Result<void> {
     EXPECT_EQ(file.to_string(), id);
     EXPECT_FALSE(addresses.empty());
     EXPECT_LT(block, manifest.stripe_count());
+    std::lock_guard lock(challenges_mutex);
     challenges.emplace(slot, block);
     const auto it = verdict.find(consumer.to_string());
     if (it == verdict.end()) return {};
     return fail(it->second, "audit says no");
   };
-  auto round = server_->tracker().audit_round(auditor);  // 4 per round, 3 stored slots: all
-  ASSERT_TRUE(round) << round.error().message;
-  EXPECT_EQ(round->passed, 1u);
-  EXPECT_EQ(round->failed, 2u);
-  EXPECT_EQ(round->dropped, 1u);
+  // Proven slots are not challenged again before the audit interval.
+  const AuditRound early = challenge(auditor);
+  EXPECT_EQ(early.passed + early.failed, 0u);
+  advance(kAuditIntervalMs);
+  AuditRound round = challenge(auditor);
+  EXPECT_EQ(round.passed, 1u);
+  EXPECT_EQ(round.failed, 2u);
+  EXPECT_EQ(round.unanswered, 1u);
+  EXPECT_EQ(round.dropped, 1u);
   EXPECT_EQ(challenges.size(), 3u);
   auto listed = consumers();
-  EXPECT_EQ(listed[holders.holders(0).consumer().peer_id()].audits_failed(), 1u);
-  EXPECT_EQ(listed[holders.holders(0).consumer().peer_id()].slots(), 0u);  // dropped
-  EXPECT_EQ(listed[holders.holders(1).consumer().peer_id()].audits_failed(), 1u);
-  EXPECT_EQ(listed[holders.holders(1).consumer().peer_id()].slots(), 1u);  // kept: maybe a network blip
-  EXPECT_EQ(listed[holders.holders(2).consumer().peer_id()].audits_passed(), 1u);
+  EXPECT_EQ(listed[corrupt].audits_failed(), 1u);
+  EXPECT_EQ(listed[corrupt].slots(), 0u);  // dropped
+  EXPECT_EQ(listed[silent].audits_failed(), 1u);
+  EXPECT_EQ(listed[silent].slots(), 1u);  // kept for now: maybe a network blip
+  EXPECT_EQ(listed[holders.holders(2).consumer().peer_id()].audits_passed(), 2u);  // its proof, then this audit
   EXPECT_EQ(file_info(producer, id)->status(), pb::STATUS_DEGRADED);
+  // The consumer with the wrong proof is told to delete its copy.
+  std::uint64_t corrupt_seed = 0, silent_seed = 0;
+  for (const auto s : seeds(1, 4)) {
+    if (peer(s).id() == corrupt) corrupt_seed = s;
+    if (peer(s).id() == silent) silent_seed = s;
+  }
+  const pb::HeartbeatReply told = heartbeat(peer(corrupt_seed));
+  ASSERT_EQ(told.orders_size(), 1);
+  EXPECT_EQ(told.orders(0).kind(), pb::SlotOrder::DELETE);
+  EXPECT_EQ(told.orders(0).slot(), holders.holders(0).slot());
   // The dropped slot went at once to the fourth consumer, the only one holding nothing of the file.
   std::set<std::string> original;
   for (const auto& h : holders.holders()) original.insert(h.consumer().peer_id());
-  int spares = 0;
+  std::uint64_t spare = 0;
   for (const auto s : seeds(1, 4)) {
     if (original.contains(peer(s).id())) continue;
-    ++spares;
+    spare = s;
     EXPECT_EQ(listed[peer(s).id()].slots(), 1u);
     const pb::HeartbeatReply reply = heartbeat(peer(s));
     ASSERT_EQ(reply.orders_size(), 1);
     EXPECT_EQ(reply.orders(0).slot(), holders.holders(0).slot());
   }
-  EXPECT_EQ(spares, 1);
-  // An audit that cannot run (e.g. not implemented) counts against nobody.
-  auto skipped = server_->tracker().audit_round(
-      [](const net::PeerId&, const std::vector<std::string>&, const Cid&, const Manifest&, std::uint32_t,
-         std::uint64_t) -> Result<void> { return fail(Errc::internal, "not implemented"); });
-  ASSERT_TRUE(skipped);
-  EXPECT_EQ(skipped->passed + skipped->failed, 0u);
-  EXPECT_GE(skipped->skipped, 1u);
+  ASSERT_NE(spare, 0u);
+  ASSERT_TRUE(report(peer(corrupt_seed), id, holders.holders(0).slot(), pb::SlotReport::DELETED).ok());
+  EXPECT_EQ(heartbeat(peer(corrupt_seed)).orders_size(), 0);  // confirmed: not asked again
+
+  // The silent consumer keeps heartbeating but never answers: retried every heartbeat interval,
+  // its slot stops counting once it owed an answer for longer than unanswered_after.
+  for (std::int64_t waited = 0; waited <= kUnansweredAfterMs; waited += 1000) {
+    advance(1000);
+    for (const auto s : seeds(1, 4)) heartbeat(peer(s));
+    round = challenge(auditor);
+    maintain();
+  }
+  listed = consumers();
+  EXPECT_EQ(listed[silent].slots(), 0u);
+  EXPECT_GE(listed[silent].audits_failed(), 3u);  // retried meanwhile
+  const pb::HeartbeatReply silent_told = heartbeat(peer(silent_seed));
+  ASSERT_EQ(silent_told.orders_size(), 1);
+  EXPECT_EQ(silent_told.orders(0).kind(), pb::SlotOrder::DELETE);
+  EXPECT_EQ(silent_told.orders(0).slot(), holders.holders(1).slot());
+
+  // A challenge that cannot run (e.g. not implemented) counts against nobody.
+  advance(kAuditIntervalMs);
+  auto skipped = challenge([](const net::PeerId&, const std::vector<std::string>&, const Cid&, const Manifest&,
+                              std::uint32_t, std::uint64_t) -> Result<void> { return fail(Errc::internal, "no"); });
+  EXPECT_EQ(skipped.passed + skipped.failed, 0u);
+  EXPECT_GE(skipped.skipped, 1u);
+}
+
+// Issue 15, 1: two consumers that report STORED for every order and answer no challenge (as at
+// an address where nothing listens) must not raise availability, nor make the file UPLOADED.
+TEST_F(TrackerServiceTest, AStoredReportCountsOnlyOnceProvenAndLiarsLoseTheirSlots) {
+  for (const auto s : seeds(1, 6)) ASSERT_TRUE(register_consumer(peer(s)).ok());
+  Peer& producer = peer(100);
+  const std::string id = register_ok(producer, make_manifest(4, 2, 40), 3);  // n' = 6
+  const std::set<std::string> liars{peer(1).id(), peer(2).id()};
+  store_all(seeds(1, 6), /*prove=*/false);
+
+  // Every consumer said STORED; nothing is proven yet.
+  auto info = file_info(producer, id);
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->status(), pb::STATUS_UPLOADING);
+  EXPECT_EQ(info->slots_stored(), 0u);
+  EXPECT_EQ(info->actual_availability(), 0u);
+  for (const auto& [slot, holder] : holders_of(producer, id)) EXPECT_FALSE(holder.second) << slot;
+
+  const Auditor auditor = [&](const net::PeerId& consumer, const std::vector<std::string>&, const Cid&,
+                              const Manifest&, std::uint32_t, std::uint64_t) -> Result<void> {
+    if (liars.contains(consumer.to_string())) return fail(Errc::io, "connection refused");
+    return {};
+  };
+  AuditRound round = challenge(auditor);
+  EXPECT_EQ(round.verified, 4u);
+  EXPECT_EQ(round.unanswered, 2u);
+  info = file_info(producer, id);
+  EXPECT_EQ(info->status(), pb::STATUS_UPLOADING);  // 4 proven of 6: availability 1, not 3
+  EXPECT_EQ(info->actual_availability(), 1u);
+  EXPECT_EQ(info->slots_stored(), 4u);
+  for (const auto& [slot, holder] : holders_of(producer, id)) {
+    EXPECT_EQ(holder.second, !liars.contains(holder.first)) << slot;
+  }
+
+  // Two honest spares join. The liars keep heartbeating and never answer: within
+  // unanswered_after their slots stop being theirs and go to the spares.
+  for (const auto s : seeds(7, 8)) ASSERT_TRUE(register_consumer(peer(s)).ok());
+  for (std::int64_t waited = 0; waited <= kUnansweredAfterMs; waited += 1000) {
+    advance(1000);
+    for (const auto s : seeds(1, 8)) heartbeat(peer(s));
+    challenge(auditor);
+    maintain();
+  }
+  auto listed = consumers();
+  for (const std::string& liar : liars) EXPECT_EQ(listed[liar].slots(), 0u) << liar;
+  // They are told to delete what they claim to have.
+  for (const auto s : seeds(1, 2)) {
+    const pb::HeartbeatReply told = heartbeat(peer(s));
+    ASSERT_EQ(told.orders_size(), 1);
+    EXPECT_EQ(told.orders(0).kind(), pb::SlotOrder::DELETE);
+  }
+  // The spares fetch from the producer (fewer than desired are proven: it keeps serving) and
+  // from the four proven holders, never from a liar.
+  for (const auto s : seeds(7, 8)) {
+    const pb::HeartbeatReply reply = heartbeat(peer(s));
+    ASSERT_EQ(reply.orders_size(), 1) << s;
+    ASSERT_EQ(reply.orders(0).kind(), pb::SlotOrder::STORE);
+    std::set<std::string> sources;
+    for (const auto& source : reply.orders(0).sources()) sources.insert(source.peer_id());
+    EXPECT_EQ(reply.orders(0).sources(0).peer_id(), producer.id());
+    EXPECT_EQ(sources.size(), 5u);
+    for (const std::string& liar : liars) EXPECT_FALSE(sources.contains(liar));
+  }
+  EXPECT_EQ(file_info(producer, id)->status(), pb::STATUS_UPLOADING);
+  store_all(seeds(7, 8));
+  info = file_info(producer, id);
+  EXPECT_EQ(info->status(), pb::STATUS_UPLOADED);
+  EXPECT_EQ(info->actual_availability(), 3u);
+  EXPECT_EQ(info->slots_stored(), 6u);
+}
+
+TEST_F(TrackerServiceTest, EveryProvenSlotIsAuditedOncePerIntervalOldestFirst) {
+  challenges_per_round_ = 2;
+  server_.reset();
+  start();
+  for (const auto s : seeds(1, 6)) ASSERT_TRUE(register_consumer(peer(s)).ok());
+  Peer& producer = peer(100);
+  const std::string id = register_ok(producer, make_manifest(4, 2, 41), 3);
+  store_all(seeds(1, 6), /*prove=*/false);
+  // Two a round: proven in three rounds, 100 ms apart.
+  std::vector<std::set<std::uint32_t>> proven_in;
+  std::set<std::uint32_t> challenged;
+  std::mutex challenged_mutex;  // consumers are challenged in parallel
+  const Auditor record = [&](const net::PeerId&, const std::vector<std::string>&, const Cid&, const Manifest&,
+                             std::uint32_t slot, std::uint64_t) -> Result<void> {
+    std::lock_guard lock(challenged_mutex);
+    challenged.insert(slot);
+    return {};
+  };
+  for (int i = 0; i < 3; ++i) {
+    challenged.clear();
+    const AuditRound round = challenge(record);
+    EXPECT_EQ(round.verified, 2u);
+    EXPECT_EQ(round.more, true);
+    proven_in.push_back(challenged);
+    advance(100);
+  }
+  EXPECT_EQ(file_info(producer, id)->status(), pb::STATUS_UPLOADED);
+  challenged.clear();
+  EXPECT_EQ(challenge(record).passed, 0u);  // nothing due before the interval
+
+  // One interval later every slot is challenged again, the longest unaudited first.
+  advance(kAuditIntervalMs);
+  std::set<std::uint32_t> all;
+  for (int i = 0; i < 3; ++i) {
+    challenged.clear();
+    EXPECT_EQ(challenge(record).passed, 2u);
+    EXPECT_EQ(challenged, proven_in[static_cast<std::size_t>(i)]) << "round " << i;
+    all.insert(challenged.begin(), challenged.end());
+  }
+  EXPECT_EQ(all.size(), 6u);
+  EXPECT_EQ(challenge(record).passed, 0u);
+}
+
+// Issue 15, 7: a consumer that was offline lists what it holds when it is back; the tracker
+// orders the deletion of what is no longer its own and adopts what nobody holds.
+TEST_F(TrackerServiceTest, ReconciliationDeletesWhatIsNotTheConsumersAndAdoptsWhatNobodyHolds) {
+  for (const auto s : seeds(1, 3)) ASSERT_TRUE(register_consumer(peer(s)).ok());
+  Peer& producer = peer(100);
+  const std::string copies = register_ok(producer, make_manifest(1, 2, 42), 2);  // two copies
+  store_all(seeds(1, 3));
+  const auto before = holders_of(producer, copies);
+  ASSERT_EQ(before.size(), 2u);
+  const std::uint32_t lost_slot = before.begin()->first;
+  std::uint64_t away = 0;
+  for (const auto s : seeds(1, 3)) {
+    if (peer(s).id() == before.begin()->second.first) away = s;
+  }
+  ASSERT_NE(away, 0u);
+
+  // It goes silent: offline, its copy is placed on the third consumer.
+  advance(4000);
+  for (const auto s : seeds(1, 3)) {
+    if (s != away) heartbeat(peer(s));
+  }
+  maintain();
+  EXPECT_FALSE(consumers()[peer(away).id()].online());
+  EXPECT_NE(holders_of(producer, copies).at(lost_slot).first, peer(away).id());
+
+  // Back: asked once to list its slots.
+  EXPECT_TRUE(heartbeat(peer(away)).reconcile());
+  EXPECT_FALSE(heartbeat(peer(away)).reconcile());
+  pb::ReconcileSlotsReply reply;
+  const std::string unknown = Manifest::cid_of(make_manifest(1, 1, 999)).to_string();
+  ASSERT_TRUE(reconcile(peer(away), {{copies, lost_slot}, {unknown, 0}, {copies, 7}}, &reply).ok());
+  EXPECT_EQ(reply.adopted(), 0u);
+  std::set<std::pair<std::string, std::uint32_t>> deletes;
+  for (const auto& order : reply.orders()) {
+    EXPECT_EQ(order.kind(), pb::SlotOrder::DELETE);
+    deletes.emplace(order.file_id(), order.slot());
+  }
+  EXPECT_EQ(deletes, (std::set<std::pair<std::string, std::uint32_t>>{
+                         {copies, lost_slot}, {unknown, 0}, {copies, 7}}));
+  EXPECT_EQ(holders_of(producer, copies).at(lost_slot).first != peer(away).id(), true);  // unchanged
+
+  // A file with more copies than consumers: one slot has nobody. A newcomer that holds it
+  // (say, from before a crash of the tracker's disk) has it adopted, and it counts once proven.
+  const std::string wide = register_ok(producer, make_manifest(1, 3, 43), 4);  // 4 copies, 3 consumers online
+  store_all(seeds(1, 3));
+  std::set<std::uint32_t> placed;
+  for (const auto& [slot, holder] : holders_of(producer, wide)) placed.insert(slot);
+  ASSERT_EQ(placed.size(), 3u);
+  std::uint32_t unplaced = 0;
+  while (placed.contains(unplaced)) ++unplaced;
+  ASSERT_TRUE(register_consumer(peer(4)).ok());
+  // A consumer holding another slot of the file may not take this one too.
+  std::uint64_t holder_seed = 0;
+  for (const auto s : seeds(1, 3)) {
+    if (peer(s).id() == holders_of(producer, wide).begin()->second.first) holder_seed = s;
+  }
+  pb::ReconcileSlotsReply refused;
+  ASSERT_TRUE(reconcile(peer(holder_seed), {{wide, unplaced}}, &refused).ok());
+  EXPECT_EQ(refused.adopted(), 0u);
+  EXPECT_EQ(refused.orders_size(), 1);
+  pb::ReconcileSlotsReply adopted_reply;
+  ASSERT_TRUE(reconcile(peer(4), {{wide, unplaced}}, &adopted_reply).ok());
+  EXPECT_EQ(adopted_reply.adopted(), 1u);
+  EXPECT_EQ(adopted_reply.orders_size(), 0);
+  EXPECT_EQ(heartbeat(peer(4)).orders_size(), 0);  // no STORE: it has the slot
+  EXPECT_EQ(file_info(producer, wide)->slots_stored(), 3u);
+  EXPECT_EQ(prove_all().verified, 1u);
+  EXPECT_EQ(file_info(producer, wide)->slots_stored(), 4u);
+  EXPECT_EQ(file_info(producer, wide)->status(), pb::STATUS_UPLOADED);
+
+  // A slot it was assigned and has not reported yet is taken as held, and verified.
+  const std::string third = register_ok(producer, make_manifest(1, 0, 44), 1);  // one copy
+  std::uint64_t assignee = 0;
+  for (const auto s : seeds(1, 4)) {
+    if (heartbeat(peer(s)).orders_size() == 1) assignee = s;
+  }
+  ASSERT_NE(assignee, 0u);
+  pb::ReconcileSlotsReply own;
+  ASSERT_TRUE(reconcile(peer(assignee), {{third, 0}}, &own).ok());
+  EXPECT_EQ(own.adopted(), 1u);
+  EXPECT_EQ(heartbeat(peer(assignee)).orders_size(), 0);
+  EXPECT_EQ(prove_all().verified, 1u);
+  EXPECT_EQ(file_info(producer, third)->status(), pb::STATUS_UPLOADED);
+
+  // Limits: a page is at most 1024 slots; an unknown consumer is refused.
+  std::vector<std::pair<std::string, std::uint32_t>> too_many(1025, {unknown, 0});
+  EXPECT_EQ(reconcile(peer(1), too_many, &reply).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(reconcile(peer(1), {{std::string(300, 'b'), 0}}, &reply).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(reconcile(peer(60), {{unknown, 0}}, &reply).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// Issue 15, 7: a STORED report after the assignment was taken back leaves no orphan.
+TEST_F(TrackerServiceTest, ALateStoredReportIsAdoptedOrEndsInADeletion) {
+  for (const auto s : seeds(1, 2)) ASSERT_TRUE(register_consumer(peer(s)).ok());
+  Peer& producer = peer(100);
+  const std::string id = register_ok(producer, make_manifest(1, 1, 45), 1);  // one slot
+  auto first = orders(seeds(1, 2));
+  ASSERT_EQ(first.size(), 1u);
+  const std::uint64_t slow = first.begin()->first == peer(1).id() ? 1 : 2;
+  outlast_store_timeout(seeds(1, 2));  // the slot goes to the other one
+  ASSERT_NE(holders_of(producer, id).at(0).first, peer(slow).id());
+  ASSERT_TRUE(report(peer(slow), id, 0, pb::SlotReport::STORED).ok());  // late
+  EXPECT_NE(holders_of(producer, id).at(0).first, peer(slow).id());
+  EXPECT_TRUE(heartbeat(peer(slow)).reconcile());
+  pb::ReconcileSlotsReply reply;
+  ASSERT_TRUE(reconcile(peer(slow), {{id, 0}}, &reply).ok());
+  ASSERT_EQ(reply.orders_size(), 1);
+  EXPECT_EQ(reply.orders(0).kind(), pb::SlotOrder::DELETE);
+
+  // Nobody else can take it: the consumer went offline with its assignment and reports it
+  // stored once back; the slot is unplaced, so its copy is adopted (and verified).
+  const std::string other = register_ok(producer, make_manifest(1, 0, 46), 1);
+  const std::uint64_t holder = heartbeat(peer(1)).orders_size() == 1 ? 1 : 2;
+  const std::uint64_t rest = 3 - holder;
+  advance(4000);
+  heartbeat(peer(rest));
+  maintain();  // holder offline: its row is gone; the other consumer takes the slot...
+  ASSERT_EQ(holders_of(producer, other).size(), 1u);
+  ASSERT_TRUE(report(peer(rest), other, 0, pb::SlotReport::FAILED, pb::SlotReport::NO_SPACE).ok());  // ...and cannot
+  EXPECT_TRUE(holders_of(producer, other).empty());
+  heartbeat(peer(holder));  // back
+  ASSERT_TRUE(report(peer(holder), other, 0, pb::SlotReport::STORED).ok());
+  const auto adopted_row = holders_of(producer, other);
+  ASSERT_EQ(adopted_row.size(), 1u);
+  EXPECT_EQ(adopted_row.at(0).first, peer(holder).id());
+  EXPECT_FALSE(adopted_row.at(0).second);  // verifying
+  EXPECT_EQ(prove_all().verified, 1u);
+  EXPECT_EQ(file_info(producer, other)->status(), pb::STATUS_UPLOADED);
+}
+
+// Issue 15, 6: a consumer whose disk is full is not offered slots, and one that refused a STORE
+// for want of space gets none until it reports more space.
+TEST_F(TrackerServiceTest, AConsumerOutOfSpaceIsLeftOutUntilItReportsMoreSpace) {
+  // Its limit says 10 GB free; its file system has 1000 bytes left.
+  ASSERT_TRUE(register_consumer(peer(1), 10 * kGB, 0, 1000).ok());
+  Peer& producer = peer(100);
+  const std::string id = register_ok(producer, make_manifest(1, 1, 47), 1);  // one slot of ~1 MB
+  EXPECT_EQ(heartbeat(peer(1), 10 * kGB, 0, 1000).orders_size(), 0);
+  EXPECT_EQ(consumers()[peer(1).id()].slots(), 0u);
+  heartbeat(peer(1), 10 * kGB, 0, 5 * kGB);  // room made
+  maintain();
+  pb::HeartbeatReply reply = heartbeat(peer(1), 10 * kGB, 0, 5 * kGB);
+  ASSERT_EQ(reply.orders_size(), 1);
+
+  // The disk fills up meanwhile: the STORE is refused for space. The slot is not offered again
+  // while the consumer reports no more space than then...
+  ASSERT_TRUE(report(peer(1), id, 0, pb::SlotReport::FAILED, pb::SlotReport::NO_SPACE).ok());
+  for (int i = 0; i < 3; ++i) {
+    advance(500);
+    EXPECT_EQ(heartbeat(peer(1), 10 * kGB, 0, 5 * kGB).orders_size(), 0) << i;
+    maintain();
+  }
+  EXPECT_EQ(consumers()[peer(1).id()].slots(), 0u);
+  // ...nor while it reports less...
+  heartbeat(peer(1), 10 * kGB, 0, 4 * kGB);
+  maintain();
+  EXPECT_EQ(heartbeat(peer(1), 10 * kGB, 0, 4 * kGB).orders_size(), 0);
+  // ...and is once it reports more than its lowest since.
+  heartbeat(peer(1), 10 * kGB, 0, 4 * kGB + 1'000'000'000);
+  maintain();
+  reply = heartbeat(peer(1), 10 * kGB, 0, 4 * kGB + 1'000'000'000);
+  ASSERT_EQ(reply.orders_size(), 1);
+  EXPECT_EQ(reply.orders(0).kind(), pb::SlotOrder::STORE);
 }
 
 TEST_F(TrackerServiceTest, TheMaintenanceThreadTurnsSilentConsumersOffline) {
@@ -755,8 +1123,8 @@ TEST_F(TrackerServiceTest, TheMaintenanceThreadTurnsSilentConsumersOffline) {
   EXPECT_TRUE(offline);
 }
 
-// A real audit against a node serving a stored file (exchange::audit_slot over TLS). Skipped
-// while audit_slot is not implemented.
+// A real challenge against a node serving a stored file (exchange::audit_slot over TLS): the
+// slot reported stored counts once the real proof checks, and is lost when the node loses it.
 TEST_F(TrackerServiceTest, ARealAuditOfARealSlotPasses) {
   ob::testing::TempDir node_dir("ob-tracker-node");
   ASSERT_TRUE(Home::init(node_dir.path(), false));
@@ -784,26 +1152,32 @@ TEST_F(TrackerServiceTest, ARealAuditOfARealSlotPasses) {
   ASSERT_TRUE(consumer.client.consumer().RegisterConsumer(call_context().get(), request, &registered).ok());
   const std::string id = register_ok(peer(100), manifest->encode(), 1);
   ASSERT_EQ(id, cid->to_string());
-  store_all({1});
+  store_all({1}, /*prove=*/false);
+  EXPECT_EQ(file_info(peer(100), id)->slots_stored(), 0u);  // reported, not proven
 
   const Auditor auditor = network_auditor(tracker_tls_, std::chrono::seconds(5));
-  auto round = server_->tracker().audit_round(auditor);
-  ASSERT_TRUE(round) << round.error().message;
-  if (round->skipped > 0) GTEST_SKIP() << "exchange::audit_slot is not implemented yet";
-  EXPECT_EQ(round->passed, 1u);
-  EXPECT_EQ(round->failed, 0u);
+  AuditRound round = challenge(auditor);
+  EXPECT_EQ(round.passed, 1u);
+  EXPECT_EQ(round.verified, 1u);
+  EXPECT_EQ(round.failed, 0u);
   EXPECT_EQ(consumers()[consumer.id()].audits_passed(), 1u);
+  EXPECT_EQ(file_info(peer(100), id)->slots_stored(), 1u);
 
   // The consumer loses its slot (slot 0: the only one placed, one consumer holds one slot).
   ASSERT_TRUE((*engine)->damage(*cid, 0, /*corrupt=*/false));
-  round = server_->tracker().audit_round(auditor);
+  advance(kAuditIntervalMs);
+  round = challenge(auditor);
   served->first->Shutdown(std::chrono::system_clock::now());
-  ASSERT_TRUE(round) << round.error().message;
-  EXPECT_EQ(round->failed, 1u);
-  EXPECT_EQ(round->dropped, 1u);
+  EXPECT_EQ(round.failed, 1u);
+  EXPECT_EQ(round.dropped, 1u);
   EXPECT_EQ(consumers()[consumer.id()].audits_failed(), 1u);
   EXPECT_EQ(file_info(peer(100), id)->slots_stored(), 0u);
-  // No other consumer exists: the avoided one is ordered to store the slot again.
+  // No other consumer exists: the avoided one is told to delete what it has, and once it
+  // confirmed, to store the slot again.
+  const pb::HeartbeatReply drop = heartbeat(consumer);
+  ASSERT_EQ(drop.orders_size(), 1);
+  EXPECT_EQ(drop.orders(0).kind(), pb::SlotOrder::DELETE);
+  ASSERT_TRUE(report(consumer, id, 0, pb::SlotReport::DELETED).ok());
   const pb::HeartbeatReply again = heartbeat(consumer);
   ASSERT_EQ(again.orders_size(), 1);
   EXPECT_EQ(again.orders(0).kind(), pb::SlotOrder::STORE);

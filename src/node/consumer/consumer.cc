@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -32,6 +34,8 @@ constexpr std::size_t kMaxPendingReports = 10000;
 constexpr std::size_t kMaxReportsPerCall = 1024;
 constexpr std::size_t kMaxDetailBytes = 1024;
 constexpr std::size_t kMaxOrdersPerReply = 256;
+constexpr std::size_t kMaxHeldPerPage = 1024;
+constexpr std::size_t kMaxOrdersPerReconcile = kMaxHeldPerPage;
 constexpr std::size_t kMaxAddresses = 16;
 constexpr std::size_t kMaxAddressBytes = 256;
 /// Orders waiting for a worker; more are ignored until the queue drains (the tracker sends
@@ -85,7 +89,16 @@ void count_report(int state) {
 
 PendingReport make_report(const SlotRef& ref, int state, std::string detail) {
   count_report(state);
-  return PendingReport{ref.file.to_string(), ref.slot, state, truncate_utf8(std::move(detail), kMaxDetailBytes), 0, 0};
+  return PendingReport{ref.file.to_string(), ref.slot, state, truncate_utf8(std::move(detail), kMaxDetailBytes), 0, 0,
+                       tv1::SlotReport::REASON_UNSPECIFIED};
+}
+
+/// Bytes an unprivileged writer may still use on the file system holding `dir`; nullopt when
+/// it cannot be read.
+std::optional<std::uint64_t> file_system_free(const fs::path& dir) {
+  struct statvfs st{};
+  if (::statvfs(dir.c_str(), &st) != 0) return std::nullopt;
+  return static_cast<std::uint64_t>(st.f_bavail) * static_cast<std::uint64_t>(st.f_frsize);
 }
 
 std::int64_t mtime_ns(const fs::path& path) {
@@ -267,11 +280,11 @@ Result<std::unique_ptr<Consumer>> Consumer::create(const Home& home, Engine& eng
         if (!r.is_object()) continue;
         const auto state_value = state_from_name(text(r, "state"));
         if (!state_value || text(r, "fileId").empty()) continue;
-        consumer->pending_.push_back(PendingReport{text(r, "fileId"),
-                                                   static_cast<std::uint32_t>(number(r, "slot", UINT32_MAX)),
-                                                   *state_value, truncate_utf8(text(r, "detail"), kMaxDetailBytes),
-                                                   number(r, "bytes", UINT64_MAX),
-                                                   static_cast<std::uint32_t>(number(r, "millis", UINT32_MAX))});
+        consumer->pending_.push_back(PendingReport{
+            text(r, "fileId"), static_cast<std::uint32_t>(number(r, "slot", UINT32_MAX)), *state_value,
+            truncate_utf8(text(r, "detail"), kMaxDetailBytes), number(r, "bytes", UINT64_MAX),
+            static_cast<std::uint32_t>(number(r, "millis", UINT32_MAX)),
+            text(r, "reason") == "NO_SPACE" ? tv1::SlotReport::NO_SPACE : tv1::SlotReport::REASON_UNSPECIFIED});
       }
     }
   } else if (state.error().code != Errc::not_found) {
@@ -334,12 +347,10 @@ Result<void> Consumer::load_held(const std::shared_ptr<SlotStore>& store) {
 Result<void> Consumer::persist_locked() {
   nlohmann::json reports = nlohmann::json::array();
   for (const PendingReport& r : pending_) {
-    reports.push_back({{"fileId", r.file_id},
-                       {"slot", r.slot},
-                       {"state", state_name(r.state)},
-                       {"detail", r.detail},
-                       {"bytes", r.bytes},
-                       {"millis", r.millis}});
+    nlohmann::json report{{"fileId", r.file_id}, {"slot", r.slot},   {"state", state_name(r.state)},
+                          {"detail", r.detail},  {"bytes", r.bytes}, {"millis", r.millis}};
+    if (r.reason == tv1::SlotReport::NO_SPACE) report["reason"] = "NO_SPACE";
+    reports.push_back(std::move(report));
   }
   const std::string text =
       nlohmann::json{{"started", started_}, {"reports", std::move(reports)}}.dump(-1, ' ', false,
@@ -508,6 +519,7 @@ void Consumer::heartbeat_loop() {
       }
       if (!registered) register_once();
       heartbeat_once();
+      reconcile_once();
       std::lock_guard lock(mutex_);
       next_beat = Clock::now() + interval_;
     }
@@ -518,14 +530,28 @@ void Consumer::heartbeat_loop() {
   }
 }
 
+Consumer::Space Consumer::space() const {
+  Space space;
+  fs::path dir;
+  {
+    std::lock_guard lock(mutex_);
+    space.capacity = config_.consumer_limit_bytes;
+    space.used = used_locked();
+    dir = store_ ? store_->dir() : directory_locked();
+  }
+  space.free = space.capacity > space.used ? space.capacity - space.used : 0;
+  // A limit may promise more than the disk holds: the tracker must not count on the difference.
+  if (const auto disk = file_system_free(dir)) space.free = std::min(space.free, *disk);
+  return space;
+}
+
 void Consumer::register_once() {
   tv1::RegisterConsumerRequest request;
   request.add_addresses(network_.p2p_address());
-  {
-    std::lock_guard lock(mutex_);
-    request.set_capacity_bytes(config_.consumer_limit_bytes);
-    request.set_used_bytes(used_locked());
-  }
+  const Space now = space();
+  request.set_capacity_bytes(now.capacity);
+  request.set_used_bytes(now.used);
+  request.set_free_bytes(now.free);
   tv1::RegisterConsumerReply reply;
   auto context = tracker::call_context(options_.tracker_deadline);
   const grpc::Status status = tracker_->consumer().RegisterConsumer(context.get(), request, &reply);
@@ -539,6 +565,7 @@ void Consumer::register_once() {
     return;
   }
   registered_ = true;
+  reconcile_wanted_ = true;  // the tracker may have lost track of what we hold
   if (tracker_down_) spdlog::info("consumer: the tracker is reachable again");
   tracker_down_ = false;
   if (reply.heartbeat_interval_ms() > 0) {
@@ -555,11 +582,10 @@ void Consumer::heartbeat_once() {
     if (!registered_) return;
   }
   tv1::HeartbeatRequest request;
-  {
-    std::lock_guard lock(mutex_);
-    request.set_capacity_bytes(config_.consumer_limit_bytes);
-    request.set_used_bytes(used_locked());
-  }
+  const Space now = space();
+  request.set_capacity_bytes(now.capacity);
+  request.set_used_bytes(now.used);
+  request.set_free_bytes(now.free);
   tv1::HeartbeatReply reply;
   auto context = tracker::call_context(options_.tracker_deadline);
   const grpc::Status status = tracker_->consumer().Heartbeat(context.get(), request, &reply);
@@ -580,18 +606,58 @@ void Consumer::heartbeat_once() {
       registered_ = false;
       spdlog::info("consumer: the tracker does not know this consumer; registering again");
     }
+    if (reply.reconcile()) reconcile_wanted_ = true;
   }
   if (!reply.registered()) {
     register_once();
     return;
   }
-  accept_orders(reply.orders());
+  accept_orders(reply.orders(), kMaxOrdersPerReply);
 }
 
-void Consumer::accept_orders(const google::protobuf::RepeatedPtrField<tv1::SlotOrder>& orders) {
+void Consumer::reconcile_once() {
+  std::vector<SlotRef> held;
+  {
+    std::lock_guard lock(mutex_);
+    if (!registered_ || !reconcile_wanted_) return;
+    reconcile_wanted_ = false;
+    for (const auto& [ref, h] : held_) held.push_back(ref);
+  }
+  std::size_t adopted = 0, deletes = 0;
+  for (std::size_t from = 0; from < held.size(); from += kMaxHeldPerPage) {
+    tv1::ReconcileSlotsRequest request;
+    for (std::size_t i = from; i < std::min(held.size(), from + kMaxHeldPerPage); ++i) {
+      tv1::HeldSlot* slot = request.add_slots();
+      slot->set_file_id(held[i].file.to_string());
+      slot->set_slot(held[i].slot);
+    }
+    tv1::ReconcileSlotsReply reply;
+    auto context = tracker::call_context(options_.tracker_deadline);
+    const grpc::Status status = tracker_->consumer().ReconcileSlots(context.get(), request, &reply);
+    if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+      spdlog::debug("consumer: the tracker does not take a list of the slots held");
+      return;
+    }
+    if (!status.ok()) {
+      std::lock_guard lock(mutex_);
+      reconcile_wanted_ = true;  // the next heartbeat tries again
+      spdlog::warn("consumer: {}", tracker::call_error("listing the slots held to the tracker", status).message);
+      return;
+    }
+    adopted += reply.adopted();
+    deletes += static_cast<std::size_t>(reply.orders_size());
+    accept_orders(reply.orders(), kMaxOrdersPerReconcile);
+  }
+  if (adopted > 0 || deletes > 0) {
+    spdlog::info("consumer: listed {} slot(s) to the tracker: {} taken as ours, {} to delete", held.size(), adopted,
+                 deletes);
+  }
+}
+
+void Consumer::accept_orders(const google::protobuf::RepeatedPtrField<tv1::SlotOrder>& orders, std::size_t max) {
   std::size_t seen = 0;
   for (const tv1::SlotOrder& o : orders) {
-    if (++seen > kMaxOrdersPerReply) break;
+    if (++seen > max) break;
     const bool store = o.kind() == tv1::SlotOrder::STORE;
     if (!store && o.kind() != tv1::SlotOrder::DELETE) continue;
     auto file = Cid::parse(o.file_id());
@@ -656,6 +722,7 @@ void Consumer::flush_reports() {
         report->set_detail(r.detail);
         report->set_bytes(r.bytes);
         report->set_millis(r.millis);
+        report->set_reason(static_cast<tv1::SlotReport::Reason>(r.reason));
       }
     }
     if (count == 0) return;
@@ -791,6 +858,12 @@ PendingReport Consumer::execute_store(const Order& order) {
     if (!manifest_was_here) maybe_drop_manifest(ref.file);
     return make_report(ref, tv1::SlotReport::FAILED, why);
   };
+  // Refused for want of space: said so, so that the tracker stops offering slots until we have more.
+  const auto no_space = [&](const std::string& why) {
+    PendingReport report = failed(why);
+    report.reason = tv1::SlotReport::NO_SPACE;
+    return report;
+  };
   auto encoded = manifest_for(ref.file, peers);
   if (!encoded) return failed(encoded.error().message);
   auto manifest = Manifest::decode(*encoded);
@@ -811,7 +884,20 @@ PendingReport Consumer::execute_store(const Order& order) {
       reserved_ += need;
     }
   }
-  if (over_limit) return failed(*over_limit);
+  if (over_limit) return no_space(*over_limit);
+  const auto disk_full = [&]() -> std::optional<std::string> {
+    const auto disk = file_system_free(store->dir());
+    if (!disk || *disk >= need) return std::nullopt;
+    return "disk full: the slot needs " + format_size(need) + "; " + format_size(*disk) + " free on the file system of " +
+           store->dir().string();
+  };
+  if (auto full = disk_full()) {
+    {
+      std::lock_guard lock(mutex_);
+      reserved_ -= need;
+    }
+    return no_space(*full);
+  }
   const std::uint32_t wanted[] = {ref.slot};
   auto fetched = exchange::fetch_slots(ref.file, wanted, peers, engine_.blocks(), *store, options_.fetch);
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
@@ -819,7 +905,14 @@ PendingReport Consumer::execute_store(const Order& order) {
     std::lock_guard lock(mutex_);
     reserved_ -= need;
   }
-  if (!fetched) return failed(fetched.error().message);
+  if (!fetched) {
+    // Another transfer may have taken the room meanwhile: a write failing for space says so.
+    if (fetched.error().message.find(std::strerror(ENOSPC)) != std::string::npos) {
+      return no_space(fetched.error().message);
+    }
+    if (auto full = disk_full()) return no_space(*full + ": " + fetched.error().message);
+    return failed(fetched.error().message);
+  }
   std::lock_guard lock(mutex_);
   const fs::path index = store->dir() / ref.file.to_string() / (std::to_string(ref.slot) + ".index");
   held_.insert_or_assign(ref, Held{store->slot_bytes(ref.file, ref.slot), mtime_ns(index)});

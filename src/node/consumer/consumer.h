@@ -4,14 +4,19 @@
 // Running (start() .. stop()) means:
 //   - its SlotStore, opened at the Consumer directory, is served to peers and audits
 //     (Network::set_consumer_slots);
-//   - the tracker knows it (RegisterConsumer: its block exchange address, limit, used bytes) and
-//     hears from it at the interval it asked for (Heartbeat, re-registering when the tracker
-//     says it does not know us; an unreachable tracker is logged and retried, never fatal);
+//   - the tracker knows it (RegisterConsumer: its block exchange address, limit, used bytes and
+//     free bytes, the smaller of limit - used and its file system's free space) and hears from
+//     it at the interval it asked for (Heartbeat, re-registering when the tracker says it does
+//     not know us; an unreachable tracker is logged and retried, never fatal);
+//   - after each registration, and when a heartbeat asks, it lists the slots it holds
+//     (ReconcileSlots, in pages of 1024): the tracker adopts those it may keep and answers
+//     DELETE for the others, which are carried out like any order;
 //   - the orders the heartbeats bring run on a pool of workers (two by default): STORE fetches
-//     the slot from the order's sources (exchange::fetch_slots) and is refused ("over limit")
-//     when it would not fit the limit; DELETE removes it. Each outcome is reported
-//     (ReportSlots: STORED with bytes and millis, FAILED with why, DELETED, GIVEN_UP); a report
-//     that cannot be sent is kept, on disk too, and sent with a later heartbeat;
+//     the slot from the order's sources (exchange::fetch_slots) and is refused (FAILED with
+//     reason NO_SPACE) when it would not fit the limit or the file system; DELETE removes it
+//     (and answers DELETED for a slot not held). Each outcome is reported (ReportSlots: STORED
+//     with bytes and millis, FAILED with why, DELETED, GIVEN_UP); a report that cannot be sent
+//     is kept, on disk too, and sent with a later heartbeat;
 //   - CWatcher (cwatcher.h) gives up a slot that someone modified or deleted on disk.
 // Lowering the limit below what is stored gives up slots, newest first, until it fits.
 //
@@ -90,6 +95,7 @@ struct PendingReport {
   std::string detail;
   std::uint64_t bytes = 0;
   std::uint32_t millis = 0;
+  int reason = 0;  ///< openbucket::tracker::v1::SlotReport::Reason (FAILED: NO_SPACE)
 };
 
 /// Tunables; the defaults are the daemon's.
@@ -185,7 +191,20 @@ class Consumer {
   void heartbeat_loop();
   void register_once();
   void heartbeat_once();
-  void accept_orders(const google::protobuf::RepeatedPtrField<openbucket::tracker::v1::SlotOrder>& orders);
+  /// Lists the slots held to the tracker (ReconcileSlots, in pages) and queues the DELETE
+  /// orders it answers; on failure reconcile_wanted_ stays set and it is tried again.
+  void reconcile_once();
+  /// Free bytes to report: the smaller of limit - used and the Consumer directory's file
+  /// system's free space (statvfs), and the limit's figures for the request.
+  struct Space {
+    std::uint64_t capacity = 0;
+    std::uint64_t used = 0;
+    std::uint64_t free = 0;
+  };
+  Space space() const;
+  /// Queues up to `max` of `orders` (STORE or DELETE) for the workers.
+  void accept_orders(const google::protobuf::RepeatedPtrField<openbucket::tracker::v1::SlotOrder>& orders,
+                     std::size_t max);
   void flush_reports();
   void worker_loop();
   PendingReport execute(const Order& order);
@@ -233,6 +252,7 @@ class Consumer {
   bool paused_ = false;  // configure is moving the directory: workers take no new order
   bool registered_ = false;
   bool reports_waiting_ = false;  // wakes the heartbeat thread to send them
+  bool reconcile_wanted_ = false;  // list the slots held to the tracker (after registering, or asked)
   bool tracker_down_ = false;     // warned that the tracker is unreachable
   std::chrono::milliseconds interval_;
   std::unique_ptr<CWatcher> watcher_;

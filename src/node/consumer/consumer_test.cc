@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -46,6 +47,20 @@ class FakeTracker final : public tv1::Consumer::Service {
     if (registered_) {
       for (tv1::SlotOrder& order : orders_) *reply->add_orders() = std::move(order);
       orders_.clear();
+      reply->set_reconcile(std::exchange(ask_reconcile_, false));
+    }
+    return grpc::Status::OK;
+  }
+  grpc::Status ReconcileSlots(grpc::ServerContext*, const tv1::ReconcileSlotsRequest* request,
+                              tv1::ReconcileSlotsReply* reply) override {
+    std::lock_guard lock(mutex_);
+    listings_.push_back(*request);
+    for (const tv1::HeldSlot& held : request->slots()) {
+      if (!unwanted_.contains({held.file_id(), held.slot()})) continue;
+      tv1::SlotOrder* order = reply->add_orders();
+      order->set_kind(tv1::SlotOrder::DELETE);
+      order->set_file_id(held.file_id());
+      order->set_slot(held.slot());
     }
     return grpc::Status::OK;
   }
@@ -92,10 +107,27 @@ class FakeTracker final : public tv1::Consumer::Service {
     std::lock_guard lock(mutex_);
     fail_reports_ = times;
   }
+  /// ReconcileSlots answers DELETE for this slot.
+  void unwant(const Cid& file, std::uint32_t slot) {
+    std::lock_guard lock(mutex_);
+    unwanted_.emplace(file.to_string(), slot);
+  }
+  /// The next heartbeat reply asks for a listing.
+  void ask_reconcile() {
+    std::lock_guard lock(mutex_);
+    ask_reconcile_ = true;
+  }
+  std::vector<tv1::ReconcileSlotsRequest> listings() {
+    std::lock_guard lock(mutex_);
+    return listings_;
+  }
 
  private:
   std::mutex mutex_;
   bool registered_ = false;
+  bool ask_reconcile_ = false;
+  std::set<std::pair<std::string, std::uint32_t>> unwanted_;
+  std::vector<tv1::ReconcileSlotsRequest> listings_;
   int fail_reports_ = 0;
   int heartbeats_ = 0;
   tv1::HeartbeatRequest last_heartbeat_;
@@ -333,6 +365,7 @@ TEST_F(ConsumerTest, AStoreOverTheLimitIsRefused) {
   order(tv1::SlotOrder::STORE, files_[0], 2);
   const tv1::SlotReport refused = report(2);
   EXPECT_EQ(refused.state(), tv1::SlotReport::FAILED);
+  EXPECT_EQ(refused.reason(), tv1::SlotReport::NO_SPACE);  // the tracker stops offering slots
   EXPECT_TRUE(refused.detail().starts_with("over limit")) << refused.detail();
   EXPECT_FALSE(fs::exists(slot_file(tmp_.path() / "consume", files_[0], 2, ".blocks")));
   EXPECT_EQ(consumer_->status().used_bytes, kSlotBytes);
@@ -346,8 +379,72 @@ TEST_F(ConsumerTest, AFailedStoreIsReportedWithTheReason) {
   order(tv1::SlotOrder::STORE, missing, 0);
   const tv1::SlotReport failed = report(1);
   EXPECT_EQ(failed.state(), tv1::SlotReport::FAILED);
+  EXPECT_EQ(failed.reason(), tv1::SlotReport::REASON_UNSPECIFIED);
   EXPECT_FALSE(failed.detail().empty());
   EXPECT_TRUE(held().empty());
+}
+
+// Issue 15, 6: the free space a consumer reports is the smaller of what its limit leaves and
+// what its file system has, not its limit.
+TEST_F(ConsumerTest, ItReportsTheSmallerOfItsLimitsRoomAndItsDisksFreeSpace) {
+  config_.consumer_limit_bytes = std::uint64_t{1} << 60;  // far more than any test disk
+  make_consumer();
+  ASSERT_TRUE(consumer_->start());
+  ASSERT_TRUE(eventually([&] { return tracker_.last_heartbeat().has_free_bytes(); }));
+  struct statvfs st{};
+  ASSERT_EQ(::statvfs((tmp_.path() / "consume").c_str(), &st), 0);
+  const std::uint64_t disk = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+  const tv1::HeartbeatRequest beat = tracker_.last_heartbeat();
+  EXPECT_EQ(beat.capacity_bytes(), std::uint64_t{1} << 60);
+  // Others write on this disk meanwhile: allow for 1 GiB of change.
+  EXPECT_LE(beat.free_bytes(), disk + (1u << 30));
+  EXPECT_LT(beat.free_bytes(), std::uint64_t{1} << 59);
+  ASSERT_FALSE(tracker_.registrations().empty());
+  EXPECT_TRUE(tracker_.registrations()[0].has_free_bytes());
+  EXPECT_LE(tracker_.registrations()[0].free_bytes(), disk + (1u << 30));
+  consumer_.reset();
+
+  // With a small limit, what the limit leaves.
+  config_.consumer_limit_bytes = 10 * kSlotBytes;
+  make_consumer();
+  ASSERT_TRUE(consumer_->start());
+  store(files_[0], 0, 1);
+  ASSERT_TRUE(eventually([&] { return tracker_.last_heartbeat().free_bytes() == 9 * kSlotBytes; }));
+}
+
+// Issue 15, 7: after registering, and when asked, the consumer lists its slots; what the tracker
+// answers DELETE for goes.
+TEST_F(ConsumerTest, ItListsItsSlotsToTheTrackerAndDeletesWhatIsNotWanted) {
+  make_consumer();
+  ASSERT_TRUE(consumer_->start());
+  ASSERT_TRUE(eventually([&] { return consumer_->status().registered; }));
+  store(files_[0], 0, 1);
+  store(files_[1], 1, 2);
+  tracker_.unwant(files_[1], 1);
+  // The tracker lost track of us (it says it does not know us): register, then list.
+  tracker_.forget_consumers();
+  const auto listed_both = [&] {
+    for (const auto& listing : tracker_.listings()) {
+      if (listing.slots_size() == 2) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(eventually(listed_both));
+  const tv1::SlotReport deleted = report(3);
+  EXPECT_EQ(deleted.state(), tv1::SlotReport::DELETED);
+  EXPECT_EQ(deleted.file_id(), files_[1].to_string());
+  EXPECT_EQ(deleted.slot(), 1u);
+  EXPECT_EQ(held(), (std::vector<std::pair<Cid, std::uint32_t>>{{files_[0], 0}}));
+  EXPECT_FALSE(fs::exists(tmp_.path() / "consume" / files_[1].to_string()));
+
+  // A heartbeat asking for it gets another listing, of what is left.
+  const std::size_t before = tracker_.listings().size();
+  tracker_.ask_reconcile();
+  ASSERT_TRUE(eventually([&] { return tracker_.listings().size() > before; }));
+  const auto last = tracker_.listings().back();
+  ASSERT_EQ(last.slots_size(), 1);
+  EXPECT_EQ(last.slots(0).file_id(), files_[0].to_string());
+  EXPECT_EQ(last.slots(0).slot(), 0u);
 }
 
 TEST_F(ConsumerTest, SlotsChangedOnDiskAreGivenUpAndReported) {
