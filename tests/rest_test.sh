@@ -130,6 +130,59 @@ for i in 1 2 3 4; do
   api DELETE "/v1/data/$(cat "$WORK/par$i.cid")"
 done
 
+# --- slow clients (docs/api.md "Limits"): a header trickling in holds no worker thread ---
+# slow_headers N: keeps N connections sending a request header one byte a second, never ending
+# it, and opens a new one whenever the daemon closes one (as an attacker would), until killed.
+slow_headers() {
+  trap '' PIPE
+  local fds=() i fd
+  for ((i = 0; i < $1; i++)); do
+    exec {fd}<>"/dev/tcp/127.0.0.1/$PORT" || exit 1
+    printf 'GET /v1/debug/info HTTP/1.1\r\nX-Slow: ' >&"$fd"
+    fds+=("$fd")
+  done
+  touch "$WORK/slow.connected"
+  for (( ; ; )); do
+    for i in "${!fds[@]}"; do
+      if ! printf 'x' >&"${fds[$i]}" 2>/dev/null; then
+        exec {fd}>&- {fd}<>"/dev/tcp/127.0.0.1/$PORT" 2>/dev/null || continue
+        fds[$i]=$fd
+      fi
+    done
+    sleep 1
+  done
+}
+head -c 2500000 /dev/urandom >"$WORK/steady"
+# A legitimately slow upload: 2.5 MB at 200 kB/s takes longer than the header deadline.
+curl -s -o "$WORK/steady.cid" -H "Authorization: Bearer $TOKEN" --limit-rate 200k --data-binary @"$WORK/steady" \
+  "$URL/v1/data" &
+STEADY_PID=$!
+slow_headers 64 &
+SLOW_PID=$!
+wait_for 30 [ -e "$WORK/slow.connected" ] && ok || bad "64 slow connections could not be opened"
+STATUS=$(curl -s -m 15 -o "$BODY" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$URL/v1/debug/info")
+check "64 slow headers do not keep /v1/debug/info from answering" [ "$STATUS" = 200 ]
+# One more, watched: it is answered 408 and closed once the header deadline passes, although a
+# byte keeps arriving every second (each read on its own would never time out).
+exec {probe}<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'GET /v1/debug/info HTTP/1.1\r\nAuthorization: Bearer %s\r\nX-Slow: ' "$TOKEN" >&"$probe"
+(
+  trap '' PIPE
+  for ((i = 0; i < 60; i++)); do printf 'x' >&"$probe" 2>/dev/null || exit 0; sleep 1; done
+) &
+TRICKLE_PID=$!
+reply=""
+IFS= read -r -t 45 -u "$probe" reply
+[[ "$reply" == "HTTP/1.1 408 "* ]] && ok || bad "a header still incomplete after the deadline gets 408 (got '$reply')"
+exec {probe}>&-
+STATUS=$(curl -s -m 15 -o "$BODY" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$URL/v1/debug/info")
+check "still answering while the slow clients reconnect" [ "$STATUS" = 200 ]
+kill "$SLOW_PID" "$TRICKLE_PID" 2>/dev/null
+wait "$SLOW_PID" "$TRICKLE_PID" 2>/dev/null
+wait "$STEADY_PID" && api GET "/v1/data/$(cat "$WORK/steady.cid")" && [ "$STATUS" = 200 ] && cmp -s "$WORK/steady" "$BODY" &&
+  ok || bad "a slow but steady upload outlasting the header deadline is stored whole"
+api DELETE "/v1/data/$(cat "$WORK/steady.cid")"
+
 # --- authentication ---
 STATUS=$(curl -s -o "$BODY" -w '%{http_code}' "$URL/v1/data")
 check "no token: 401 with a message" is_error 401
