@@ -240,6 +240,21 @@ api GET /v1/data/x/y/z
 check "unknown nested path: 404" is_error 404
 api POST /v1/data/bagaibqabciqlk546ubfhj3gt6wxe7pklnls6rfqqnfr2nkea6nyqzzwqeg3jrgy/network
 { [ "$STATUS" = 202 ] && grep -q '"msg":"fetching' "$BODY"; } && ok || bad "POST network on an unknown file: 202, fetching in the background"
+# A NUL byte in a path would cut it short where the system sees it ("f.bin\u0000.evil" is
+# "f.bin"): every route refuses it, before anything happens.
+nul_body() { api POST "$1" -H "Content-Type: application/json" --data-binary "$2"; }
+for route_and_body in \
+  "/v1/producer/files/upload|{\"path\": \"$WORK/binary\\u0000.evil\"}" \
+  "/v1/producer/files/download|{\"path\": \"/binary\", \"destination\": \"$WORK/nul\\u0000dir\"}" \
+  "/v1/producer/files/download|{\"path\": \"/bin\\u0000ary\", \"destination\": \"$WORK\"}" \
+  "/v1/producer/files/remove|{\"remotePath\": \"/bin\\u0000ary\"}" \
+  "/v1/producer/edit|{\"fileId\": \"$CID\", \"path\": \"/new\\u0000name\"}" \
+  "/v1/producer/configs|{\"directory\": \"$WORK/nul\\u0000dir\"}" \
+  "/v1/consumer/configs|{\"directory\": \"$WORK/nul\\u0000dir\"}"; do
+  nul_body "${route_and_body%%|*}" "${route_and_body#*|}"
+  { is_error 400 && grep -q 'NUL' "$BODY"; } && ok || bad "a NUL in a path on ${route_and_body%%|*}: $STATUS $(cat "$BODY")"
+done
+check "a path cut at its NUL was not created" [ ! -e "$WORK/nul" ]
 api GET /v1/data
 check "bad requests stored nothing" [ "$before" = "$(cat "$BODY")" ]
 

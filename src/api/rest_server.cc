@@ -139,6 +139,34 @@ Result<UploadRequest> parse_upload(const Request& req, const CodingParams& defau
   return up;
 }
 
+/// Seed 000's "Invalid <field>" message for the first string of a JSON body, at any depth,
+/// holding a NUL byte (named by its top-level field); nullopt when there is none. Paths are the
+/// strings that matter: the system would see one cut at the NUL ("f.bin\0.evil" is "f.bin"), so
+/// one check here covers every path of every route (source, destination, remote path,
+/// directory), and no other field has a use for a NUL.
+std::optional<std::string> nul_in_body(const nlohmann::json& body) {
+  const auto refused = [](const std::string& field) {
+    return "Invalid " + (field.empty() ? std::string("request body") : field) + ": it contains a NUL byte";
+  };
+  // Iterative: a body may nest as deep as 1 MiB of brackets allows.
+  std::vector<std::pair<const nlohmann::json*, std::string>> todo{{&body, ""}};
+  while (!todo.empty()) {
+    const auto [value, field] = std::move(todo.back());
+    todo.pop_back();
+    if (value->is_string()) {
+      if (value->get_ref<const std::string&>().find('\0') != std::string::npos) return refused(field);
+    } else if (value->is_object()) {
+      for (auto it = value->begin(); it != value->end(); ++it) {
+        if (it.key().find('\0') != std::string::npos) return refused("field name");
+        todo.emplace_back(&it.value(), field.empty() ? it.key() : field);
+      }
+    } else if (value->is_array()) {
+      for (const nlohmann::json& item : *value) todo.emplace_back(&item, field);
+    }
+  }
+  return std::nullopt;
+}
+
 nlohmann::json file_json(const FileEntry& e) {
   return {{"cid", e.cid.to_string()}, {"name", e.name},           {"mimeType", e.mime_type},
           {"size", e.size},           {"k", e.params.k},          {"m", e.params.m},
@@ -388,6 +416,7 @@ void RestServer::Impl::serve_json(const JsonRoute& r, const Request& req, Respon
       reply_error(res, 400, "the request body is not valid JSON");
       return;
     }
+    if (auto refused = nul_in_body(body)) return reply_error(res, 400, *refused);
   }
   const JsonReply reply = r.handler(body);
   reply_json(res, reply.status, reply.body);

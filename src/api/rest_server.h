@@ -42,8 +42,9 @@ struct JsonReply {
 };
 
 /// A JSON endpoint served for a role (node/producer, node/consumer): the handler gets the
-/// request body parsed as JSON (null when there is none; a body that is not JSON, or over
-/// 1 MiB, is refused with 400/413 before the handler runs). Handlers run on the server's
+/// request body parsed as JSON (null when there is none; a body that is not JSON, over 1 MiB,
+/// or with a NUL byte in any string (a path cut short) is refused with 400/413 before the
+/// handler runs). Handlers run on the server's
 /// threads, concurrently; they must not throw (an exception becomes a 500).
 struct JsonRoute {
   std::string method;  ///< "GET" or "POST"
