@@ -107,6 +107,23 @@ Result<Bytes> read_private_file(const std::filesystem::path& path, std::size_t m
   return read_open_file(fd, st, path, max_size);
 }
 
+Result<bool> create_private_directories(const std::filesystem::path& dir) {
+  std::filesystem::path partial;
+  bool created = false;
+  for (const std::filesystem::path& part : dir) {
+    partial /= part;
+    if (part.empty() || part == partial.root_path() || part == "." || part == "..") continue;
+    created = ::mkdir(partial.c_str(), 0700) == 0;
+    if (created) continue;
+    if (errno != EEXIST) return std::unexpected(errno_error("cannot create", partial, errno));
+    struct stat st {};
+    if (::stat(partial.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return fail(Errc::io, "cannot create ", dir.string(), ": ", partial.string(), " is not a directory");
+    }
+  }
+  return created;
+}
+
 Result<void> write_file_atomic(const std::filesystem::path& path, ByteView data, unsigned mode) {
   OB_TRY(AtomicFile file, AtomicFile::create(path, mode));
   OB_TRY_VOID(file.write(data));

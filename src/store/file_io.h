@@ -53,6 +53,12 @@ Result<Bytes> read_file(const std::filesystem::path& path, std::size_t max_size)
 /// users; run chmod 600 on it"; others as read_file.
 Result<Bytes> read_private_file(const std::filesystem::path& path, std::size_t max_size);
 
+/// Creates `dir` and every missing parent as mkdir(2) with mode 0700 (the umask may narrow it,
+/// never widen it): directories that hold users' files or slots are private to this user.
+/// Directories that exist keep their mode. Returns whether `dir` itself was created.
+/// Errors (io): a component exists and is not a directory, or cannot be created.
+Result<bool> create_private_directories(const std::filesystem::path& dir);
+
 /// Durably replaces `path` with `data` (temp file, fsync, rename, fsync dir), created with `mode`.
 Result<void> write_file_atomic(const std::filesystem::path& path, ByteView data, unsigned mode = 0644);
 

@@ -286,7 +286,7 @@ Result<void> SlotSetWriter::publish_slots(const Cid& file_cid) {
       return fail(Errc::already_exists, "slot ", s.index, " of ", file_cid.to_string(), " is already stored");
     }
   }
-  if (::mkdir(target.c_str(), 0755) == 0) {
+  if (::mkdir(target.c_str(), 0700) == 0) {
     OB_TRY_VOID(fileio::sync_dir(root_));
   } else if (errno != EEXIST) {
     return std::unexpected(fileio::errno_error("cannot create", target, errno));
@@ -343,9 +343,8 @@ Result<void> SlotSetWriter::commit(const Cid& file_cid) {
 // --- SlotStore --------------------------------------------------------------------------------
 
 Result<SlotStore> SlotStore::open(const std::filesystem::path& dir) {
+  OB_TRY_VOID(fileio::create_private_directories(dir));
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return fail(Errc::io, "cannot create ", dir.string(), ": ", ec.message());
   // Staging and trash are leftovers of an interrupted put or rm: neither is a stored file.
   bool removed_dir = false;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
@@ -364,7 +363,7 @@ Result<SlotStore> SlotStore::open(const std::filesystem::path& dir) {
 Result<SlotSetWriter> SlotStore::start_writer(std::span<const std::uint32_t> indices, std::uint32_t block_size,
                                               bool whole_file) {
   const std::filesystem::path staging = dir_ / (std::string(kStagingPrefix) + fileio::random_suffix());
-  if (::mkdir(staging.c_str(), 0755) != 0) {
+  if (::mkdir(staging.c_str(), 0700) != 0) {
     return std::unexpected(fileio::errno_error("cannot create", staging, errno));
   }
   SlotSetWriter writer(dir_, staging, block_size, whole_file);

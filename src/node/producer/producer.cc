@@ -346,9 +346,9 @@ Result<void> Producer::start_threads() {
     std::lock_guard lock(mutex_);
     dir = directory_locked();
   }
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return fail(Errc::io, "cannot create the Producer directory ", dir.string(), ": ", ec.message());
+  if (auto made = fileio::create_private_directories(dir); !made) {
+    return fail(Errc::io, "cannot create the Producer directory: ", made.error().message);
+  }
   OB_TRY(watcher_, PWatcher::start(dir, [this](const std::string& path, Change change) {
            {
              std::lock_guard lock(mutex_);
@@ -890,8 +890,13 @@ Result<std::string> Producer::upload(const fs::path& path, const UploadOptions& 
     }
     if (relative.empty()) {
       const fs::path target = free_name(dir, source.filename());
-      OB_TRY(fileio::AtomicFile out, fileio::AtomicFile::create(target, 0644));
       OB_TRY(fileio::Fd in, fileio::open_fd(source, O_RDONLY));
+      struct stat source_stat{};
+      if (::fstat(in.get(), &source_stat) != 0) return std::unexpected(fileio::errno_error("cannot stat", source, errno));
+      // The copy is no more open than the source (a private file stays private); this user
+      // keeps read access, which encoding it needs.
+      const unsigned mode = (static_cast<unsigned>(source_stat.st_mode) & 0777u) | S_IRUSR;
+      OB_TRY(fileio::AtomicFile out, fileio::AtomicFile::create(target, mode));
       OB_TRY(Md5 md5, Md5::create());
       Bytes buffer(kReadChunk);
       for (;;) {
@@ -1189,8 +1194,9 @@ Result<void> Producer::configure(const ConfigChange& change) {
     }
     std::error_code ec;
     if (!fs::exists(*expanded, ec)) {
-      if (fs::create_directories(*expanded, ec)) created = *expanded;
-      if (ec) return fail(Errc::invalid_argument, "Invalid directory");
+      auto made = fileio::create_private_directories(*expanded);
+      if (!made) return fail(Errc::invalid_argument, "Invalid directory");
+      if (*made) created = *expanded;
     }
     if (usable_directory(*expanded)) new_dir = fs::canonical(*expanded, ec);
     if (!new_dir || ec) {

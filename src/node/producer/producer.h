@@ -97,7 +97,7 @@ struct RemoteFile {
 
 /// `producer config` (seed 000): only the fields given change.
 struct ConfigChange {
-  std::optional<std::string> directory{};  ///< absolute, or starting with "~/"; created if missing
+  std::optional<std::string> directory{};  ///< absolute, or starting with "~/"; created (0700) if missing
   std::optional<std::uint32_t> default_availability{};
   std::optional<bool> start_on_startup{};
 };
@@ -138,7 +138,8 @@ class Producer {
   /// Whether it runs now.
   bool running() const;
 
-  /// Seed 000 "Start Producer": creates the Producer directory if needed, starts the PWatcher
+  /// Seed 000 "Start Producer": creates the Producer directory if needed (mode 0700, missing
+  /// parents too), starts the PWatcher
   /// and the worker (which scans the directory, queues new files as PENDING, resumes uploads a
   /// crash interrupted and compares with the tracker's list) and records that it runs (a failure
   /// to write that record is logged: the producer runs anyway). Returns false when it was
@@ -154,7 +155,8 @@ class Producer {
   void shutdown();
 
   /// Seed 000 "Produce data": `path` (absolute, a readable regular file) is copied into the
-  /// Producer directory unless it is inside it or a file with the same MD5 is there; then
+  /// Producer directory unless it is inside it or a file with the same MD5 is there (the copy
+  /// has the source's permission bits, plus read for this user: never more open); then
   /// encoded and registered. Starts the producer if it is stopped. Returns the file ID once the
   /// tracker has registered it; the upload continues in the background. Errors
   /// (invalid_argument): "Invalid path: ...", bad options (see choose_coding), no tracker, the

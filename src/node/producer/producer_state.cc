@@ -117,9 +117,7 @@ Result<ProducerState> load_state(const std::filesystem::path& file) {
 }
 
 Result<void> save_state(const std::filesystem::path& file, const ProducerState& state) {
-  std::error_code ec;
-  std::filesystem::create_directories(file.parent_path(), ec);
-  if (ec) return fail(Errc::io, "cannot create ", file.parent_path().string(), ": ", ec.message());
+  OB_TRY_VOID(fileio::create_private_directories(file.parent_path()));
   const std::string text = state_to_json(state).dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   return fileio::write_file_atomic(file, as_bytes(text), 0600);
 }

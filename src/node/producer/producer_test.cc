@@ -265,6 +265,26 @@ TEST_F(ProducerTest, UploadCopiesAFileInOncePerMd5) {
   EXPECT_TRUE(eventually([&] { return tracker_->files().size() == 2; }));
 }
 
+fs::perms mode_of(const fs::path& path) { return fs::symlink_status(path).permissions() & fs::perms::all; }
+
+TEST_F(ProducerTest, APrivateFileStaysPrivateInTheProducerDirectory) {
+  Producer& p = open();
+  ob::testing::TempDir outside;
+  const fs::path secret = outside.path() / "secret";
+  ASSERT_TRUE(fileio::create_private_directories(secret));
+  write(secret / "diary.txt", seeded_bytes(20'000, 21));
+  fs::permissions(secret / "diary.txt", fs::perms::owner_read | fs::perms::owner_write);
+  ASSERT_TRUE(p.upload(secret / "diary.txt", {}));  // starts the producer: creates its directory
+  EXPECT_EQ(mode_of(produce()), fs::perms::owner_all);
+  EXPECT_EQ(mode_of(produce() / "diary.txt"), fs::perms::owner_read | fs::perms::owner_write);
+  // Never more open than the source: a file others may not read stays so.
+  write(outside.path() / "team.txt", seeded_bytes(20'000, 22));
+  fs::permissions(outside.path() / "team.txt", fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  ASSERT_TRUE(p.upload(outside.path() / "team.txt", {}));
+  EXPECT_EQ(mode_of(produce() / "team.txt") & fs::perms::others_all, fs::perms::none);
+  EXPECT_TRUE(eventually([&] { return tracker_->files().size() == 2; }));
+}
+
 TEST_F(ProducerTest, UploadRefusesBadPathsAndOptionsWithoutChangingAnything) {
   Producer& p = open();
   ob::testing::TempDir outside;

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The producer's files on the daemon's disk, with a real daemon: a private file stays private
+# in the Producer directory, which, like the home, is created private. The tracker address
+# points where nothing listens: copying happens before any tracker call.
+# Usage: producer_files_test.sh PATH/TO/open-bucket
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+BIN=${1:?usage: producer_files_test.sh PATH/TO/open-bucket}
+WORK=$(mktemp -d)
+DAEMON_PID=""
+cleanup() {
+  if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+    kill -KILL "$DAEMON_PID" 2>/dev/null
+    wait "$DAEMON_PID" 2>/dev/null
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+HOME_DIR="$WORK/home"
+PRODUCE="$HOME_DIR/produce"
+# A well-formed tracker address on a port where nothing listens (9: discard).
+"$BIN" --home "$HOME_DIR" init -d --api-port 0 --p2p-port 0 --dht-port 0 --no-sync \
+  --tracker "12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq@127.0.0.1:9" >/dev/null ||
+  { echo "init failed" >&2; exit 1; }
+
+start_daemon() {
+  rm -f "$HOME_DIR/daemon.json"
+  "$BIN" --home "$HOME_DIR" daemon --log-level debug 2>>"$WORK/daemon.log" &
+  DAEMON_PID=$!
+  wait_for 30 test -s "$HOME_DIR/daemon.json" || { echo "the daemon did not start:" >&2; cat "$WORK/daemon.log" >&2; exit 1; }
+  URL="http://127.0.0.1:$(jq -r .apiPort "$HOME_DIR/daemon.json")"
+  TOKEN=$(cat "$HOME_DIR/keys/api.token")
+}
+# upload FILE: asks the daemon to upload FILE, in the background (the reply waits for the
+# unreachable tracker).
+upload() {
+  curl -s -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    --data "{\"path\": \"$1\"}" "$URL/v1/producer/files/upload" &
+}
+start_daemon
+
+# --- a private file stays private ---
+mkdir -m 700 "$WORK/secret"
+head -c 100000 /dev/urandom >"$WORK/secret/diary.txt"
+chmod 600 "$WORK/secret/diary.txt"
+upload "$WORK/secret/diary.txt"
+wait_for 30 test -e "$PRODUCE/diary.txt" && ok || bad "diary.txt was not copied in"
+[ "$(stat -c %a "$PRODUCE/diary.txt")" = 600 ] && ok || bad "the copy of a 0600 file is $(stat -c %a "$PRODUCE/diary.txt")"
+[ "$(stat -c %a "$PRODUCE")" = 700 ] && ok || bad "the Producer directory is $(stat -c %a "$PRODUCE"), not 700"
+[ "$(stat -c %a "$HOME_DIR")" = 700 ] && ok || bad "the home is $(stat -c %a "$HOME_DIR"), not 700"
+cmp -s "$WORK/secret/diary.txt" "$PRODUCE/diary.txt" && ok || bad "the copy differs from the file"
+
+kill -TERM "$DAEMON_PID"
+wait "$DAEMON_PID"
+DAEMON_PID=""
+if [ "$failed" -ne 0 ]; then
+  echo "--- daemon log" >&2
+  tail -n 40 "$WORK/daemon.log" >&2
+fi
+echo "producer files: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
