@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The producer's files on the daemon's disk, with a real daemon: a private file stays private
+# The producer's files on the daemon's disk, with a real daemon: a daemon killed with SIGKILL in
+# the middle of copying a file into the Producer directory leaves a temporary file that the
+# next start removes (and that is never taken for a new upload); a private file stays private
 # in the Producer directory, which, like the home, is created private. The tracker address
 # points where nothing listens: copying happens before any tracker call.
 # Usage: producer_files_test.sh PATH/TO/open-bucket
@@ -38,7 +40,29 @@ upload() {
   curl -s -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     --data "{\"path\": \"$1\"}" "$URL/v1/producer/files/upload" &
 }
+# entries: the names in the Producer directory, hidden ones included.
+entries() { ls -A "$PRODUCE" 2>/dev/null; }
+
+# --- killed in the middle of a copy into the Producer directory ---
 start_daemon
+# Big enough that copying it takes seconds (it is read twice, hashed), sparse so that it costs
+# no disk; only the part copied before the kill is written.
+truncate -s 3G "$WORK/big.bin"
+upload "$WORK/big.bin"
+# The copy is under way once its temporary file exists and has data.
+copying() { local f; f=$(entries | head -n 1); [ -n "$f" ] && [ -s "$PRODUCE/$f" ]; }
+if wait_for 120 copying; then
+  kill -KILL "$DAEMON_PID"
+  wait "$DAEMON_PID" 2>/dev/null
+  left=$(entries)
+  [ -n "$left" ] && [ "$left" != "big.bin" ] && ok || bad "the kill did not interrupt the copy (found '$left')"
+  start_daemon
+  wait_for 30 [ -z "$(entries)" ] && ok || bad "the next start did not remove the copy's temporary file: $(entries)"
+  local_files=$(curl -s -H "Authorization: Bearer $TOKEN" "$URL/v1/producer/files/local")
+  [ "$local_files" = "[]" ] && ok || bad "a temporary file was taken for a file to upload: $local_files"
+else
+  bad "the copy of big.bin never started"
+fi
 
 # --- a private file stays private ---
 mkdir -m 700 "$WORK/secret"

@@ -358,7 +358,7 @@ rc=$?
 { { [ "$rc" -eq 18 ] || [ "$rc" -eq 56 ]; } && [ "$(stat -c %s "$WORK/cut.out")" -lt 3000000 ]; } && ok ||
   bad "an unrecoverable stripe mid-stream cuts the transfer short (curl exit $rc)"
 err=$("$BIN" data get "$CORRUPT" "$WORK/cut.cli" 2>&1 >/dev/null)
-{ [ $? -eq 1 ] && [ ! -e "$WORK/cut.cli" ] && [ -z "$(ls "$WORK" | grep 'cut.cli.tmp')" ]; } && ok ||
+{ [ $? -eq 1 ] && [ ! -e "$WORK/cut.cli" ] && [ -z "$(ls -A "$WORK" | grep '^\.ob-tmp-')" ]; } && ok ||
   bad "CLI get of a file cut mid-stream fails and leaves nothing: $err"
 api GET /v1/debug/info
 check "the daemon still serves after those failures" [ "$STATUS" = 200 ]

@@ -344,14 +344,13 @@ Result<void> SlotSetWriter::commit(const Cid& file_cid) {
 
 Result<SlotStore> SlotStore::open(const std::filesystem::path& dir) {
   OB_TRY_VOID(fileio::create_private_directories(dir));
-  std::error_code ec;
   // Staging and trash are leftovers of an interrupted put or rm: neither is a stored file.
+  OB_TRY_VOID(fileio::remove_leftovers(
+      dir, [](std::string_view name) { return name.starts_with(kStagingPrefix) || name.starts_with(kTrashPrefix); }));
+  std::error_code ec;
   bool removed_dir = false;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.starts_with(kStagingPrefix) || name.starts_with(kTrashPrefix)) {
-      std::filesystem::remove_all(entry.path(), ec);
-    } else if (Cid::parse(name)) {
+    if (Cid::parse(entry.path().filename().string())) {
       OB_TRY(bool emptied, remove_orphans(entry.path()));
       removed_dir = removed_dir || emptied;
     }

@@ -123,7 +123,8 @@ class Producer {
   /// from `network` (null: no block exchange, as in unit tests; then downloads cannot fetch
   /// from consumers and no source address is registered). All must outlive the producer.
   /// `tracker` empty: start() refuses. Reads <home>/state/producer.json; a damaged state file is
-  /// moved aside to producer.json.corrupt (and logged) and the producer starts afresh.
+  /// moved aside to producer.json.corrupt (and logged) and the producer starts afresh. Removes
+  /// the temporary files of downloads a crash interrupted (fileio::remove_leftovers).
   /// Errors (io): the state file cannot be read.
   static Result<std::unique_ptr<Producer>> open(const Home& home, Engine& engine, Network* network,
                                                 std::optional<tracker::TrackerClient> tracker,
@@ -139,7 +140,8 @@ class Producer {
   bool running() const;
 
   /// Seed 000 "Start Producer": creates the Producer directory if needed (mode 0700, missing
-  /// parents too), starts the PWatcher
+  /// parents too), removes the temporary files a crash left in it (of a copy or a download that
+  /// was interrupted; none that a live writer holds), starts the PWatcher
   /// and the worker (which scans the directory, queues new files as PENDING, resumes uploads a
   /// crash interrupted and compares with the tracker's list) and records that it runs (a failure
   /// to write that record is logged: the producer runs anyway). Returns false when it was
@@ -173,7 +175,9 @@ class Producer {
   /// read and write) and finds the file on the tracker; then fetches it from its consumers
   /// (unless stored here), decodes it into <destination>/<last part of its remote path> (a
   /// temporary file, fsynced and renamed; an existing file of that name is replaced) and
-  /// checks its MD5 against the registered one; a copy fetched for this is dropped after.
+  /// checks its MD5 against the registered one; a copy fetched for this is dropped after. The
+  /// destination is recorded in the state file while the download runs, so that the next
+  /// start removes the temporary file a crash left there.
   /// With `wait`, returns when the file is written; without, the transfer runs on a
   /// background thread (its failure is logged). Errors (invalid_argument): "Invalid
   /// destination"; (not_found): "File `<id|path>` not exists"; with `wait` also the transfer's
@@ -211,6 +215,9 @@ class Producer {
 
   Producer(const Home& home, Engine& engine, Network* network, std::optional<tracker::TrackerClient> tracker,
            ProducerOptions options, ProducerState state);
+  /// At open: removes the temporary files that downloads interrupted by a crash left in their
+  /// destinations (state_.download_dirs), then forgets those directories. Takes mutex_.
+  void remove_download_leftovers();
 
   // Lifecycle (lifecycle_mutex_ held).
   Result<void> start_threads();

@@ -65,7 +65,10 @@ nlohmann::json state_to_json(const ProducerState& state) {
                      {"tier", f.tier},
                      {"error", f.error}});
   }
-  return {{"version", kVersion}, {"started", state.started}, {"files", std::move(files)}};
+  return {{"version", kVersion},
+          {"started", state.started},
+          {"files", std::move(files)},
+          {"downloadDirs", state.download_dirs}};
 }
 
 Result<ProducerState> state_from_json(const nlohmann::json& json) {
@@ -99,6 +102,15 @@ Result<ProducerState> state_from_json(const nlohmann::json& json) {
       return fail(Errc::corrupt, "producer state: ", f.path, " is ", status, " without a fileId");
     }
     state.files.push_back(std::move(f));
+  }
+  if (const auto dirs = json.find("downloadDirs"); dirs != json.end()) {
+    if (!dirs->is_array()) return fail(Errc::corrupt, "producer state: 'downloadDirs' is not an array");
+    for (const nlohmann::json& dir : *dirs) {
+      if (!dir.is_string() || dir.get_ref<const std::string&>().empty()) {
+        return fail(Errc::corrupt, "producer state: a download directory is not a path");
+      }
+      state.download_dirs.push_back(dir.get<std::string>());
+    }
   }
   return state;
 }
