@@ -840,13 +840,7 @@ void Producer::poll_tracker() {
       // the Producer directory is uploaded again, as any new file there.
       drop_encoded_copy(file_id);
       std::lock_guard lock(mutex_);
-      std::erase_if(state_.files, [&](const LocalFile& f) { return f.file_id == file_id && !f.present; });
-      for (LocalFile& f : state_.files) {
-        if (f.file_id != file_id) continue;
-        f.file_id.clear();
-        f.status = LocalStatus::pending;
-      }
-      (void)save_locked();
+      requeue_locked(file_id);
       continue;
     }
     // Not registered since start: resume (RegisterFile is idempotent), if the copy survived.
@@ -857,14 +851,18 @@ void Producer::poll_tracker() {
     }
     if (it != by_id.end()) continue;  // the tracker has it; consumers rebuild from each other
     std::lock_guard lock(mutex_);
-    std::erase_if(state_.files, [&](const LocalFile& f) { return f.file_id == file_id && !f.present; });
-    for (LocalFile& f : state_.files) {
-      if (f.file_id != file_id) continue;
-      f.file_id.clear();
-      f.status = LocalStatus::pending;
-    }
-    (void)save_locked();
+    requeue_locked(file_id);
   }
+}
+
+void Producer::requeue_locked(const std::string& file_id) {
+  std::erase_if(state_.files, [&](const LocalFile& f) { return f.file_id == file_id && !f.present; });
+  for (LocalFile& f : state_.files) {
+    if (f.file_id != file_id) continue;
+    f.file_id.clear();
+    f.status = LocalStatus::pending;
+  }
+  (void)save_locked();
 }
 
 Result<std::string> Producer::upload(const fs::path& path, const UploadOptions& options) {

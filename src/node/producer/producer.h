@@ -241,6 +241,10 @@ class Producer {
   std::chrono::steady_clock::time_point ready_at(const LocalFile& file) const;
   void upload_next_pending();
   void poll_tracker();
+  /// Forgets the upload of `file_id` (the tracker no longer has it, or it cannot be resumed):
+  /// an encoded copy no longer in the directory is dropped from the list, the copy still there
+  /// is PENDING again and is uploaded anew. mutex_ held; saves the list.
+  void requeue_locked(const std::string& file_id);
   void drop_encoded_copy(const std::string& file_id);  // engine only: callable with mutex_ held
 
   // Tracker calls.
