@@ -2,6 +2,8 @@
 #   ok                      one check passed
 #   bad MESSAGE...          one check failed: says so on stderr
 #   wait_for SECONDS CMD... runs CMD every 0.25 s until it succeeds (0) or SECONDS pass (1)
+#   work_with_daemon        makes $WORK, a fresh directory removed at exit, once the daemon whose
+#                           pid is in $DAEMON_PID (empty: none) is killed if it still runs
 # The caller prints "$passed passed, $failed failed" and exits non-zero when failed > 0.
 passed=0
 failed=0
@@ -18,4 +20,16 @@ wait_for() {
     sleep 0.25
   done
   return 1
+}
+work_with_daemon() {
+  WORK=$(mktemp -d)
+  DAEMON_PID=""
+  trap _remove_work_and_daemon EXIT
+}
+_remove_work_and_daemon() {
+  if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+    kill -KILL "$DAEMON_PID" 2>/dev/null
+    wait "$DAEMON_PID" 2>/dev/null
+  fi
+  rm -rf "$WORK"
 }

@@ -9,16 +9,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 BIN=${1:?usage: producer_files_test.sh PATH/TO/open-bucket}
-WORK=$(mktemp -d)
-DAEMON_PID=""
-cleanup() {
-  if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
-    kill -KILL "$DAEMON_PID" 2>/dev/null
-    wait "$DAEMON_PID" 2>/dev/null
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+work_with_daemon
 HOME_DIR="$WORK/home"
 PRODUCE="$HOME_DIR/produce"
 # A well-formed tracker address on a port where nothing listens (9: discard).

@@ -8,16 +8,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 BIN=${1:?usage: rest_test.sh PATH/TO/open-bucket}
-WORK=$(mktemp -d)
-DAEMON_PID=""
-cleanup() {
-  if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
-    kill -KILL "$DAEMON_PID" 2>/dev/null
-    wait "$DAEMON_PID" 2>/dev/null
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+work_with_daemon
 export OPEN_BUCKET_HOME="$WORK/home"
 
 # check NAME CONDITION...: counts the outcome of a test command.
@@ -132,7 +123,8 @@ done
 
 # --- slow clients (docs/api.md "Limits"): a header trickling in holds no worker thread ---
 # slow_headers N: keeps N connections sending a request header one byte a second, never ending
-# it, and opens a new one whenever the daemon closes one (as an attacker would), until killed.
+# it, and opens a new one whenever the daemon closes one (as an attacker would), until killed
+# (or 90 s passed: nothing outlives the test).
 slow_headers() {
   trap '' PIPE
   local fds=() i fd
@@ -142,7 +134,8 @@ slow_headers() {
     fds+=("$fd")
   done
   touch "$WORK/slow.connected"
-  for (( ; ; )); do
+  local t
+  for ((t = 0; t < 90; t++)); do
     for i in "${!fds[@]}"; do
       if ! printf 'x' >&"${fds[$i]}" 2>/dev/null; then
         exec {fd}>&- {fd}<>"/dev/tcp/127.0.0.1/$PORT" 2>/dev/null || continue
