@@ -66,7 +66,7 @@ printf '%s' "$verify_json" | grep -q '"recoverable": true' && printf '%s' "$veri
 rc=$?
 [ $rc -eq 4 ] && grep -q "NOT recoverable" "$WORK/verify.txt" && ok || bad "verify unrecoverable: exit $rc"
 expect_fail "get unrecoverable" 1 "intact blocks, need 3|usable, need 3" -- "$BIN" data get "$cid" "$WORK/lost"
-[ ! -e "$WORK/lost" ] && [ -z "$(ls "$WORK" | grep 'lost.tmp')" ] && ok || bad "a failed get left a file behind"
+[ ! -e "$WORK/lost" ] && [ -z "$(ls -A "$WORK" | grep '^\.ob-tmp-')" ] && ok || bad "a failed get left a file behind"
 
 # --- bad input: one line on stderr, non-zero exit, nothing stored changes ---
 before=$("$BIN" data ls --json)

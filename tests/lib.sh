@@ -2,9 +2,9 @@
 #   ok                      one check passed
 #   bad MESSAGE...          one check failed: says so on stderr
 #   wait_for SECONDS CMD... runs CMD every 0.25 s until it succeeds (0) or SECONDS pass (1)
-#   e2e_setup               WORK (a new temporary directory) and PIDS (name -> pid of what the test
-#                           starts): at exit those are stopped and WORK removed (kept when a check
-#                           failed and KEEP_LOGS is set)
+#   e2e_setup               WORK (a new temporary directory), PIDS (name -> pid of what the test
+#                           starts) and DAEMON_PID (a lone daemon's pid, empty: none): at exit those
+#                           are stopped and WORK removed (kept when a check failed and KEEP_LOGS is set)
 #   start_daemon NAME       the daemon of home $WORK/NAME ($BIN), PIDS[NAME] its pid, waiting
 #                           (bounded) for its daemon.json
 #   files_json              the producer's (home $WORK/producer) file list, as JSON
@@ -29,10 +29,12 @@ wait_for() {
 e2e_setup() {
   WORK=$(mktemp -d)
   declare -gA PIDS=()
+  DAEMON_PID=""
   trap e2e_cleanup EXIT
 }
 e2e_cleanup() {
   for name in "${!PIDS[@]}"; do kill "${PIDS[$name]}" 2>/dev/null; done
+  if [ -n "${DAEMON_PID:-}" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then kill -KILL "$DAEMON_PID" 2>/dev/null; fi
   wait 2>/dev/null
   if [ "${failed:-0}" -ne 0 ] && [ -n "${KEEP_LOGS:-}" ]; then echo "logs kept in $WORK" >&2; else rm -rf "$WORK"; fi
 }

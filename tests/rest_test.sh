@@ -8,16 +8,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 BIN=${1:?usage: rest_test.sh PATH/TO/open-bucket}
-WORK=$(mktemp -d)
-DAEMON_PID=""
-cleanup() {
-  if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
-    kill -KILL "$DAEMON_PID" 2>/dev/null
-    wait "$DAEMON_PID" 2>/dev/null
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+e2e_setup
 export OPEN_BUCKET_HOME="$WORK/home"
 
 # check NAME CONDITION...: counts the outcome of a test command.
@@ -130,6 +121,61 @@ for i in 1 2 3 4; do
   api DELETE "/v1/data/$(cat "$WORK/par$i.cid")"
 done
 
+# --- slow clients (docs/api.md "Limits"): a header trickling in holds no worker thread ---
+# slow_headers N: keeps N connections sending a request header one byte a second, never ending
+# it, and opens a new one whenever the daemon closes one (as an attacker would), until killed
+# (or 90 s passed: nothing outlives the test).
+slow_headers() {
+  trap '' PIPE
+  local fds=() i fd
+  for ((i = 0; i < $1; i++)); do
+    exec {fd}<>"/dev/tcp/127.0.0.1/$PORT" || exit 1
+    printf 'GET /v1/debug/info HTTP/1.1\r\nX-Slow: ' >&"$fd"
+    fds+=("$fd")
+  done
+  touch "$WORK/slow.connected"
+  local t
+  for ((t = 0; t < 90; t++)); do
+    for i in "${!fds[@]}"; do
+      if ! printf 'x' >&"${fds[$i]}" 2>/dev/null; then
+        exec {fd}>&- {fd}<>"/dev/tcp/127.0.0.1/$PORT" 2>/dev/null || continue
+        fds[$i]=$fd
+      fi
+    done
+    sleep 1
+  done
+}
+head -c 2500000 /dev/urandom >"$WORK/steady"
+# A legitimately slow upload: 2.5 MB at 200 kB/s takes longer than the header deadline.
+curl -s -o "$WORK/steady.cid" -H "Authorization: Bearer $TOKEN" --limit-rate 200k --data-binary @"$WORK/steady" \
+  "$URL/v1/data" &
+STEADY_PID=$!
+slow_headers 64 &
+SLOW_PID=$!
+wait_for 30 [ -e "$WORK/slow.connected" ] && ok || bad "64 slow connections could not be opened"
+STATUS=$(curl -s -m 15 -o "$BODY" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$URL/v1/debug/info")
+check "64 slow headers do not keep /v1/debug/info from answering" [ "$STATUS" = 200 ]
+# One more, watched: it is answered 408 and closed once the header deadline passes, although a
+# byte keeps arriving every second (each read on its own would never time out).
+exec {probe}<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'GET /v1/debug/info HTTP/1.1\r\nAuthorization: Bearer %s\r\nX-Slow: ' "$TOKEN" >&"$probe"
+(
+  trap '' PIPE
+  for ((i = 0; i < 60; i++)); do printf 'x' >&"$probe" 2>/dev/null || exit 0; sleep 1; done
+) &
+TRICKLE_PID=$!
+reply=""
+IFS= read -r -t 45 -u "$probe" reply
+[[ "$reply" == "HTTP/1.1 408 "* ]] && ok || bad "a header still incomplete after the deadline gets 408 (got '$reply')"
+exec {probe}>&-
+STATUS=$(curl -s -m 15 -o "$BODY" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$URL/v1/debug/info")
+check "still answering while the slow clients reconnect" [ "$STATUS" = 200 ]
+kill "$SLOW_PID" "$TRICKLE_PID" 2>/dev/null
+wait "$SLOW_PID" "$TRICKLE_PID" 2>/dev/null
+wait "$STEADY_PID" && api GET "/v1/data/$(cat "$WORK/steady.cid")" && [ "$STATUS" = 200 ] && cmp -s "$WORK/steady" "$BODY" &&
+  ok || bad "a slow but steady upload outlasting the header deadline is stored whole"
+api DELETE "/v1/data/$(cat "$WORK/steady.cid")"
+
 # --- authentication ---
 STATUS=$(curl -s -o "$BODY" -w '%{http_code}' "$URL/v1/data")
 check "no token: 401 with a message" is_error 401
@@ -187,6 +233,21 @@ api GET /v1/data/x/y/z
 check "unknown nested path: 404" is_error 404
 api POST /v1/data/bagaibqabciqlk546ubfhj3gt6wxe7pklnls6rfqqnfr2nkea6nyqzzwqeg3jrgy/network
 { [ "$STATUS" = 202 ] && grep -q '"msg":"fetching' "$BODY"; } && ok || bad "POST network on an unknown file: 202, fetching in the background"
+# A NUL byte in a path would cut it short where the system sees it ("f.bin\u0000.evil" is
+# "f.bin"): every route refuses it, before anything happens.
+nul_body() { api POST "$1" -H "Content-Type: application/json" --data-binary "$2"; }
+for route_and_body in \
+  "/v1/producer/files/upload|{\"path\": \"$WORK/binary\\u0000.evil\"}" \
+  "/v1/producer/files/download|{\"path\": \"/binary\", \"destination\": \"$WORK/nul\\u0000dir\"}" \
+  "/v1/producer/files/download|{\"path\": \"/bin\\u0000ary\", \"destination\": \"$WORK\"}" \
+  "/v1/producer/files/remove|{\"remotePath\": \"/bin\\u0000ary\"}" \
+  "/v1/producer/edit|{\"fileId\": \"$CID\", \"path\": \"/new\\u0000name\"}" \
+  "/v1/producer/configs|{\"directory\": \"$WORK/nul\\u0000dir\"}" \
+  "/v1/consumer/configs|{\"directory\": \"$WORK/nul\\u0000dir\"}"; do
+  nul_body "${route_and_body%%|*}" "${route_and_body#*|}"
+  { is_error 400 && grep -q 'NUL' "$BODY"; } && ok || bad "a NUL in a path on ${route_and_body%%|*}: $STATUS $(cat "$BODY")"
+done
+check "a path cut at its NUL was not created" [ ! -e "$WORK/nul" ]
 api GET /v1/data
 check "bad requests stored nothing" [ "$before" = "$(cat "$BODY")" ]
 
@@ -290,7 +351,7 @@ rc=$?
 { { [ "$rc" -eq 18 ] || [ "$rc" -eq 56 ]; } && [ "$(stat -c %s "$WORK/cut.out")" -lt 3000000 ]; } && ok ||
   bad "an unrecoverable stripe mid-stream cuts the transfer short (curl exit $rc)"
 err=$("$BIN" data get "$CORRUPT" "$WORK/cut.cli" 2>&1 >/dev/null)
-{ [ $? -eq 1 ] && [ ! -e "$WORK/cut.cli" ] && [ -z "$(ls "$WORK" | grep 'cut.cli.tmp')" ]; } && ok ||
+{ [ $? -eq 1 ] && [ ! -e "$WORK/cut.cli" ] && [ -z "$(ls -A "$WORK" | grep '^\.ob-tmp-')" ]; } && ok ||
   bad "CLI get of a file cut mid-stream fails and leaves nothing: $err"
 api GET /v1/debug/info
 check "the daemon still serves after those failures" [ "$STATUS" = 200 ]

@@ -13,6 +13,7 @@
 #include <regex>
 #include <thread>
 
+#include "api/gated_server.h"
 #include "api/http.h"
 #include "core/bytes.h"
 #include "core/cid.h"
@@ -29,8 +30,6 @@ using HandlerResponse = httplib::Server::HandlerResponse;
 constexpr const char* kJsonType = "application/json";
 constexpr std::size_t kMaxJsonBody = 1024 * 1024;
 constexpr std::size_t kMaxMimeTypeSize = 255;
-// A slow client gets this long per read or write before its request is abandoned.
-constexpr time_t kSocketTimeoutSeconds = 30;
 
 /// JSON text; names are user data and may not be UTF-8, so invalid bytes become U+FFFD
 /// instead of an exception.
@@ -140,6 +139,34 @@ Result<UploadRequest> parse_upload(const Request& req, const CodingParams& defau
   return up;
 }
 
+/// Seed 000's "Invalid <field>" message for the first string of a JSON body, at any depth,
+/// holding a NUL byte (named by its top-level field); nullopt when there is none. Paths are the
+/// strings that matter: the system would see one cut at the NUL ("f.bin\0.evil" is "f.bin"), so
+/// one check here covers every path of every route (source, destination, remote path,
+/// directory), and no other field has a use for a NUL.
+std::optional<std::string> nul_in_body(const nlohmann::json& body) {
+  const auto refused = [](const std::string& field) {
+    return "Invalid " + (field.empty() ? std::string("request body") : field) + ": it contains a NUL byte";
+  };
+  // Iterative: a body may nest as deep as 1 MiB of brackets allows.
+  std::vector<std::pair<const nlohmann::json*, std::string>> todo{{&body, ""}};
+  while (!todo.empty()) {
+    const auto [value, field] = std::move(todo.back());
+    todo.pop_back();
+    if (value->is_string()) {
+      if (value->get_ref<const std::string&>().find('\0') != std::string::npos) return refused(field);
+    } else if (value->is_object()) {
+      for (auto it = value->begin(); it != value->end(); ++it) {
+        if (it.key().find('\0') != std::string::npos) return refused("field name");
+        todo.emplace_back(&it.value(), field.empty() ? it.key() : field);
+      }
+    } else if (value->is_array()) {
+      for (const nlohmann::json& item : *value) todo.emplace_back(&item, field);
+    }
+  }
+  return std::nullopt;
+}
+
 nlohmann::json file_json(const FileEntry& e) {
   return {{"cid", e.cid.to_string()}, {"name", e.name},           {"mimeType", e.mime_type},
           {"size", e.size},           {"k", e.params.k},          {"m", e.params.m},
@@ -153,7 +180,7 @@ struct RestServer::Impl {
 
   Engine& engine;
   RestServerConfig config;
-  httplib::Server server;
+  std::unique_ptr<GatedServer> server;  // set by bind()
   std::uint16_t port = 0;
   std::thread thread;
   std::atomic<bool> listener_done{false};
@@ -196,7 +223,7 @@ bool RestServer::Impl::authorized(const Request& req) const {
 void RestServer::Impl::install() {
   // Every request is routed here first: authentication, then our own routing table, so that
   // no body is read for a request that is refused, and unknown paths and methods get JSON.
-  server.set_pre_routing_handler([this](const Request& req, Response& res) {
+  server->set_pre_routing_handler([this](const Request& req, Response& res) {
     HandlerResponse result = HandlerResponse::Handled;
     guarded(req, res, [&] {
       if (!authorized(req)) {
@@ -210,12 +237,12 @@ void RestServer::Impl::install() {
     return result;
   });
   // The one route cpp-httplib dispatches itself: uploads need its streaming body reader.
-  server.Post("/v1/data", [this](const Request& req, Response& res, const httplib::ContentReader& read_body) {
+  server->Post("/v1/data", [this](const Request& req, Response& res, const httplib::ContentReader& read_body) {
     guarded(req, res, [&] { upload(req, res, read_body); });
   });
   // A client that waits for "100 Continue" (curl does for large bodies) learns of a refusal
   // before sending the body.
-  server.set_expect_100_continue_handler([this](const Request& req, Response& res) {
+  server->set_expect_100_continue_handler([this](const Request& req, Response& res) {
     int status = 100;
     guarded(req, res, [&] {
       if (!authorized(req)) {
@@ -238,32 +265,30 @@ void RestServer::Impl::install() {
       guarded(req, res, [&] { serve_json(r, req, res); });
     };
     if (r.method == "GET") {
-      server.Get(r.path, handler);
+      server->Get(r.path, handler);
     } else {
-      server.Post(r.path, handler);
+      server->Post(r.path, handler);
     }
   }
-  server.set_error_handler(httplib::Server::HandlerWithResponse([](const Request&, Response& res) {
+  server->set_error_handler(httplib::Server::HandlerWithResponse([](const Request&, Response& res) {
     if (res.body.empty()) res.set_content(error_body(status_text(res.status)), kJsonType);
     return HandlerResponse::Handled;
   }));
-  server.set_exception_handler([](const Request& req, Response& res, std::exception_ptr) {
+  server->set_exception_handler([](const Request& req, Response& res, std::exception_ptr) {
     spdlog::error("{} {}: internal error", req.method, req.path);
     res.headers.clear();
     reply_error(res, 500, "internal error");
   });
-  server.set_logger([](const Request& req, const Response& res) {
+  server->set_logger([](const Request& req, const Response& res) {
     spdlog::debug("{} {} -> {}", req.method, req.path, res.status);
   });
   // cpp-httplib's default also sets SO_REUSEPORT, with which a second daemon (another home)
   // could bind the same port and the kernel would split requests between the two. Keep only
   // SO_REUSEADDR: a restarted daemon may take its port back from connections in TIME_WAIT.
-  server.set_socket_options([](socket_t sock) {
+  server->set_socket_options([](socket_t sock) {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
-  server.set_read_timeout(kSocketTimeoutSeconds);
-  server.set_write_timeout(kSocketTimeoutSeconds);
 }
 
 HandlerResponse RestServer::Impl::route(const Request& req, Response& res) {
@@ -391,6 +416,7 @@ void RestServer::Impl::serve_json(const JsonRoute& r, const Request& req, Respon
       reply_error(res, 400, "the request body is not valid JSON");
       return;
     }
+    if (auto refused = nul_in_body(body)) return reply_error(res, 400, *refused);
   }
   const JsonReply reply = r.handler(body);
   reply_json(res, reply.status, reply.body);
@@ -663,10 +689,11 @@ RestServer::~RestServer() { stop(); }
 
 Result<std::unique_ptr<RestServer>> RestServer::bind(Engine& engine, RestServerConfig config) {
   auto impl = std::make_unique<Impl>(engine, std::move(config));
+  OB_TRY(impl->server, GatedServer::create(impl->config.limits));
   impl->install();
   const std::uint16_t wanted = impl->config.port;
-  const int bound = wanted == 0 ? impl->server.bind_to_any_port("127.0.0.1")
-                                : (impl->server.bind_to_port("127.0.0.1", wanted) ? wanted : -1);
+  const int bound = wanted == 0 ? impl->server->bind_to_any_port("127.0.0.1")
+                                : (impl->server->bind_to_port("127.0.0.1", wanted) ? wanted : -1);
   if (bound <= 0 || bound > 65535) {
     return fail(Errc::io, "cannot listen on 127.0.0.1:", wanted,
                 " (is the port in use? [api] port in config.toml chooses another, 0 any free one)");
@@ -680,7 +707,7 @@ std::uint16_t RestServer::port() const noexcept { return impl_->port; }
 void RestServer::start() {
   if (impl_->thread.joinable()) return;
   impl_->thread = std::thread([impl = impl_.get()] {
-    if (!impl->server.listen_after_bind()) spdlog::error("the REST API listener on port {} failed", impl->port);
+    if (!impl->server->listen_after_bind()) spdlog::error("the REST API listener on port {} failed", impl->port);
     impl->listener_done = true;
   });
 }
@@ -691,11 +718,12 @@ void RestServer::stop() {
   if (!impl_->thread.joinable()) return;
   // httplib's stop() only acts on a listener that runs, and must be called once: wait until
   // the listener has started (or already ended) first.
-  while (!impl_->server.is_running() && !impl_->listener_done) {
+  while (!impl_->server->is_running() && !impl_->listener_done) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  if (!impl_->listener_done) impl_->server.stop();
+  if (!impl_->listener_done) impl_->server->stop();
   impl_->thread.join();
+  impl_->server->close();  // connections waiting for a header, then the requests in progress
   std::lock_guard lock(impl_->fetches_mutex);
   for (std::thread& fetch : impl_->fetches) fetch.join();  // each ends by its calls' deadlines
   impl_->fetches.clear();

@@ -12,7 +12,8 @@
 // Request and response bodies stream straight between the socket and the engine: an upload is
 // pushed into a FileWriter as it arrives and a download is pulled from a FileReader one stripe
 // at a time, so memory stays bounded by a stripe per request whatever the file size.
-// cpp-httplib serves each connection on a thread of its pool; the Engine is thread-safe.
+// A connection holds no thread until its request header has arrived (api/gated_server.h); then
+// a worker thread serves the request. The Engine is thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "api/server_limits.h"
 #include "coding/manifest.h"
 #include "core/error.h"
 #include "core/metrics.h"
@@ -40,8 +42,9 @@ struct JsonReply {
 };
 
 /// A JSON endpoint served for a role (node/producer, node/consumer): the handler gets the
-/// request body parsed as JSON (null when there is none; a body that is not JSON, or over
-/// 1 MiB, is refused with 400/413 before the handler runs). Handlers run on the server's
+/// request body parsed as JSON (null when there is none; a body that is not JSON, over 1 MiB,
+/// or with a NUL byte in any string (a path cut short) is refused with 400/413 before the
+/// handler runs). Handlers run on the server's
 /// threads, concurrently; they must not throw (an exception becomes a 500).
 struct JsonRoute {
   std::string method;  ///< "GET" or "POST"
@@ -57,6 +60,7 @@ struct RestServerConfig {
   std::uint16_t port = 0;          ///< TCP port on 127.0.0.1; 0 = any free port
   CodingParams coding_defaults;    ///< k, m, block size of uploads that do not say
   std::uint64_t quota_bytes = 0;   ///< reported by /v1/space; 0 = unlimited
+  ServerLimits limits;             ///< header deadline, worker threads, I/O timeouts (docs/api.md "Limits")
   /// The node's network (must outlive the server); null serves local data only and answers the
   /// network endpoints with 503.
   Network* network = nullptr;

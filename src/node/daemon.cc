@@ -13,6 +13,7 @@
 #include "api/rest_server.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/stop_signals.h"
 #include "net/identity.h"
 #include "node/engine.h"
 #include "node/network.h"
@@ -93,15 +94,7 @@ std::optional<DaemonInfo> running_daemon(const std::filesystem::path& home_dir) 
 }
 
 Result<void> run_daemon(const DaemonOptions& options) {
-  // Before any thread exists (RocksDB and the HTTP server start some), so that every thread
-  // inherits the mask and the signals wait for sigtimedwait below instead of killing us.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  if (::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr) != 0) {
-    return fail(Errc::io, "cannot block SIGTERM and SIGINT");
-  }
+  OB_TRY(const StopSignals stop_signals, StopSignals::block());  // before any thread exists
   OB_TRY_VOID(setup_logging("open-bucket", options.log_level));
 
   OB_TRY(Home home, Home::open(options.home));
@@ -177,14 +170,8 @@ Result<void> run_daemon(const DaemonOptions& options) {
   spdlog::info("REST API on http://127.0.0.1:{} (token in {})", info.api_port, home.api_token_path().string());
 
   Result<void> result;
-  for (;;) {
-    siginfo_t signal_info{};
-    const timespec tick{0, 200'000'000};  // how often the listener's health is looked at
-    const int sig = ::sigtimedwait(&stop_signals, &signal_info, &tick);
-    if (sig == SIGTERM || sig == SIGINT) {
-      spdlog::info("{} received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-      break;
-    }
+  // The tick is how often the listener's health is looked at.
+  while (!stop_signals.wait(std::chrono::milliseconds(200))) {
     if (!server->running()) {
       result = fail(Errc::io, "the REST API listener stopped unexpectedly");
       break;

@@ -239,8 +239,9 @@ Result<InitResult> Home::init(const std::filesystem::path& dir, bool force, cons
     return fail(Errc::already_exists, dir.string(),
                 " is already initialised (use --force to rewrite its config.toml)");
   }
-  std::filesystem::create_directories(dir / "keys", ec);
-  if (ec) return fail(Errc::io, "cannot create ", (dir / "keys").string(), ": ", ec.message());
+  // Private: the home holds the keys, the file list of the producer (names, hashes) and, by
+  // default, the Producer and Consumer directories. A home that exists keeps its mode.
+  OB_TRY_VOID(fileio::create_private_directories(dir / "keys"));
   std::filesystem::permissions(dir / "keys", std::filesystem::perms::owner_all,
                                std::filesystem::perm_options::replace, ec);
 

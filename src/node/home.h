@@ -83,7 +83,8 @@ struct InitResult {
 /// An opened home: its paths, configuration and master secret.
 class Home {
  public:
-  /// Creates the home, config.toml, keys/master.key, keys/identity.key and keys/api.token.
+  /// Creates the home (mode 0700, as its missing parents), config.toml, keys/master.key,
+  /// keys/identity.key and keys/api.token.
   /// Without `force` an existing config is an error (already_exists); with it the config is
   /// rewritten. Existing keys are never replaced: every stored file's key derives from the
   /// master secret. `config` is written as config.toml. Errors (already_exists, io, crypto).

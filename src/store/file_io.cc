@@ -1,13 +1,17 @@
 #include "store/file_io.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <random>
+#include <spdlog/spdlog.h>
 #include <utility>
+#include <vector>
 
 namespace ob::fileio {
 
@@ -107,6 +111,79 @@ Result<Bytes> read_private_file(const std::filesystem::path& path, std::size_t m
   return read_open_file(fd, st, path, max_size);
 }
 
+Result<bool> create_private_directories(const std::filesystem::path& dir) {
+  std::filesystem::path partial;
+  bool created = false;
+  for (const std::filesystem::path& part : dir) {
+    partial /= part;
+    if (part.empty() || part == partial.root_path() || part == "." || part == "..") continue;
+    created = ::mkdir(partial.c_str(), 0700) == 0;
+    if (created) continue;
+    if (errno != EEXIST) return std::unexpected(errno_error("cannot create", partial, errno));
+    struct stat st {};
+    if (::stat(partial.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return fail(Errc::io, "cannot create ", dir.string(), ": ", partial.string(), " is not a directory");
+    }
+  }
+  return created;
+}
+
+bool is_temporary_name(std::string_view name) {
+  constexpr std::size_t kHexDigits = 32;
+  if (name.size() != kTemporaryPrefix.size() + kHexDigits || !name.starts_with(kTemporaryPrefix)) return false;
+  return std::ranges::all_of(name.substr(kTemporaryPrefix.size()),
+                             [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+namespace {
+
+// Whether a live process holds the regular file at `path` locked (an AtomicFile being written).
+// A file that cannot be opened is not held.
+bool held_by_a_writer(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool held = ::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);  // releases our lock, if we took it
+  return held;
+}
+
+}  // namespace
+
+Result<std::size_t> remove_leftovers(const std::filesystem::path& dir,
+                                     const std::function<bool(std::string_view name)>& is_leftover, bool recursive) {
+  std::error_code ec;
+  std::size_t removed = 0;
+  std::vector<std::filesystem::path> subdirs;
+  for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec)) {
+    const std::filesystem::path& path = it->path();
+    const std::filesystem::file_status status = it->symlink_status(ec);
+    if (ec) break;
+    if (!is_leftover(path.filename().string())) {
+      if (recursive && std::filesystem::is_directory(status)) subdirs.push_back(path);
+      continue;
+    }
+    if (std::filesystem::is_regular_file(status) && held_by_a_writer(path)) continue;
+    std::error_code remove_ec;
+    std::filesystem::remove_all(path, remove_ec);
+    if (remove_ec) {
+      spdlog::warn("cannot remove the leftover {}: {}", path.string(), remove_ec.message());
+    } else {
+      ++removed;
+    }
+  }
+  if (ec) return fail(Errc::io, "cannot list ", dir.string(), ": ", ec.message());
+  for (const std::filesystem::path& sub : subdirs) {
+    auto below = remove_leftovers(sub, is_leftover, true);
+    if (below) {
+      removed += *below;
+    } else {  // a subdirectory that went away or that we may not read: the rest still counts
+      spdlog::warn("{}", below.error().message);
+    }
+  }
+  return removed;
+}
+
 Result<void> write_file_atomic(const std::filesystem::path& path, ByteView data, unsigned mode) {
   OB_TRY(AtomicFile file, AtomicFile::create(path, mode));
   OB_TRY_VOID(file.write(data));
@@ -123,11 +200,22 @@ std::string random_suffix(std::size_t bytes) {
 }
 
 Result<AtomicFile> AtomicFile::create(const std::filesystem::path& path, unsigned mode) {
-  std::filesystem::path tmp = path;
-  tmp += ".tmp-" + random_suffix();
-  OB_TRY(Fd fd, open_fd(tmp, O_WRONLY | O_CREAT | O_EXCL, mode));
-  // The umask may have narrowed `mode`; for keys (0600) that is harmless, for others intended.
-  return AtomicFile(path, std::move(tmp), std::move(fd));
+  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
+  for (;;) {
+    std::filesystem::path tmp = dir / (std::string(kTemporaryPrefix) + random_suffix(16));
+    // The umask may narrow `mode`; for keys (0600) that is harmless, for others intended.
+    OB_TRY(Fd fd, open_fd(tmp, O_WRONLY | O_CREAT | O_EXCL, mode));
+    // Locked so that a sweep (remove_leftovers) leaves it alone while it is written.
+    int locked;
+    do {
+      locked = ::flock(fd.get(), LOCK_EX);
+    } while (locked != 0 && errno == EINTR);
+    if (locked != 0) return std::unexpected(errno_error("cannot lock", tmp, errno));
+    // A sweep may have taken it between the open and the lock: then it is unlinked; try another.
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return std::unexpected(errno_error("cannot stat", tmp, errno));
+    if (st.st_nlink > 0) return AtomicFile(path, std::move(tmp), std::move(fd));
+  }
 }
 
 AtomicFile::AtomicFile(AtomicFile&& other) noexcept
@@ -147,10 +235,11 @@ Result<void> AtomicFile::write(ByteView data) { return write_all(fd_.get(), data
 
 Result<void> AtomicFile::commit() {
   OB_TRY_VOID(sync_fd(fd_.get(), tmp_));
-  fd_ = Fd();
+  // Still open, so still locked: no sweep removes the file before it has its final name.
   if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
     return std::unexpected(errno_error("cannot rename into place", path_, errno));
   }
+  fd_ = Fd();
   committed_ = true;
   const std::filesystem::path dir = path_.has_parent_path() ? path_.parent_path() : ".";
   return sync_dir(dir);

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "core/bytes.h"
 #include "core/error.h"
@@ -53,14 +55,39 @@ Result<Bytes> read_file(const std::filesystem::path& path, std::size_t max_size)
 /// users; run chmod 600 on it"; others as read_file.
 Result<Bytes> read_private_file(const std::filesystem::path& path, std::size_t max_size);
 
+/// Creates `dir` and every missing parent as mkdir(2) with mode 0700 (the umask may narrow it,
+/// never widen it): directories that hold users' files or slots are private to this user.
+/// Directories that exist keep their mode. Returns whether `dir` itself was created.
+/// Errors (io): a component exists and is not a directory, or cannot be created.
+Result<bool> create_private_directories(const std::filesystem::path& dir);
+
 /// Durably replaces `path` with `data` (temp file, fsync, rename, fsync dir), created with `mode`.
 Result<void> write_file_atomic(const std::filesystem::path& path, ByteView data, unsigned mode = 0644);
 
-/// A file being written that appears at its final path only on commit(): written to
-/// "<path>.tmp-<random>" beside it, fsynced and renamed by commit(), removed if abandoned.
+/// The names of AtomicFile's temporary files: ".ob-tmp-" and 32 lower-case hex digits. Hidden,
+/// ours by their prefix, and 128 random bits make a clash with a user's file name practically
+/// impossible; the target's name is not part of them, so a long name cannot overflow NAME_MAX.
+inline constexpr std::string_view kTemporaryPrefix = ".ob-tmp-";
+/// Whether `name` (a file name, not a path) is that of an AtomicFile's temporary file.
+bool is_temporary_name(std::string_view name);
+
+/// Removes the entries of `dir` that `is_leftover` selects by name (a directory with all it
+/// holds), and with `recursive` those of its subdirectories too (symbolic links are not
+/// followed): what a crash left of interrupted writes. A file some process still holds
+/// locked (an AtomicFile being written) is kept. Returns how many entries were removed.
+/// Errors (io): `dir` cannot be listed; an entry that cannot be removed is logged and kept.
+Result<std::size_t> remove_leftovers(const std::filesystem::path& dir,
+                                     const std::function<bool(std::string_view name)>& is_leftover,
+                                     bool recursive = false);
+
+/// A file being written that appears at its final path only on commit(): written to a
+/// temporary file beside it (see kTemporaryPrefix), fsynced and renamed by commit(), removed if
+/// abandoned. The temporary file is flock(2)ed while it is written, so remove_leftovers leaves
+/// it alone; after a crash nothing holds it and the next sweep removes it.
 class AtomicFile {
  public:
-  /// Errors (io): the temporary file cannot be created (missing directory, permissions).
+  /// Creates the temporary file with `mode` (narrowed by the umask). Errors (io): it cannot be
+  /// created (missing directory, permissions).
   static Result<AtomicFile> create(const std::filesystem::path& path, unsigned mode = 0644);
   ~AtomicFile();
   AtomicFile(AtomicFile&&) noexcept;

@@ -286,7 +286,7 @@ Result<void> SlotSetWriter::publish_slots(const Cid& file_cid) {
       return fail(Errc::already_exists, "slot ", s.index, " of ", file_cid.to_string(), " is already stored");
     }
   }
-  if (::mkdir(target.c_str(), 0755) == 0) {
+  if (::mkdir(target.c_str(), 0700) == 0) {
     OB_TRY_VOID(fileio::sync_dir(root_));
   } else if (errno != EEXIST) {
     return std::unexpected(fileio::errno_error("cannot create", target, errno));
@@ -343,16 +343,14 @@ Result<void> SlotSetWriter::commit(const Cid& file_cid) {
 // --- SlotStore --------------------------------------------------------------------------------
 
 Result<SlotStore> SlotStore::open(const std::filesystem::path& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return fail(Errc::io, "cannot create ", dir.string(), ": ", ec.message());
+  OB_TRY_VOID(fileio::create_private_directories(dir));
   // Staging and trash are leftovers of an interrupted put or rm: neither is a stored file.
+  OB_TRY_VOID(fileio::remove_leftovers(
+      dir, [](std::string_view name) { return name.starts_with(kStagingPrefix) || name.starts_with(kTrashPrefix); }));
+  std::error_code ec;
   bool removed_dir = false;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.starts_with(kStagingPrefix) || name.starts_with(kTrashPrefix)) {
-      std::filesystem::remove_all(entry.path(), ec);
-    } else if (Cid::parse(name)) {
+    if (Cid::parse(entry.path().filename().string())) {
       OB_TRY(bool emptied, remove_orphans(entry.path()));
       removed_dir = removed_dir || emptied;
     }
@@ -364,7 +362,7 @@ Result<SlotStore> SlotStore::open(const std::filesystem::path& dir) {
 Result<SlotSetWriter> SlotStore::start_writer(std::span<const std::uint32_t> indices, std::uint32_t block_size,
                                               bool whole_file) {
   const std::filesystem::path staging = dir_ / (std::string(kStagingPrefix) + fileio::random_suffix());
-  if (::mkdir(staging.c_str(), 0755) != 0) {
+  if (::mkdir(staging.c_str(), 0700) != 0) {
     return std::unexpected(fileio::errno_error("cannot create", staging, errno));
   }
   SlotSetWriter writer(dir_, staging, block_size, whole_file);

@@ -126,8 +126,10 @@ class SlotSetWriter {
 /// damage): one per file at a time.
 class SlotStore {
  public:
-  /// Opens (creating) `dir` and removes what a crash left: staging and trash directories, orphan
-  /// <i>.blocks files without their <i>.index, empty file directories. Errors (io).
+  /// Opens `dir` (creating it and missing parents with mode 0700: slots are nobody else's
+  /// business; the directories it makes inside are 0700 too) and removes what a crash left:
+  /// staging and trash directories, orphan <i>.blocks files without their <i>.index, empty file
+  /// directories. Errors (io).
   static Result<SlotStore> open(const std::filesystem::path& dir);
 
   /// Starts writing all n slots of a new file (published together by renaming one directory).

@@ -300,6 +300,21 @@ TEST_F(SlotStoreTest, MovedWriterCommitsOnceAndCleansUp) {
   EXPECT_EQ(reader->block_count(), 1u);
 }
 
+TEST_F(SlotStoreTest, DirectoriesItCreatesArePrivate) {
+  // Slots are encrypted, but which files a node holds and how big they are is its own business.
+  const Cid cid = file_cid("private");
+  write_file(cid, 2, 4096, 1);
+  const auto mode = [](const std::filesystem::path& p) {
+    return std::filesystem::status(p).permissions() & std::filesystem::perms::all;
+  };
+  EXPECT_EQ(mode(dir_), std::filesystem::perms::owner_all);
+  EXPECT_EQ(mode(dir_ / cid.to_string()), std::filesystem::perms::owner_all);
+  auto writer = store_->begin(2, 4096);
+  ASSERT_TRUE(writer.has_value());
+  ASSERT_EQ(staging_entries().size(), 1u);
+  EXPECT_EQ(mode(dir_ / staging_entries()[0]), std::filesystem::perms::owner_all);
+}
+
 TEST_F(SlotStoreTest, OpenRemovesLeftoverStagingAndTrash) {
   const Cid cid = file_cid("kept");
   write_file(cid, 2, 4096, 2);

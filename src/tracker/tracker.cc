@@ -14,6 +14,7 @@
 
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/stop_signals.h"
 #include "net/identity.h"
 #include "store/file_io.h"
 #include "tracker/tracker_client.h"
@@ -194,15 +195,7 @@ std::filesystem::path tracker_file_path(const std::filesystem::path& home) { ret
 }  // namespace
 
 Result<void> run_tracker(const TrackerOptions& options) {
-  // Before any thread exists (gRPC starts some), so that every thread inherits the mask and the
-  // signals wait for sigtimedwait below.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  if (::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr) != 0) {
-    return fail(Errc::io, "cannot block SIGTERM and SIGINT");
-  }
+  OB_TRY(const StopSignals stop_signals, StopSignals::block());  // before any thread exists (gRPC)
   OB_TRY_VOID(setup_logging("tracker", options.log_level));
   if (options.heartbeat_ms == 0) return fail(Errc::invalid_argument, "--heartbeat-ms must be at least 1");
   if (options.repair_tick_ms == 0) return fail(Errc::invalid_argument, "--repair-tick-ms must be at least 1");
@@ -266,14 +259,8 @@ Result<void> run_tracker(const TrackerOptions& options) {
   if (metrics_server) spdlog::info("metrics on http://{}/metrics", metrics_address);
   std::cout << "tracker " << tracker_address.to_string() << std::endl;  // flushed: scripts wait for it
 
-  for (;;) {
-    siginfo_t signal_info{};
-    const timespec tick{1, 0};
-    const int sig = ::sigtimedwait(&stop_signals, &signal_info, &tick);
-    if (sig == SIGTERM || sig == SIGINT) {
-      spdlog::info("{} received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-      break;
-    }
+  while (!stop_signals.wait(std::chrono::seconds(1))) {
+    // nothing to look after between signals
   }
   metrics_server.reset();
   server->stop();

@@ -253,8 +253,23 @@ Result<std::unique_ptr<Producer>> Producer::open(const Home& home, Engine& engin
     if (ec) return fail(Errc::io, "cannot move the damaged ", file.string(), " aside: ", ec.message());
     state = ProducerState{};
   }
-  return std::unique_ptr<Producer>(
-      new Producer(home, engine, network, std::move(tracker), options, std::move(*state)));
+  std::unique_ptr<Producer> producer(new Producer(home, engine, network, std::move(tracker), options, std::move(*state)));
+  producer->remove_download_leftovers();
+  return producer;
+}
+
+void Producer::remove_download_leftovers() {
+  std::lock_guard lock(mutex_);
+  if (state_.download_dirs.empty()) return;
+  const std::set<std::string> dirs(state_.download_dirs.begin(), state_.download_dirs.end());
+  for (const std::string& dir : dirs) {
+    // A directory gone or unreadable since: nothing of ours to remove there that we could reach.
+    if (auto removed = fileio::remove_leftovers(dir, fileio::is_temporary_name); removed && *removed > 0) {
+      spdlog::info("producer: removed {} temporary file(s) an interrupted download left in {}", *removed, dir);
+    }
+  }
+  state_.download_dirs.clear();
+  if (auto saved = save_locked(); !saved) spdlog::error("producer: {}", saved.error().message);
 }
 
 Producer::Producer(const Home& home, Engine& engine, Network* network, std::optional<tracker::TrackerClient> tracker,
@@ -346,9 +361,17 @@ Result<void> Producer::start_threads() {
     std::lock_guard lock(mutex_);
     dir = directory_locked();
   }
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return fail(Errc::io, "cannot create the Producer directory ", dir.string(), ": ", ec.message());
+  if (auto made = fileio::create_private_directories(dir); !made) {
+    return fail(Errc::io, "cannot create the Producer directory: ", made.error().message);
+  }
+  // What a crash left of a copy into the directory (upload) or a download into it: never a
+  // user's file, and never to be uploaded. Live ones (a download running meanwhile) are kept.
+  if (auto removed = fileio::remove_leftovers(dir, fileio::is_temporary_name, /*recursive=*/true); !removed) {
+    spdlog::warn("producer: {}", removed.error().message);
+  } else if (*removed > 0) {
+    spdlog::info("producer: removed {} temporary file(s) an interrupted copy or download left in {}", *removed,
+                 dir.string());
+  }
   OB_TRY(watcher_, PWatcher::start(dir, [this](const std::string& path, Change change) {
            {
              std::lock_guard lock(mutex_);
@@ -525,7 +548,7 @@ void Producer::scan() {
   for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (it->is_symlink(ec) || !it->is_regular_file(ec)) continue;
-    if (is_temporary_name(it->path().filename().string())) continue;
+    if (fileio::is_temporary_name(it->path().filename().string())) continue;
     found.insert(it->path().lexically_relative(dir).generic_string());
   }
   if (ec) spdlog::warn("producer: scanning {}: {}", dir.string(), ec.message());
@@ -817,13 +840,7 @@ void Producer::poll_tracker() {
       // the Producer directory is uploaded again, as any new file there.
       drop_encoded_copy(file_id);
       std::lock_guard lock(mutex_);
-      std::erase_if(state_.files, [&](const LocalFile& f) { return f.file_id == file_id && !f.present; });
-      for (LocalFile& f : state_.files) {
-        if (f.file_id != file_id) continue;
-        f.file_id.clear();
-        f.status = LocalStatus::pending;
-      }
-      (void)save_locked();
+      requeue_locked(file_id);
       continue;
     }
     // Not registered since start: resume (RegisterFile is idempotent), if the copy survived.
@@ -834,14 +851,18 @@ void Producer::poll_tracker() {
     }
     if (it != by_id.end()) continue;  // the tracker has it; consumers rebuild from each other
     std::lock_guard lock(mutex_);
-    std::erase_if(state_.files, [&](const LocalFile& f) { return f.file_id == file_id && !f.present; });
-    for (LocalFile& f : state_.files) {
-      if (f.file_id != file_id) continue;
-      f.file_id.clear();
-      f.status = LocalStatus::pending;
-    }
-    (void)save_locked();
+    requeue_locked(file_id);
   }
+}
+
+void Producer::requeue_locked(const std::string& file_id) {
+  std::erase_if(state_.files, [&](const LocalFile& f) { return f.file_id == file_id && !f.present; });
+  for (LocalFile& f : state_.files) {
+    if (f.file_id != file_id) continue;
+    f.file_id.clear();
+    f.status = LocalStatus::pending;
+  }
+  (void)save_locked();
 }
 
 Result<std::string> Producer::upload(const fs::path& path, const UploadOptions& options) {
@@ -890,8 +911,13 @@ Result<std::string> Producer::upload(const fs::path& path, const UploadOptions& 
     }
     if (relative.empty()) {
       const fs::path target = free_name(dir, source.filename());
-      OB_TRY(fileio::AtomicFile out, fileio::AtomicFile::create(target, 0644));
       OB_TRY(fileio::Fd in, fileio::open_fd(source, O_RDONLY));
+      struct stat source_stat{};
+      if (::fstat(in.get(), &source_stat) != 0) return std::unexpected(fileio::errno_error("cannot stat", source, errno));
+      // The copy is no more open than the source (a private file stays private); this user
+      // keeps read access, which encoding it needs.
+      const unsigned mode = (static_cast<unsigned>(source_stat.st_mode) & 0777u) | S_IRUSR;
+      OB_TRY(fileio::AtomicFile out, fileio::AtomicFile::create(target, mode));
       OB_TRY(Md5 md5, Md5::create());
       Bytes buffer(kReadChunk);
       for (;;) {
@@ -1040,6 +1066,27 @@ Result<void> Producer::run_download(const pb::FileInfo& info, const fs::path& de
   } drop_fetched{this, cid, !was_local};
 
   const fs::path target = destination / download_name(info.path(), info.file_id());
+  // Recorded before the temporary file exists: a crash from here on is cleaned up at the next
+  // start (remove_download_leftovers).
+  {
+    std::lock_guard lock(mutex_);
+    state_.download_dirs.push_back(destination.string());
+    if (auto saved = save_locked(); !saved) {
+      state_.download_dirs.pop_back();
+      return std::unexpected(saved.error());
+    }
+  }
+  struct Forget {
+    Producer* self;
+    std::string dir;
+    ~Forget() {
+      std::lock_guard lock(self->mutex_);
+      auto& dirs = self->state_.download_dirs;
+      if (const auto it = std::ranges::find(dirs, dir); it != dirs.end()) dirs.erase(it);
+      // A save that fails leaves the record: that only costs a sweep at the next start.
+      (void)self->save_locked();
+    }
+  } forget{this, destination.string()};
   OB_TRY(fileio::AtomicFile out, fileio::AtomicFile::create(target, 0644));
   OB_TRY(Md5 md5, Md5::create());
   const ByteSink sink = [&](ByteView data) -> Result<void> {
@@ -1189,8 +1236,9 @@ Result<void> Producer::configure(const ConfigChange& change) {
     }
     std::error_code ec;
     if (!fs::exists(*expanded, ec)) {
-      if (fs::create_directories(*expanded, ec)) created = *expanded;
-      if (ec) return fail(Errc::invalid_argument, "Invalid directory");
+      auto made = fileio::create_private_directories(*expanded);
+      if (!made) return fail(Errc::invalid_argument, "Invalid directory");
+      if (*made) created = *expanded;
     }
     if (usable_directory(*expanded)) new_dir = fs::canonical(*expanded, ec);
     if (!new_dir || ec) {

@@ -97,7 +97,7 @@ struct RemoteFile {
 
 /// `producer config` (seed 000): only the fields given change.
 struct ConfigChange {
-  std::optional<std::string> directory{};  ///< absolute, or starting with "~/"; created if missing
+  std::optional<std::string> directory{};  ///< absolute, or starting with "~/"; created (0700) if missing
   std::optional<std::uint32_t> default_availability{};
   std::optional<bool> start_on_startup{};
 };
@@ -123,7 +123,8 @@ class Producer {
   /// from `network` (null: no block exchange, as in unit tests; then downloads cannot fetch
   /// from consumers and no source address is registered). All must outlive the producer.
   /// `tracker` empty: start() refuses. Reads <home>/state/producer.json; a damaged state file is
-  /// moved aside to producer.json.corrupt (and logged) and the producer starts afresh.
+  /// moved aside to producer.json.corrupt (and logged) and the producer starts afresh. Removes
+  /// the temporary files of downloads a crash interrupted (fileio::remove_leftovers).
   /// Errors (io): the state file cannot be read.
   static Result<std::unique_ptr<Producer>> open(const Home& home, Engine& engine, Network* network,
                                                 std::optional<tracker::TrackerClient> tracker,
@@ -138,7 +139,9 @@ class Producer {
   /// Whether it runs now.
   bool running() const;
 
-  /// Seed 000 "Start Producer": creates the Producer directory if needed, starts the PWatcher
+  /// Seed 000 "Start Producer": creates the Producer directory if needed (mode 0700, missing
+  /// parents too), removes the temporary files a crash left in it (of a copy or a download that
+  /// was interrupted; none that a live writer holds), starts the PWatcher
   /// and the worker (which scans the directory, queues new files as PENDING, resumes uploads a
   /// crash interrupted and compares with the tracker's list) and records that it runs (a failure
   /// to write that record is logged: the producer runs anyway). Returns false when it was
@@ -154,7 +157,8 @@ class Producer {
   void shutdown();
 
   /// Seed 000 "Produce data": `path` (absolute, a readable regular file) is copied into the
-  /// Producer directory unless it is inside it or a file with the same MD5 is there; then
+  /// Producer directory unless it is inside it or a file with the same MD5 is there (the copy
+  /// has the source's permission bits, plus read for this user: never more open); then
   /// encoded and registered. Starts the producer if it is stopped. Returns the file ID once the
   /// tracker has registered it; the upload continues in the background. Errors
   /// (invalid_argument): "Invalid path: ...", bad options (see choose_coding), no tracker, the
@@ -171,7 +175,9 @@ class Producer {
   /// read and write) and finds the file on the tracker; then fetches it from its consumers
   /// (unless stored here), decodes it into <destination>/<last part of its remote path> (a
   /// temporary file, fsynced and renamed; an existing file of that name is replaced) and
-  /// checks its MD5 against the registered one; a copy fetched for this is dropped after.
+  /// checks its MD5 against the registered one; a copy fetched for this is dropped after. The
+  /// destination is recorded in the state file while the download runs, so that the next
+  /// start removes the temporary file a crash left there.
   /// With `wait`, returns when the file is written; without, the transfer runs on a
   /// background thread (its failure is logged). Errors (invalid_argument): "Invalid
   /// destination"; (not_found): "File `<id|path>` not exists"; with `wait` also the transfer's
@@ -209,6 +215,9 @@ class Producer {
 
   Producer(const Home& home, Engine& engine, Network* network, std::optional<tracker::TrackerClient> tracker,
            ProducerOptions options, ProducerState state);
+  /// At open: removes the temporary files that downloads interrupted by a crash left in their
+  /// destinations (state_.download_dirs), then forgets those directories. Takes mutex_.
+  void remove_download_leftovers();
 
   // Lifecycle (lifecycle_mutex_ held).
   Result<void> start_threads();
@@ -232,6 +241,10 @@ class Producer {
   std::chrono::steady_clock::time_point ready_at(const LocalFile& file) const;
   void upload_next_pending();
   void poll_tracker();
+  /// Forgets the upload of `file_id` (the tracker no longer has it, or it cannot be resumed):
+  /// an encoded copy no longer in the directory is dropped from the list, the copy still there
+  /// is PENDING again and is uploaded anew. mutex_ held; saves the list.
+  void requeue_locked(const std::string& file_id);
   void drop_encoded_copy(const std::string& file_id);  // engine only: callable with mutex_ held
 
   // Tracker calls.

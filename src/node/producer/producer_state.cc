@@ -65,7 +65,10 @@ nlohmann::json state_to_json(const ProducerState& state) {
                      {"tier", f.tier},
                      {"error", f.error}});
   }
-  return {{"version", kVersion}, {"started", state.started}, {"files", std::move(files)}};
+  return {{"version", kVersion},
+          {"started", state.started},
+          {"files", std::move(files)},
+          {"downloadDirs", state.download_dirs}};
 }
 
 Result<ProducerState> state_from_json(const nlohmann::json& json) {
@@ -100,6 +103,15 @@ Result<ProducerState> state_from_json(const nlohmann::json& json) {
     }
     state.files.push_back(std::move(f));
   }
+  if (const auto dirs = json.find("downloadDirs"); dirs != json.end()) {
+    if (!dirs->is_array()) return fail(Errc::corrupt, "producer state: 'downloadDirs' is not an array");
+    for (const nlohmann::json& dir : *dirs) {
+      if (!dir.is_string() || dir.get_ref<const std::string&>().empty()) {
+        return fail(Errc::corrupt, "producer state: a download directory is not a path");
+      }
+      state.download_dirs.push_back(dir.get<std::string>());
+    }
+  }
   return state;
 }
 
@@ -117,9 +129,7 @@ Result<ProducerState> load_state(const std::filesystem::path& file) {
 }
 
 Result<void> save_state(const std::filesystem::path& file, const ProducerState& state) {
-  std::error_code ec;
-  std::filesystem::create_directories(file.parent_path(), ec);
-  if (ec) return fail(Errc::io, "cannot create ", file.parent_path().string(), ": ", ec.message());
+  OB_TRY_VOID(fileio::create_private_directories(file.parent_path()));
   const std::string text = state_to_json(state).dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   return fileio::write_file_atomic(file, as_bytes(text), 0600);
 }

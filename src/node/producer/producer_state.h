@@ -6,7 +6,8 @@
 //   {"version": 1, "started": true,
 //    "files": [{"path": "docs/a.txt", "md5": "9e10...", "size": 5, "mtimeNs": 1700000000000000000,
 //               "present": true, "status": "UPLOADING", "fileId": "bafy...",
-//               "availability": 2, "k": 0, "m": 0, "tier": "free", "error": ""}]}
+//               "availability": 2, "k": 0, "m": 0, "tier": "free", "error": ""}],
+//    "downloadDirs": ["/home/me/Downloads"]}
 #pragma once
 
 #include <cstdint>
@@ -60,6 +61,10 @@ struct LocalFile {
 struct ProducerState {
   bool started = false;  ///< the producer was running: a restarted daemon starts it again
   std::vector<LocalFile> files;
+  /// Destination directories of downloads in progress (one entry per download), recorded
+  /// before the download's temporary file is created: after a crash, the next start removes
+  /// what it left there. Absent in files of older versions: none.
+  std::vector<std::string> download_dirs;
 
   friend bool operator==(const ProducerState&, const ProducerState&) = default;
 };

@@ -35,6 +35,7 @@ ProducerState sample() {
   uploaded.present = true;
   uploaded.status = LocalStatus::uploaded;
   state.files = {pending, uploading, uploaded};
+  state.download_dirs = {"/tmp/out", "/tmp/out"};  // two downloads into one directory
   return state;
 }
 
@@ -76,7 +77,9 @@ TEST(ProducerStateTest, DamagedFilesAreRefusedAsCorrupt) {
         R"({"version": 1, "files": [{"path": "a", "status": "LOST"}]})",
         R"({"version": 1, "files": [{"path": "a", "status": "UPLOADING"}]})",
         R"({"version": 1, "files": [{"path": "a", "size": -1}]})",
-        R"({"version": 1, "files": [{"status": "PENDING"}]})"}) {
+        R"({"version": 1, "files": [{"status": "PENDING"}]})",
+        R"({"version": 1, "files": [], "downloadDirs": "/tmp"})",
+        R"({"version": 1, "files": [], "downloadDirs": [""]})"}) {
     ASSERT_TRUE(fileio::write_file_atomic(file, as_bytes(text)));
     auto loaded = load_state(file);
     ASSERT_FALSE(loaded) << text;
@@ -90,7 +93,7 @@ TEST(ProducerStateTest, ACrashDuringASaveLeavesTheOldStateReadable) {
   const ProducerState state = sample();
   ASSERT_TRUE(save_state(file, state));
   // What a crash in the middle of the next save leaves: a half-written temporary beside it.
-  ASSERT_TRUE(fileio::write_file_atomic(dir.path() / "producer.json.tmp-0123456789abcdef", as_bytes("{\"vers")));
+  ASSERT_TRUE(fileio::write_file_atomic(dir.path() / ".ob-tmp-0123456789abcdef0123456789abcdef", as_bytes("{\"vers")));
   auto loaded = load_state(file);
   ASSERT_TRUE(loaded);
   EXPECT_EQ(*loaded, state);

@@ -265,6 +265,73 @@ TEST_F(ProducerTest, UploadCopiesAFileInOncePerMd5) {
   EXPECT_TRUE(eventually([&] { return tracker_->files().size() == 2; }));
 }
 
+fs::perms mode_of(const fs::path& path) { return fs::symlink_status(path).permissions() & fs::perms::all; }
+
+TEST_F(ProducerTest, APrivateFileStaysPrivateInTheProducerDirectory) {
+  Producer& p = open();
+  ob::testing::TempDir outside;
+  const fs::path secret = outside.path() / "secret";
+  ASSERT_TRUE(fileio::create_private_directories(secret));
+  write(secret / "diary.txt", seeded_bytes(20'000, 21));
+  fs::permissions(secret / "diary.txt", fs::perms::owner_read | fs::perms::owner_write);
+  ASSERT_TRUE(p.upload(secret / "diary.txt", {}));  // starts the producer: creates its directory
+  EXPECT_EQ(mode_of(produce()), fs::perms::owner_all);
+  EXPECT_EQ(mode_of(produce() / "diary.txt"), fs::perms::owner_read | fs::perms::owner_write);
+  // Never more open than the source: a file others may not read stays so.
+  write(outside.path() / "team.txt", seeded_bytes(20'000, 22));
+  fs::permissions(outside.path() / "team.txt", fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  ASSERT_TRUE(p.upload(outside.path() / "team.txt", {}));
+  EXPECT_EQ(mode_of(produce() / "team.txt") & fs::perms::others_all, fs::perms::none);
+  EXPECT_TRUE(eventually([&] { return tracker_->files().size() == 2; }));
+}
+
+TEST_F(ProducerTest, StartRemovesTemporaryFilesACrashLeftAndNeverUploadsThem) {
+  // What a daemon killed in the middle of copying a file in (or of a download into the
+  // directory) leaves: a temporary file nobody holds.
+  const std::string leftover = std::string(fileio::kTemporaryPrefix) + "0123456789abcdef0123456789abcdef";
+  write(produce() / leftover, seeded_bytes(10'000, 23));
+  write(produce() / "sub" / leftover, seeded_bytes(10'000, 24));
+  // One being written right now (a download of this process into the directory) stays.
+  auto live = fileio::AtomicFile::create(produce() / "arriving.bin");
+  ASSERT_TRUE(live);
+  ASSERT_TRUE(live->write(seeded_bytes(10'000, 25)));
+  Producer& p = open();
+  ASSERT_TRUE(p.start());
+  EXPECT_FALSE(fs::exists(produce() / leftover));
+  EXPECT_FALSE(fs::exists(produce() / "sub" / leftover));
+  ASSERT_TRUE(live->commit());
+  EXPECT_TRUE(eventually([&] { return tracker_->files().size() == 1; }));
+  ASSERT_EQ(p.list_local().size(), 1u);
+  EXPECT_EQ(p.list_local()[0].path, "arriving.bin");
+}
+
+TEST_F(ProducerTest, ADownloadACrashInterruptedLeavesNothingAfterTheNextStart) {
+  ob::testing::TempDir dest;
+  const fs::path state_file = home_dir() / "state" / "producer.json";
+  write(dest.path() / "mine.txt", seeded_bytes(100, 26));
+  // The state a crash in the middle of a download leaves: its destination recorded, its
+  // temporary file there.
+  ProducerState crashed = load_state(state_file).value();
+  crashed.download_dirs.push_back(dest.path().string());
+  ASSERT_TRUE(save_state(state_file, crashed));
+  const std::string leftover = std::string(fileio::kTemporaryPrefix) + "fedcba9876543210fedcba9876543210";
+  write(dest.path() / leftover, seeded_bytes(10'000, 27));
+
+  Producer& p = open();
+  EXPECT_FALSE(fs::exists(dest.path() / leftover));
+  EXPECT_TRUE(fs::exists(dest.path() / "mine.txt"));  // the user's files are left alone
+  EXPECT_TRUE(load_state(state_file).value().download_dirs.empty());
+
+  // A download that runs records its destination only while it runs.
+  ob::testing::TempDir outside;
+  write(outside.path() / "doc.txt", seeded_bytes(30'000, 28));
+  auto id = p.upload(outside.path() / "doc.txt", {});
+  ASSERT_TRUE(id);
+  ASSERT_TRUE(p.download({*id, ""}, dest.path(), true));
+  EXPECT_TRUE(load_state(state_file).value().download_dirs.empty());
+  EXPECT_EQ(read(dest.path() / "doc.txt"), read(outside.path() / "doc.txt"));
+}
+
 TEST_F(ProducerTest, UploadRefusesBadPathsAndOptionsWithoutChangingAnything) {
   Producer& p = open();
   ob::testing::TempDir outside;

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <spdlog/spdlog.h>
 
+#include "store/file_io.h"
+
 namespace ob::producer {
 namespace {
 
@@ -18,19 +20,6 @@ constexpr std::uint32_t kMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | I
 std::string join(const std::string& dir, const std::string& name) { return dir.empty() ? name : dir + "/" + name; }
 
 }  // namespace
-
-bool is_temporary_name(std::string_view name) {
-  // fileio::AtomicFile: "<path>.tmp-" + random_suffix(8), i.e. 16 lower-case hex digits.
-  constexpr std::string_view kTag = ".tmp-";
-  constexpr std::size_t kHexDigits = 16;
-  if (name.size() < kTag.size() + kHexDigits) return false;
-  const std::string_view tail = name.substr(name.size() - kHexDigits);
-  if (name.substr(name.size() - kHexDigits - kTag.size(), kTag.size()) != kTag) return false;
-  for (const char c : tail) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
 
 Result<std::unique_ptr<PWatcher>> PWatcher::start(const std::filesystem::path& dir, Callback callback) {
   std::error_code ec;
@@ -98,7 +87,7 @@ bool PWatcher::watch_tree(const std::string& relative, bool report) {
     if (it->is_symlink(ec)) continue;
     if (it->is_directory(ec)) {
       ok = watch_tree(join(relative, name), report) && ok;
-    } else if (report && it->is_regular_file(ec) && !is_temporary_name(name)) {
+    } else if (report && it->is_regular_file(ec) && !fileio::is_temporary_name(name)) {
       callback_(join(relative, name), Change::written);
     }
   }
@@ -169,7 +158,7 @@ void PWatcher::handle(int wd, std::uint32_t mask, const std::string& name) {
     }
     return;
   }
-  if (is_temporary_name(name)) return;
+  if (fileio::is_temporary_name(name)) return;
   if ((mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) != 0) {
     callback_(relative, Change::written);
   } else if ((mask & (IN_DELETE | IN_MOVED_FROM)) != 0) {

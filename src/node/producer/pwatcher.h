@@ -7,8 +7,8 @@
 //   IN_Q_OVERFLOW, a failed watch        events were lost                     -> rescan
 // Paths are relative to the watched directory, with '/' separators. The producer checks every
 // report against the disk (stat, MD5), so a spurious or repeated report is harmless; a missing
-// one is what `rescan` exists for. Temporary files of atomic writes (fileio::AtomicFile's
-// "<name>.tmp-<16 hex>") are not reported.
+// one is what `rescan` exists for. Temporary files of atomic writes (fileio::AtomicFile's, see
+// fileio::is_temporary_name) are not reported.
 #pragma once
 
 #include <filesystem>
@@ -29,9 +29,6 @@ enum class Change {
   removed,  ///< the path is gone: a file, or a directory with everything under it
   rescan,   ///< events were lost: compare the whole directory (the path is empty)
 };
-
-/// Whether `name` (a file name, not a path) is the temporary file of an atomic write.
-bool is_temporary_name(std::string_view name);
 
 /// Watches one directory tree. The callback runs on the watcher's own thread, one call at a
 /// time; it must be quick (queue the path) and must not call stop().

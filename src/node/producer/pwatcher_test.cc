@@ -118,12 +118,19 @@ TEST(ProducerPWatcherTest, IgnoresTemporaryFilesOfAtomicWrites) {
   ASSERT_TRUE(watcher);
   ASSERT_TRUE(fileio::write_file_atomic(dir.path() / "atomic.txt", as_bytes("done")));
   EXPECT_TRUE(reports.wait_for("atomic.txt", Change::written));
-  // The temporary file was written and closed, then renamed: never reported.
-  EXPECT_FALSE(reports.saw_prefix("atomic.txt.tmp-"));
-  EXPECT_TRUE(is_temporary_name("a.txt.tmp-0123456789abcdef"));
-  EXPECT_FALSE(is_temporary_name("a.txt.tmp-0123"));
-  EXPECT_FALSE(is_temporary_name("a.txt.tmp-0123456789abcdeg"));
-  EXPECT_FALSE(is_temporary_name("report.tmp"));
+  // A temporary file left by a crash (written and closed, never renamed) is not a new file.
+  const std::string leftover = std::string(fileio::kTemporaryPrefix) + "0123456789abcdef0123456789abcdef";
+  write(dir.path() / leftover, "half");
+  write(dir.path() / "marker", "m");
+  EXPECT_TRUE(reports.wait_for("marker", Change::written));
+  // The temporary files were written and closed, one renamed: never reported.
+  EXPECT_FALSE(reports.saw_prefix(std::string(fileio::kTemporaryPrefix)));
+  EXPECT_TRUE(fileio::is_temporary_name(leftover));
+  EXPECT_FALSE(fileio::is_temporary_name(".ob-tmp-0123"));
+  EXPECT_FALSE(fileio::is_temporary_name(".ob-tmp-0123456789abcdef0123456789abcdeg"));
+  EXPECT_FALSE(fileio::is_temporary_name(leftover + ".txt"));
+  EXPECT_FALSE(fileio::is_temporary_name("a.txt.tmp-0123456789abcdef"));  // a user's name: never ours
+  EXPECT_FALSE(fileio::is_temporary_name("report.tmp"));
 }
 
 TEST(ProducerPWatcherTest, StopsPromptlyAndRefusesAMissingDirectory) {
