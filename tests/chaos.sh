@@ -31,16 +31,15 @@ M=2
 DISK_MIB=64
 TRACKER_PORT=$((20000 + RANDOM % 20000))
 NETWORK_ID=$(((RANDOM << 8) + 4343))
-WORK=$(mktemp -d)
-declare -A PIDS=()
+e2e_setup
 MOUNTS=()
-cleanup() {
+chaos_cleanup() {  # stopped processes are continued first, so that they can die; then the disks go
   for name in "${!PIDS[@]}"; do kill -CONT "${PIDS[$name]}" 2>/dev/null; kill "${PIDS[$name]}" 2>/dev/null; done
   wait 2>/dev/null
   for mnt in "${MOUNTS[@]}"; do umount "$mnt" 2>/dev/null; done
-  if [ "${failed:-0}" -ne 0 ] && [ -n "${KEEP_LOGS:-}" ]; then echo "logs kept in $WORK" >&2; else rm -rf "$WORK"; fi
+  e2e_cleanup
 }
-trap cleanup EXIT
+trap chaos_cleanup EXIT
 echo "chaos: seed $SEED, $ROUNDS rounds"
 
 start_tracker() {
@@ -50,20 +49,9 @@ start_tracker() {
   : >"$WORK/tracker.ready"
   wait_for 30 grep -q '^tracker ' "$WORK/tracker.out" || { echo "tracker did not start:" >&2; tail "$WORK/tracker.log" >&2; exit 1; }
 }
-start() {  # start NAME: its daemon, waiting (bounded) for daemon.json
-  rm -f "$WORK/$1/daemon.json"
-  "$BIN" --home "$WORK/$1" daemon 2>>"$WORK/$1.log" &
-  PIDS[$1]=$!
-  wait_for 30 test -s "$WORK/$1/daemon.json" || { echo "daemon $1 did not start:" >&2; tail "$WORK/$1.log" >&2; exit 1; }
-}
 node() {  # node NAME [CONSUMER_DIR]: a home on free ports in this test's network
   "$BIN" --home "$WORK/$1" init -d --api-port 0 --p2p-port 0 --dht-port 0 --network-id "$NETWORK_ID" --no-sync \
     --tracker "$TRACKER" --limit "1 GB" ${2:+--consumer-dir "$2"} >/dev/null || { echo "init $1 failed" >&2; exit 1; }
-}
-files_json() { "$BIN" --home "$WORK/producer" producer ls --json 2>/dev/null; }
-file_is() {  # file_is ID STATUS AVAILABILITY
-  files_json | jq -e --arg id "$1" --arg st "$2" --argjson a "$3" \
-    '.[] | select(.id == $id) | select(.status == $st and .actualAvailability == $a)' >/dev/null
 }
 holders() {  # holders ID: live consumers with a slot of ID on disk
   local i
@@ -80,7 +68,19 @@ audit_drops() {
   curl -s "http://$(jq -r .metrics "$WORK/tracker/tracker.json")/metrics" |
     awk '$1 == "ob_tracker_slots_dropped_by_audit_total" {print $2}'
 }
-caught() { ! test -e "$1" || [ "$(audit_drops)" -gt "$2" ]; }  # caught BLOCKS_FILE DROPS_BEFORE
+given_up() {  # slots given up so far by the live consumers' CWatchers, summed
+  local name n total=0
+  for name in $(live_consumers); do
+    n=$(curl -s --max-time 5 -H "Authorization: Bearer $(cat "$WORK/$name/keys/api.token")" \
+      "http://127.0.0.1:$(jq -r .apiPort "$WORK/$name/daemon.json")/metrics" |
+      awk '$1 == "ob_consumer_slots_given_up_total" {print $2}')
+    total=$((total + ${n:-0}))
+  done
+  echo "$total"
+}
+# caught BLOCKS_FILE DROPS_BEFORE GIVEN_UP_BEFORE: the slot is gone, failed an audit or was given up.
+# Counted, not only looked for on disk: repair may put the slot back on the same consumer at once.
+caught() { ! test -e "$1" || [ "$(audit_drops)" -gt "$2" ] || [ "$(given_up)" -gt "$3" ]; }
 pick() { local a=("$@"); [ ${#a[@]} -gt 0 ] && echo "${a[RANDOM % ${#a[@]}]}"; }
 
 # --- the network -------------------------------------------------------------------------------------
@@ -94,11 +94,11 @@ for i in $(seq 1 $CONSUMERS); do
   mkdir -p "$dir"
   if [ $TMPFS = 1 ]; then mount -t tmpfs -o size=${DISK_MIB}m,mode=0700 tmpfs "$dir" && MOUNTS+=("$dir"); fi
   node c$i "$dir"
-  start c$i
+  start_daemon c$i
   "$BIN" --home "$WORK/c$i" consumer start >/dev/null || { echo "consumer start on c$i failed" >&2; exit 1; }
 done
 node producer
-start producer
+start_daemon producer
 "$BIN" --home "$WORK/producer" producer start >/dev/null || { echo "producer start failed" >&2; exit 1; }
 
 # --- faults ------------------------------------------------------------------------------------------
@@ -156,7 +156,7 @@ restore() {
   [ ${#STOPPED[@]} -eq 0 ] || sleep $((3 + RANDOM % 3))
   for name in "${STOPPED[@]}"; do kill -CONT "${PIDS[$name]}" 2>/dev/null; done
   for name in "${KILLED[@]}"; do
-    if [ "$name" = tracker ]; then start_tracker; else start "$name"; fi
+    if [ "$name" = tracker ]; then start_tracker; else start_daemon "$name"; fi
   done
   KILLED=() STOPPED=()
 }
@@ -202,6 +202,7 @@ for round in $(seq 1 "$ROUNDS"); do
   delay=$(printf '0.%03d' $((RANDOM % 1000)))
   FAULTS[$kind]=$((${FAULTS[$kind]:-0} + 1))
   drops_before=$(audit_drops)
+  given_before=$(given_up)
   echo "round $round: $size bytes ($coding), $kind during $moment after ${delay}s"
 
   # shellcheck disable=SC2086
@@ -242,7 +243,7 @@ for round in $(seq 1 "$ROUNDS"); do
 
   # A damaged slot still counts until the consumer gives it up (CWatcher) or fails an audit.
   for blocks in "${DAMAGED[@]}"; do
-    wait_for 60 caught "$blocks" "$drops_before" && ok || bad "round $round: the damaged slot $blocks is caught"
+    wait_for 60 caught "$blocks" "$drops_before" "$given_before" && ok || bad "round $round: the damaged slot $blocks is caught"
   done
   DAMAGED=()
   t0=$(date +%s)
