@@ -16,6 +16,13 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev
   libcpp-httplib-dev     # the daemon's REST server and the CLI's client
   libsqlite3-dev         # the tracker's database
+  # the wallet (src/wallet, src/chain): no Debian C++ library does BIP-32, RLP or EIP-1559, but
+  # these do the cryptography under them
+  libsecp256k1-dev       # secp256k1 keys and recoverable ECDSA signatures (its recovery module)
+  libcrypto++-dev        # Keccak-256 (OpenSSL 3.0 has only SHA3) and RIPEMD-160 (BIP-32 fingerprints)
+  libqrencode-dev        # QR codes of payment requests (seed 002's top-up)
+  libpng-dev             # the QR code as a PNG image (libpng's simplified write API)
+  python3-mnemonic       # the BIP-39 English word list; the build checks its SHA-256
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   curl jq                # tests/*.sh talk to daemons with them
