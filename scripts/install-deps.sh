@@ -29,12 +29,30 @@ PACKAGES=(
   libclang-rt-14-dev     # libFuzzer runtime (libclang_rt.fuzzer) for scripts/fuzz.sh; no clang needed
 )
 
+# Test-only npm packages (tests/js/package-lock.json: anvil, a real EVM node; ethers v6 and
+# jsQR + pngjs, independent checkers of the wallet), installed into tests/js/node_modules and
+# never into the product. Node.js comes with the machine image; Debian's nodejs and npm otherwise.
+install_test_js() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/js"
+  if [ -x "$dir/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil" ] &&
+    cmp -s "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed"; then
+    return 0
+  fi
+  echo "install-deps: npm ci in tests/js"
+  # --ignore-scripts: anvil's binary comes in its platform package; nothing needs to run.
+  npm ci --prefix "$dir" --ignore-scripts --no-audit --no-fund >/dev/null
+  cp "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed"
+}
+
 missing=()
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then PACKAGES+=(nodejs npm); fi
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
+  install_test_js
   exit 0
 fi
 
@@ -43,3 +61,4 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 echo "install-deps: installing ${missing[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_test_js

@@ -114,8 +114,14 @@ TEST(NodeConfigTest, RoundTripsThroughToml) {
   config.quota_bytes = 123456789;
   config.sync = false;
   config.api_port = 0;
+  config.chain_rpc = "http://127.0.0.1:8545";
+  config.chain_id = 31337;
+  config.consumer_account = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
   auto parsed = NodeConfig::from_toml(config.to_toml());
   ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->chain_rpc, config.chain_rpc);
+  EXPECT_EQ(parsed->chain_id, 31337u);
+  EXPECT_EQ(parsed->consumer_account, config.consumer_account);
   EXPECT_EQ(parsed->coding, config.coding);
   EXPECT_EQ(parsed->quota_bytes, config.quota_bytes);
   EXPECT_FALSE(parsed->sync);
@@ -149,6 +155,10 @@ TEST(NodeConfigTest, RejectsBadValuesNamingTheKey) {
       "[p2p]\nbootstrap = [4222]\n",
       "[p2p]\nbootstrap = [\"no-port\"]\n",
       "[p2p]\nhost = \"\"\n",
+      "[chain]\nrpc = \"127.0.0.1:8545\"\n",  // no scheme
+      "[chain]\nchain_id = -1\n",
+      "[consumer]\naccount = \"savings\"\n",  // an address, not a name
+      "[consumer]\naccount = \"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD\"\n",  // wrong EIP-55 checksum
   };
   for (const char* text : cases) {
     auto parsed = NodeConfig::from_toml(text);
