@@ -187,7 +187,59 @@ refused "export over an existing file" "exists already" "$BIN" wallet export fre
 check "ls without a chain shows unknown balances and says why" \
   [ "$(jq -r '.[0].balance' "$WORK/ls-down.json")" = null ] && grep -q "balances unknown" "$WORK/ls-down.err"
 
+# --- the daemon's REST API: the same wallet, token-protected, seed 000's {"msg": ...} replies ---
+"$BIN" daemon 2>"$WORK/daemon.log" &
+DAEMON_PID=$!
+trap 'kill "$DAEMON_PID" 2>/dev/null; wait "$DAEMON_PID" 2>/dev/null; cleanup' EXIT
+wait_for 30 test -s "$OPEN_BUCKET_HOME/daemon.json" || { cat "$WORK/daemon.log" >&2; exit 1; }
+URL="http://127.0.0.1:$(jq .apiPort "$OPEN_BUCKET_HOME/daemon.json")"
+TOKEN=$(cat "$OPEN_BUCKET_HOME/keys/api.token")
+BODY="$WORK/body"
+api() {  # api METHOD PATH [JSON]: sets STATUS; the reply is in $BODY
+  STATUS=$(curl -s -X "$1" -H "Authorization: Bearer $TOKEN" -o "$BODY" -w '%{http_code}' ${3:+-d "$3"} "$URL$2")
+}
+PW=$(cat "$WORK/pw")
+api GET /v1/wallet/accounts
+check "GET /v1/wallet/accounts lists them with balances" \
+  [ "$STATUS" = 200 ] && [ "$(jq -r '.[] | select(.name == "fresh") | .balance' "$BODY")" = 1500000000000000000 ]
+api GET "/v1/wallet/accounts/$FRESH/balance"
+check "GET .../balance" [ "$STATUS" = 200 ] && [ "$(jq -r .eth "$BODY")" = 1.5 ]
+api GET "/v1/wallet/accounts/$WRONG_CASE/balance"
+check "a mistyped address is 400" [ "$STATUS" = 400 ] && grep -q "EIP-55" "$BODY"
+api POST /v1/wallet/accounts "{\"name\": \"rest\", \"passphrase\": \"$PW\", \"words\": 12}"
+REST=$(jq -r .address "$BODY")
+jq -r .mnemonic "$BODY" >"$WORK/rest.txt"
+check "POST /v1/wallet/accounts creates one" [ "$STATUS" = 200 ] && [ "$(jq -r .msg "$BODY")" = "Account rest created" ]
+check "its mnemonic gives its address in ethers" [ "$(js address "$WORK/rest.txt" 0)" = "$REST" ]
+api POST /v1/wallet/accounts "{\"name\": \"rest\", \"passphrase\": \"$PW\", \"privateKey\": \"0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a\"}"
+check "an existing name is 409" [ "$STATUS" = 409 ] && grep -q "exists already" "$BODY"
+api POST /v1/wallet/send "{\"to\": \"$REST\", \"amount\": \"0.5\", \"passphrase\": \"wrong\"}"
+check "a wrong passphrase is 400" [ "$STATUS" = 400 ] && grep -q "wrong passphrase" "$BODY"
+api POST /v1/wallet/send "{\"to\": \"$REST\", \"amount\": \"0.5 ETH\", \"passphrase\": \"$PW\"}"
+check "POST /v1/wallet/send pays" [ "$STATUS" = 200 ] && [ "$(jq -r .value "$BODY")" = 500000000000000000 ]
+check "the payee has exactly 0.5 ETH" [ "$("$BIN" wallet balance rest --json | jq -r .wei)" = 500000000000000000 ]
+api POST /v1/wallet/request '{"amount": "2", "account": "rest"}'
+jq -r .png "$BODY" | base64 -d >"$WORK/rest-qr.png"
+check "POST /v1/wallet/request: the PNG decodes to the URI" \
+  [ "$STATUS" = 200 ] && [ "$(js qr "$WORK/rest-qr.png")" = "ethereum:$REST@31337?value=2000000000000000000" ]
+api POST /v1/wallet/default '{"account": "nobody"}'
+check "an unknown account is 404" [ "$STATUS" = 404 ]
+api POST /v1/wallet/default '{"account": "rest"}'
+check "POST /v1/wallet/default" [ "$STATUS" = 200 ] && [ "$(jq -r .msg "$BODY")" = "Default account is rest ($REST)" ]
+STATUS=$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/wallet/accounts")
+check "the wallet needs the API token" [ "$STATUS" = 401 ]
+api POST /v1/consumer/configs '{"account": "nobody"}'
+check "consumer account not in the wallet: 400 Invalid account" [ "$STATUS" = 400 ] && [ "$(jq -r .msg "$BODY")" = "Invalid account" ]
+check "config.toml unchanged by a refused account" grep -q '^account = ""$' "$OPEN_BUCKET_HOME/config.toml"
+"$BIN" consumer config -d -c fresh >"$WORK/cc.out" 2>&1
+check "consumer config -c NAME" grep -q "Consumer configs applied" "$WORK/cc.out"
+check "config.toml holds the account's address" grep -q "^account = \"$FRESH\"$" "$OPEN_BUCKET_HOME/config.toml"
+api GET /v1/consumer/slots
+check "GET /v1/consumer/slots shows the account" [ "$(jq -r .account "$BODY")" = "$FRESH" ]
+
 if [ "$failed" -ne 0 ]; then
+  echo "--- daemon log" >&2
+  tail -n 20 "$WORK/daemon.log" >&2
   echo "--- anvil log" >&2
   tail -n 20 "$WORK/anvil.log" >&2
 fi

@@ -48,6 +48,12 @@ Result<wallet::Hash32> hash_of(const json& value) {
 
 std::string to_data(ByteView bytes) { return "0x" + to_hex(bytes); }
 
+Result<std::uint64_t> resolve_chain_id(const ChainSettings& settings) {
+  if (settings.chain_id != 0) return settings.chain_id;
+  OB_TRY(ChainClient client, ChainClient::connect(settings));
+  return client.chain_id();
+}
+
 U256 Receipt::fee() const { return effective_gas_price.checked_mul(gas_used).value_or(U256::max()); }
 
 Result<ChainClient> ChainClient::connect(const ChainSettings& settings) {

@@ -96,6 +96,10 @@ class ChainClient {
   std::chrono::milliseconds receipt_timeout_;
 };
 
+/// The chain a payment request names: settings.chain_id when pinned, else the node's (asked).
+/// Errors: ChainClient::connect's.
+Result<std::uint64_t> resolve_chain_id(const ChainSettings& settings);
+
 /// "0x" and lower-case hex of `bytes` (JSON-RPC DATA).
 std::string to_data(ByteView bytes);
 

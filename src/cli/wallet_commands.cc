@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "api/wallet_routes.h"
 #include "chain/chain_client.h"
 #include "cli/commands.h"
 #include "node/home.h"
@@ -104,24 +105,11 @@ chain::ChainSettings chain_settings(const Home& home, const Common& common) {
 /// What a user reads about an account: "account1 (0x...)".
 std::string label(const Account& account) { return account.name + " (" + account.address.to_checksum() + ")"; }
 
-/// The account `which` names, or the default one when `which` is empty.
-Result<Account> pick(const wallet::WalletStore& store, const std::optional<std::string>& which) {
-  if (which && !which->empty()) return store.find(*which);
-  OB_TRY(std::optional<Account> def, store.default_account());
-  if (!def) return fail(Errc::not_found, "the wallet has no account: add one with `open-bucket wallet create` or `wallet import`");
-  return std::move(*def);
-}
-
-json account_json(const Account& a) {
-  return {{"name", a.name}, {"address", a.address.to_checksum()}, {"default", a.is_default},
-          {"origin", a.origin}, {"keystore", a.keystore}};
-}
-
 void print_added(const wallet::WalletStore& store, const Account& account, const char* verb, bool as_json,
                  const wallet::Mnemonic* mnemonic) {
   const std::string keystore = (store.keystore_dir() / account.keystore).string();
   if (as_json) {
-    json out = account_json(account);
+    json out = api::account_json(account);
     out["keystore"] = keystore;
     if (mnemonic != nullptr) out["mnemonic"] = mnemonic->phrase();
     std::cout << out.dump(2) << "\n";
@@ -249,7 +237,7 @@ int cmd_ls(const std::optional<std::string>& home_flag, const Common& common) {
   if (common.json) {
     json out = json::array();
     for (std::size_t i = 0; i < accounts->size(); ++i) {
-      json entry = account_json((*accounts)[i]);
+      json entry = api::account_json((*accounts)[i]);
       entry["balance"] = balances[i] ? json(balances[i]->to_decimal()) : json(nullptr);
       entry["balanceEth"] = balances[i] ? json(wallet::format_eth(*balances[i])) : json(nullptr);
       out.push_back(std::move(entry));
@@ -276,7 +264,7 @@ int cmd_default(const std::optional<std::string>& home_flag, const std::string& 
   auto account = store.set_default(which);
   if (!account) return report(account.error());
   if (common.json) {
-    std::cout << account_json(*account).dump(2) << "\n";
+    std::cout << api::account_json(*account).dump(2) << "\n";
   } else {
     std::cout << "The default account is " << label(*account) << "\n";
   }
@@ -297,7 +285,7 @@ int cmd_balance(const std::optional<std::string>& home_flag, const std::optional
     address = *parsed;
     if (auto known = store.find(*which)) name = known->name;
   } else {
-    auto account = pick(store, which);
+    auto account = store.find_or_default(which.value_or(""));
     if (!account) return report(account.error());
     address = account->address;
     name = account->name;
@@ -336,7 +324,7 @@ int cmd_send(const std::optional<std::string>& home_flag, const SendOptions& o) 
   auto home = open_home(home_flag);
   if (!home) return report(home.error());
   wallet::WalletStore store(home->dir());
-  auto from = pick(store, o.from);
+  auto from = store.find_or_default(o.from.value_or(""));
   if (!from) return report(from.error());
   auto client = chain::ChainClient::connect(chain_settings(*home, o.common));
   if (!client) return report(client.error());
@@ -348,24 +336,7 @@ int cmd_send(const std::optional<std::string>& home_flag, const SendOptions& o) 
   if (!sent) return report(sent.error());
   const std::string hash = chain::to_data(sent->signed_tx.hash);
   if (o.common.json) {
-    std::cout << json{{"hash", hash},
-                      {"from", sent->from.to_checksum()},
-                      {"to", to->to_checksum()},
-                      {"value", value->to_decimal()},
-                      {"valueEth", wallet::format_eth(*value)},
-                      {"chainId", sent->tx.chain_id},
-                      {"nonce", sent->tx.nonce},
-                      {"gasLimit", sent->tx.gas_limit},
-                      {"maxFeePerGas", sent->tx.max_fee_per_gas.to_decimal()},
-                      {"maxPriorityFeePerGas", sent->tx.max_priority_fee_per_gas.to_decimal()},
-                      {"blockNumber", sent->receipt.block_number},
-                      {"gasUsed", sent->receipt.gas_used},
-                      {"effectiveGasPrice", sent->receipt.effective_gas_price.to_decimal()},
-                      {"fee", sent->receipt.fee().to_decimal()},
-                      {"feeEth", wallet::format_eth(sent->receipt.fee())},
-                      {"raw", chain::to_data(sent->signed_tx.raw)}}
-                     .dump(2)
-              << "\n";
+    std::cout << api::sent_json(*sent).dump(2) << "\n";
   } else {
     std::cout << "Sent " << wallet::format_eth(*value) << " ETH from " << label(*from) << " to " << to->to_checksum()
               << " in block " << sent->receipt.block_number << " (fee " << wallet::format_eth(sent->receipt.fee())
@@ -390,15 +361,12 @@ int cmd_request(const std::optional<std::string>& home_flag, const RequestOption
   auto home = open_home(home_flag);
   if (!home) return report(home.error());
   wallet::WalletStore store(home->dir());
-  auto account = pick(store, o.account);
+  auto account = store.find_or_default(o.account.value_or(""));
   if (!account) return report(account.error());
   // The chain ID the payer must use: config.toml's, else the node's.
-  std::uint64_t chain_id = home->config().chain_id;
-  if (chain_id == 0 || o.common.rpc) {
-    auto client = chain::ChainClient::connect(chain_settings(*home, o.common));
-    if (!client) return report(prefixed(client.error(), "the chain ID is needed for the request"));
-    chain_id = client->chain_id();
-  }
+  auto chain_id_or = chain::resolve_chain_id(chain_settings(*home, o.common));
+  if (!chain_id_or) return report(prefixed(chain_id_or.error(), "the chain ID is needed for the request"));
+  const std::uint64_t chain_id = *chain_id_or;
   const std::string uri = wallet::payment_request_uri(account->address, chain_id, *value);
   auto qr = wallet::QrCode::encode(uri);
   if (!qr) return report(qr.error());
@@ -435,7 +403,7 @@ int cmd_export(const std::optional<std::string>& home_flag, const std::string& w
   if (!account) return report(account.error());
   if (auto ok = store.export_keystore(*account, file); !ok) return report(ok.error());
   if (common.json) {
-    json out = account_json(*account);
+    json out = api::account_json(*account);
     out["file"] = file;
     std::cout << out.dump(2) << "\n";
   } else {

@@ -179,6 +179,15 @@ Result<Account> WalletStore::find(std::string_view name_or_address) const {
   return fail(Errc::not_found, "no account '", name_or_address.substr(0, 64), "' in the wallet");
 }
 
+Result<Account> WalletStore::find_or_default(std::string_view name_or_address) const {
+  if (!name_or_address.empty()) return find(name_or_address);
+  OB_TRY(std::optional<Account> def, default_account());
+  if (!def) {
+    return fail(Errc::not_found, "the wallet has no account: add one with `open-bucket wallet create` or `wallet import`");
+  }
+  return std::move(*def);
+}
+
 Result<Account> WalletStore::add(const PrivateKey& key, std::string name, std::string_view passphrase,
                                  std::string origin, std::optional<std::string> keystore_text) {
   if (!name.empty()) OB_TRY_VOID(check_account_name(name));

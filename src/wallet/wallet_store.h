@@ -60,6 +60,9 @@ class WalletStore {
   /// Errors (not_found): "no account 'x' in the wallet"; (invalid_argument): a mistyped
   /// address; as accounts().
   Result<Account> find(std::string_view name_or_address) const;
+  /// find(), or the default account when `name_or_address` is empty. Errors as find(), and
+  /// (not_found) "the wallet has no account" when it is empty.
+  Result<Account> find_or_default(std::string_view name_or_address) const;
 
   /// A new account from a new mnemonic of `words` words (12 or 24), key m/44'/60'/0'/0/0,
   /// encrypted under `passphrase`. `name` empty: the first free "accountN". The first account
