@@ -128,13 +128,18 @@ Result<ExtendedKey> ExtendedKey::derive(std::string_view path) const {
   return current;
 }
 
-std::string ExtendedKey::to_xprv() const {
+Bytes ExtendedKey::serialized_header(std::uint32_t version) const {
   Bytes payload;
-  put_be32(payload, kXprvVersion);
+  put_be32(payload, version);
   payload.push_back(depth_);
   put_be32(payload, parent_fingerprint_);
   put_be32(payload, child_number_);
   payload.insert(payload.end(), chain_code_.begin(), chain_code_.end());
+  return payload;
+}
+
+std::string ExtendedKey::to_xprv() const {
+  Bytes payload = serialized_header(kXprvVersion);
   payload.push_back(0);
   payload.insert(payload.end(), key_.bytes().begin(), key_.bytes().end());
   std::string text = base58check(payload);
@@ -143,12 +148,7 @@ std::string ExtendedKey::to_xprv() const {
 }
 
 std::string ExtendedKey::to_xpub() const {
-  Bytes payload;
-  put_be32(payload, kXpubVersion);
-  payload.push_back(depth_);
-  put_be32(payload, parent_fingerprint_);
-  put_be32(payload, child_number_);
-  payload.insert(payload.end(), chain_code_.begin(), chain_code_.end());
+  Bytes payload = serialized_header(kXpubVersion);
   const auto pub = key_.compressed_public_key();
   payload.insert(payload.end(), pub.begin(), pub.end());
   return base58check(std::move(payload));

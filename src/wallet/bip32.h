@@ -49,6 +49,8 @@ class ExtendedKey {
  private:
   ExtendedKey(PrivateKey key, const std::array<std::uint8_t, 32>& chain_code, std::uint8_t depth,
               std::uint32_t parent_fingerprint, std::uint32_t child_number);
+  /// version || depth || parent fingerprint || child number || chain code (BIP-32 serialisation).
+  Bytes serialized_header(std::uint32_t version) const;
   PrivateKey key_;
   std::array<std::uint8_t, 32> chain_code_{};
   std::uint8_t depth_ = 0;

@@ -25,13 +25,6 @@ const secp256k1_context* context() {
   return ctx;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 }  // namespace
 
 Result<Address> Address::parse(std::string_view text) {
@@ -44,7 +37,7 @@ Result<Address> Address::parse(std::string_view text) {
   bool has_lower = false;
   bool has_upper = false;
   for (std::size_t i = 0; i < 40; ++i) {
-    const int v = hex_value(hex[i]);
+    const int v = hex_digit_value(hex[i]);
     if (v < 0) return fail(Errc::invalid_argument, "'", shown, "' is not an Ethereum address (0x and 40 hex digits)");
     bytes[i / 2] = static_cast<std::uint8_t>(bytes[i / 2] | (i % 2 == 0 ? v << 4 : v));
     has_lower = has_lower || std::islower(static_cast<unsigned char>(hex[i]));

@@ -48,18 +48,9 @@ Result<U256> U256::from_quantity(std::string_view text) {
   }
   U256 v;
   for (std::size_t i = 0; i < digits.size(); ++i) {
-    const char c = digits[digits.size() - 1 - i];
-    std::uint64_t d = 0;
-    if (c >= '0' && c <= '9') {
-      d = static_cast<std::uint64_t>(c - '0');
-    } else if (c >= 'a' && c <= 'f') {
-      d = static_cast<std::uint64_t>(c - 'a' + 10);
-    } else if (c >= 'A' && c <= 'F') {
-      d = static_cast<std::uint64_t>(c - 'A' + 10);
-    } else {
-      return fail(Errc::invalid_argument, "'", text.substr(0, 80), "' is not a hex quantity");
-    }
-    v.limbs_[i / 16] |= d << (4 * (i % 16));
+    const int d = hex_digit_value(digits[digits.size() - 1 - i]);
+    if (d < 0) return fail(Errc::invalid_argument, "'", text.substr(0, 80), "' is not a hex quantity");
+    v.limbs_[i / 16] |= static_cast<std::uint64_t>(d) << (4 * (i % 16));
   }
   return v;
 }
