@@ -16,18 +16,43 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev
   libcpp-httplib-dev     # the daemon's REST server and the CLI's client
   libsqlite3-dev         # the tracker's database
+  # the wallet (src/wallet, src/chain): no Debian C++ library does BIP-32, RLP or EIP-1559, but
+  # these do the cryptography under them
+  libsecp256k1-dev       # secp256k1 keys and recoverable ECDSA signatures (its recovery module)
+  libcrypto++-dev        # Keccak-256 (OpenSSL 3.0 has only SHA3) and RIPEMD-160 (BIP-32 fingerprints)
+  libqrencode-dev        # QR codes of payment requests (seed 002's top-up)
+  libpng-dev             # the QR code as a PNG image (libpng's simplified write API)
+  python3-mnemonic       # the BIP-39 English word list; the build checks its SHA-256
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   curl jq                # tests/*.sh talk to daemons with them
   libclang-rt-14-dev     # libFuzzer runtime (libclang_rt.fuzzer) for scripts/fuzz.sh; no clang needed
 )
 
+# Test-only npm packages (tests/js/package-lock.json: anvil, a real EVM node; ethers v6 and
+# jsQR + pngjs, independent checkers of the wallet), installed into tests/js/node_modules and
+# never into the product. Node.js comes with the machine image; Debian's nodejs and npm otherwise.
+install_test_js() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/js"
+  if [ -x "$dir/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil" ] &&
+    cmp -s "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed"; then
+    return 0
+  fi
+  echo "install-deps: npm ci in tests/js"
+  # --ignore-scripts: anvil's binary comes in its platform package; nothing needs to run.
+  npm ci --prefix "$dir" --ignore-scripts --no-audit --no-fund >/dev/null
+  cp "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed"
+}
+
 missing=()
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then PACKAGES+=(nodejs npm); fi
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
+  install_test_js
   exit 0
 fi
 
@@ -36,3 +61,4 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 echo "install-deps: installing ${missing[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_test_js

@@ -48,4 +48,54 @@ files_json() { "$BIN" --home "$WORK/producer" producer ls --json 2>/dev/null; }
 file_is() {
   files_json | jq -e --arg id "$1" --arg st "$2" --argjson a "$3" \
     '.[] | select(.id == $id) | select(.status == $st and .actualAvailability == $a)' >/dev/null
+
+# The test-only npm packages (anvil, ethers, jsQR) that scripts/install-deps.sh installs with
+# `npm ci` into tests/js/node_modules.
+JS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/js"
+ANVIL_BIN=${ANVIL_BIN:-$JS_DIR/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil}
+# need_chain_tools: 0 when anvil and node with the checkers are installed. Otherwise says what
+# is missing and returns 1 in CI (a test that cannot run must fail there), 2 outside it (the
+# caller skips, with the message).
+need_chain_tools() {
+  if [ -x "$ANVIL_BIN" ] && command -v node >/dev/null && [ -d "$JS_DIR/node_modules/ethers" ]; then return 0; fi
+  echo "anvil or the JS checkers are missing ($ANVIL_BIN, $JS_DIR/node_modules): run scripts/install-deps.sh" >&2
+  if [ -n "${CI:-}" ]; then return 1; fi
+  return 2
+}
+# start_anvil LOG [ARGS...]: starts anvil on a free port of 127.0.0.1 (port 0: the system picks),
+# waits up to 30 s for it to print where it listens and answer; sets ANVIL_PID and ANVIL_URL.
+# Returns 1 (saying why) otherwise. Stop it with stop_anvil PID.
+start_anvil() {
+  local log=$1
+  shift
+  "$ANVIL_BIN" --host 127.0.0.1 --port 0 "$@" >"$log" 2>&1 &
+  ANVIL_PID=$!
+  ANVIL_URL=""
+  local deadline=$(($(date +%s) + 30))
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    local port
+    port=$(sed -n 's/^Listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -n1)
+    if [ -n "$port" ] && curl -s -m 2 -H 'Content-Type: application/json' \
+      -d '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' "http://127.0.0.1:$port" | grep -q result; then
+      ANVIL_URL="http://127.0.0.1:$port"
+      return 0
+    fi
+    kill -0 "$ANVIL_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "anvil did not start: $(tail -n 3 "$log")" >&2
+  stop_anvil "$ANVIL_PID"
+  return 1
+}
+# stop_anvil PID: stops that anvil and waits for it.
+stop_anvil() {
+  [ -n "${1:-}" ] || return 0
+  kill "$1" 2>/dev/null
+  wait "$1" 2>/dev/null
+  return 0
+}
+# rpc URL METHOD PARAMS_JSON: the "result" of one JSON-RPC call, as JSON text.
+rpc() {
+  curl -s -m 10 -H 'Content-Type: application/json' \
+    -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$2\",\"params\":$3}" "$1" | jq -c .result
 }

@@ -28,7 +28,7 @@ JsonReply stop(consumer::Consumer& c) {
   return message(200, c.stop() ? "Consumer stopped" : "Consumer had already stopped");
 }
 
-JsonReply configs(consumer::Consumer& c, const json& body) {
+JsonReply configs(consumer::Consumer& c, const AccountResolver& resolve_account, const json& body) {
   if (!body.is_null() && !body.is_object()) return message(400, "the request body must be a JSON object");
   const auto field = [&](const char* key) -> const json* {
     if (body.is_null()) return nullptr;
@@ -49,6 +49,13 @@ JsonReply configs(consumer::Consumer& c, const json& body) {
   if (const json* start_on_startup = field("startOnStartup")) {
     if (!start_on_startup->is_boolean()) return invalid("startOnStartup", "true or false");
     change.start_on_startup = start_on_startup->get<bool>();
+  }
+  if (const json* account = field("account")) {
+    if (!account->is_string()) return invalid("account", "the name or address of an account of the wallet");
+    if (!resolve_account) return invalid("account", "this daemon has no wallet");
+    auto address = resolve_account(account->get<std::string>());
+    if (!address) return invalid("account", address.error().message);
+    change.account = *address;
   }
   auto ok = c.configure(change);
   if (!ok) {
@@ -74,17 +81,19 @@ JsonReply slots(consumer::Consumer& c) {
                     {"limit", format_size(status.limit_bytes)},
                     {"limitBytes", status.limit_bytes},
                     {"usedBytes", status.used_bytes},
+                    {"account", status.account},
                     {"slots", std::move(list)}}};
 }
 
 }  // namespace
 
-std::vector<JsonRoute> consumer_routes(consumer::Consumer& consumer) {
+std::vector<JsonRoute> consumer_routes(consumer::Consumer& consumer, AccountResolver resolve_account) {
   consumer::Consumer* c = &consumer;
   return {
       {"POST", "/v1/consumer/start", [c](const json&) { return start(*c); }},
       {"POST", "/v1/consumer/stop", [c](const json&) { return stop(*c); }},
-      {"POST", "/v1/consumer/configs", [c](const json& body) { return configs(*c, body); }},
+      {"POST", "/v1/consumer/configs",
+       [c, resolve_account](const json& body) { return configs(*c, resolve_account, body); }},
       {"GET", "/v1/consumer/slots", [c](const json&) { return slots(*c); }},
   };
 }

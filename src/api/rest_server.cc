@@ -167,6 +167,29 @@ std::optional<std::string> nul_in_body(const nlohmann::json& body) {
   return std::nullopt;
 }
 
+/// The segment a route's "{name}" stands for in `path`; "" for an exact path that matches;
+/// nullopt when `path` is not the route's.
+std::optional<std::string> match_route(const std::string& pattern, const std::string& path) {
+  const std::size_t open = pattern.find('{');
+  if (open == std::string::npos) return pattern == path ? std::optional<std::string>("") : std::nullopt;
+  const std::size_t close = pattern.find('}', open);
+  const std::string_view prefix = std::string_view(pattern).substr(0, open);
+  const std::string_view suffix = std::string_view(pattern).substr(close + 1);
+  if (path.size() <= prefix.size() + suffix.size() || !path.starts_with(prefix) || !path.ends_with(suffix)) {
+    return std::nullopt;
+  }
+  std::string segment = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+  if (segment.find('/') != std::string::npos) return std::nullopt;
+  return segment;
+}
+
+/// cpp-httplib's pattern (a regex) for a route path: "{name}" becomes one segment.
+std::string httplib_pattern(const std::string& pattern) {
+  const std::size_t open = pattern.find('{');
+  if (open == std::string::npos) return pattern;
+  return pattern.substr(0, open) + "[^/]+" + pattern.substr(pattern.find('}', open) + 1);
+}
+
 nlohmann::json file_json(const FileEntry& e) {
   return {{"cid", e.cid.to_string()}, {"name", e.name},           {"mimeType", e.mime_type},
           {"size", e.size},           {"k", e.params.k},          {"m", e.params.m},
@@ -265,9 +288,9 @@ void RestServer::Impl::install() {
       guarded(req, res, [&] { serve_json(r, req, res); });
     };
     if (r.method == "GET") {
-      server->Get(r.path, handler);
+      server->Get(httplib_pattern(r.path), handler);
     } else {
-      server->Post(r.path, handler);
+      server->Post(httplib_pattern(r.path), handler);
     }
   }
   server->set_error_handler(httplib::Server::HandlerWithResponse([](const Request&, Response& res) {
@@ -382,9 +405,11 @@ HandlerResponse RestServer::Impl::route(const Request& req, Response& res) {
     providers(res, match[1]);
     return HandlerResponse::Handled;
   }
-  if (auto known = std::ranges::find_if(config.routes, [&](const JsonRoute& r) { return r.path == req.path; });
+  if (auto known = std::ranges::find_if(config.routes, [&](const JsonRoute& r) { return match_route(r.path, req.path).has_value(); });
       known != config.routes.end()) {
-    if (std::ranges::none_of(config.routes, [&](const JsonRoute& r) { return r.path == req.path && r.method == method; })) {
+    if (std::ranges::none_of(config.routes, [&](const JsonRoute& r) {
+          return match_route(r.path, req.path) && r.method == method;
+        })) {
       return not_allowed(known->method.c_str());
     }
     if (req.has_header("Content-Length")) {
@@ -418,7 +443,8 @@ void RestServer::Impl::serve_json(const JsonRoute& r, const Request& req, Respon
     }
     if (auto refused = nul_in_body(body)) return reply_error(res, 400, *refused);
   }
-  const JsonReply reply = r.handler(body);
+  const JsonReply reply = r.segment_handler ? r.segment_handler(match_route(r.path, req.path).value_or(""), body)
+                                            : r.handler(body);
   reply_json(res, reply.status, reply.body);
 }
 

@@ -48,8 +48,12 @@ struct JsonReply {
 /// threads, concurrently; they must not throw (an exception becomes a 500).
 struct JsonRoute {
   std::string method;  ///< "GET" or "POST"
-  std::string path;    ///< exact path, e.g. "/v1/producer/start"
+  /// Exact path, e.g. "/v1/producer/start", or a path with one "{name}" segment, e.g.
+  /// "/v1/wallet/accounts/{address}/balance", which matches any non-empty segment without '/'.
+  std::string path;
   std::function<JsonReply(const nlohmann::json& body)> handler;
+  /// Set instead of `handler` for a path with a "{name}" segment: receives that segment as sent.
+  std::function<JsonReply(const std::string& segment, const nlohmann::json& body)> segment_handler = {};
 };
 
 /// What the REST server reports and enforces besides the engine's files.

@@ -40,6 +40,32 @@ CommandRunner add_producer_commands(CLI::App& app, const std::optional<std::stri
 /// `open-bucket consumer start|stop|config|slots` (seed 000).
 CommandRunner add_consumer_commands(CLI::App& app, const std::optional<std::string>& home);
 
+/// `open-bucket wallet create|import|ls|default|balance|send|request|export` (wallet/, chain/).
+CommandRunner add_wallet_commands(CLI::App& app, const std::optional<std::string>& home);
+
+/// A keystore passphrase: the first line of `password_file` when given, else
+/// $OPEN_BUCKET_PASSWORD, else typed on the terminal without echo (twice with `confirm`).
+/// Errors (invalid_argument): no terminal to ask on, the two typed differ; (not_found, io) the
+/// file cannot be read.
+Result<std::string> read_passphrase(const std::optional<std::string>& password_file, std::string_view prompt,
+                                    bool confirm);
+
+/// How seed 000's optional step "add the default Ethereum account to the wallet" runs.
+struct AccountStep {
+  std::optional<std::string> mnemonic_file;  ///< import account 0 of these words
+  bool new_account = false;                  ///< create one from a new mnemonic
+  std::optional<std::string> password_file;  ///< its keystore passphrase (else env, else prompt)
+  bool interactive = false;                  ///< neither given: ask on the terminal
+};
+/// The step (init, producer start, consumer start): nothing when the wallet has a default
+/// account; else imports or creates one as `step` says, asks on a terminal, or skips. Returns
+/// an exit code (0: done or skipped), having reported any error.
+int ensure_default_account(const std::filesystem::path& home_dir, const AccountStep& step);
+/// Seed 000's "choose consumer Ethereum account from Wallet": lists the accounts and asks for
+/// one on the terminal (the default account when the answer is empty). Returns its address, or
+/// nullopt when the wallet is empty. Errors: the wallet's; (not_found) no such account.
+Result<std::optional<std::string>> choose_account(const std::filesystem::path& home_dir, std::string_view purpose);
+
 /// Prints "open-bucket: <message>" on stderr; returns kExitError.
 int report(const Error& error);
 

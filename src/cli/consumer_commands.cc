@@ -20,6 +20,7 @@ struct ConfigOptions {
   std::optional<std::string> directory;
   std::optional<std::string> limit;
   std::optional<bool> start_on_startup;
+  std::optional<std::string> account;
   bool json = false;
 };
 
@@ -34,6 +35,25 @@ std::string ask(const std::string& question, const std::string& current) {
 int cmd_start(const std::optional<std::string>& home, bool json) {
   auto client = daemon_client(home, /*start=*/true);
   if (!client) return report(client.error());
+  // Seed 000 steps 2 and 3 (optional), on a terminal: the default Ethereum account, then the
+  // consumer's account when its config has none.
+  if (::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO)) {
+    auto dir = resolve_home(home);
+    if (!dir) return report(dir.error());
+    AccountStep ask;
+    ask.interactive = true;
+    if (const int code = ensure_default_account(*dir, ask); code != 0) return code;
+    auto current = client->get_json("/v1/consumer/slots");
+    if (!current) return report(current.error());
+    if (current->value("account", std::string()).empty()) {
+      auto chosen = choose_account(*dir, "the consumer is paid to");
+      if (!chosen) return report(chosen.error());
+      if (*chosen) {
+        auto applied = client->post_json("/v1/consumer/configs", nlohmann::json{{"account", **chosen}});
+        if (!applied) return report(applied.error());
+      }
+    }
+  }
   auto reply = client->post_json("/v1/consumer/start", nlohmann::json::object());
   if (!reply) return report(reply.error());
   print_reply(*reply, json);
@@ -77,6 +97,13 @@ int cmd_config(const std::optional<std::string>& home, ConfigOptions o) {
     };
     if (!o.directory) o.directory = ask("Consumer directory (slots of others' files)", text("directory"));
     if (!o.limit) o.limit = ask("Limit, e.g. \"10 GB\"", text("limit"));
+    if (!o.account) {
+      auto dir = resolve_home(home);
+      if (!dir) return report(dir.error());
+      auto chosen = choose_account(*dir, "the consumer is paid to");
+      if (!chosen) return report(chosen.error());
+      o.account = *chosen;
+    }
     if (!o.start_on_startup) {
       const std::string answer = ask("Start the consumer when you log in? (yes/no)", "keep");
       if (answer != "keep") {
@@ -102,6 +129,7 @@ int cmd_config(const std::optional<std::string>& home, ConfigOptions o) {
     body["limit"] = *o.limit;
   }
   if (o.start_on_startup) body["startOnStartup"] = *o.start_on_startup;
+  if (o.account) body["account"] = *o.account;
   auto reply = client->post_json("/v1/consumer/configs", body);
   if (!reply) return report(reply.error());
   print_reply(*reply, o.json);
@@ -157,10 +185,12 @@ CommandRunner add_consumer_commands(CLI::App& app, const std::optional<std::stri
 
   auto options = std::make_shared<ConfigOptions>();
   auto* config = consumer->add_subcommand(
-      "config", "Change the consumer's directory, limit and start on startup; asks on a terminal unless -d");
+      "config", "Change the consumer's directory, limit, account and start on startup; asks on a terminal unless -d");
   config->add_flag("-d,--detach", options->detach, "Ask nothing: change only the options given");
   config->add_option("-r,--directory", options->directory, "Consumer directory; its slots are moved there");
   config->add_option("-l,--limit", options->limit, "Most space for slots, e.g. \"10 GB\"; lowering it gives up slots");
+  config->add_option("-c,--account", options->account,
+                     "Wallet account the consumer is paid to (name or address; see `open-bucket wallet ls`)");
   config->add_option("-s,--start-on-startup", options->start_on_startup,
                      "Start the daemon and the consumer when you log in (true/false)");
   config->add_flag("--json", options->json, "Print the daemon's JSON reply");

@@ -1,5 +1,7 @@
 // `open-bucket init`: seed 000's "Daemon > Init" in three steps.
-//   1. (Wallet: seed 000 leaves it TODO; nothing to do until the marketplace exists.)
+//   1. The wallet's default Ethereum account, when it has none: imported from --mnemonic-file,
+//      created with --new-account, or asked about on a terminal; skipped otherwise (the step
+//      is optional). Done once the home exists, after every answer was checked.
 //   2. The config: the producer's and the consumer's settings (and where the tracker is), from
 //      flags, or asked for on a terminal; then the home, its keys and config.toml are written.
 //   3. Starting the producer and the consumer: `--start-producer`, `--start-consumer` (or a
@@ -13,8 +15,11 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "chain/chain_client.h"
 #include "core/units.h"
 #include "node/home.h"
+#include "wallet/mnemonic.h"
+#include "store/file_io.h"
 #include "tracker/tracker_client.h"
 
 namespace ob::cli {
@@ -30,6 +35,9 @@ struct InitOptions {
   std::vector<std::string> bootstrap;
   bool no_sync = false;
   std::optional<bool> start_producer, start_consumer;
+  std::optional<std::string> rpc;
+  std::optional<std::uint64_t> chain_id;
+  AccountStep account;
 };
 
 /// Asks `question` on the terminal; an empty answer keeps `current`.
@@ -61,6 +69,7 @@ Result<NodeConfig> build_config(InitOptions& o, bool interactive) {
     }
     if (!o.consumer_dir) o.consumer_dir = ask("Consumer directory (slots of others' files)", "<home>/consume");
     if (!o.limit) o.limit = ask("Consumer limit", "10 GB");
+    if (!o.rpc) o.rpc = ask("Ethereum node for the wallet (JSON-RPC URL, empty for none)", "");
   }
   if (o.tracker && !o.tracker->empty()) {
     OB_TRY(tracker::TrackerAddress address, tracker::TrackerAddress::parse(*o.tracker));
@@ -100,6 +109,22 @@ Result<NodeConfig> build_config(InitOptions& o, bool interactive) {
   }
   config.bootstrap = o.bootstrap;
   config.sync = !o.no_sync;
+  if (o.rpc && !o.rpc->empty()) {
+    // The chain is pinned now: asked of the node unless given, so that a node on another
+    // chain is refused later.
+    chain::ChainSettings settings;
+    settings.rpc = *o.rpc;
+    settings.chain_id = o.chain_id.value_or(0);
+    auto client = chain::ChainClient::connect(settings);
+    if (!client && (!o.chain_id || client.error().code != Errc::io)) {
+      return std::unexpected(o.chain_id ? client.error()
+                                        : prefixed(client.error(), "--rpc (start the node, or give --chain-id)"));
+    }
+    config.chain_rpc = *o.rpc;
+    config.chain_id = client ? client->chain_id() : *o.chain_id;
+  } else if (o.chain_id) {
+    config.chain_id = *o.chain_id;
+  }
   return config;
 }
 
@@ -121,6 +146,17 @@ int cmd_init(const std::optional<std::string>& home_flag, InitOptions options) {
   auto dir = resolve_home(home_flag);
   if (!dir) return report(dir.error());
   const bool interactive = !options.detach && ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
+  if (options.account.mnemonic_file && options.account.new_account) {
+    return report(Error{Errc::invalid_argument, "give --mnemonic-file or --new-account, not both"});
+  }
+  if (options.account.mnemonic_file) {
+    // Checked before anything is written; the words are read again when imported.
+    auto words = fileio::read_file(*options.account.mnemonic_file, 64 * 1024);
+    if (!words) return report(words.error());
+    auto mnemonic = wallet::Mnemonic::parse(as_chars(*words));
+    std::fill(words->begin(), words->end(), 0);
+    if (!mnemonic) return report(Error{mnemonic.error().code, *options.account.mnemonic_file + ": " + mnemonic.error().message});
+  }
   auto config = build_config(options, interactive);
   if (!config) return report(config.error());
   auto result = Home::init(*dir, options.force, *config);
@@ -132,6 +168,8 @@ int cmd_init(const std::optional<std::string>& home_flag, InitOptions options) {
   } else {
     std::cout << "Kept the existing master secret and keys; config.toml was rewritten.\n";
   }
+  options.account.interactive = interactive && !options.account.mnemonic_file && !options.account.new_account;
+  if (const int code = ensure_default_account(*dir, options.account); code != 0) return code;
   if (interactive && !config->tracker.empty()) {
     if (!options.start_producer) options.start_producer = ask_yes("Start the producer now?");
     if (!options.start_consumer) options.start_consumer = ask_yes("Start the consumer now?");
@@ -160,6 +198,14 @@ CommandRunner add_init_command(CLI::App& app, const std::optional<std::string>& 
   init->add_option("--bootstrap", options->bootstrap, "DHT node to join, host:port (repeatable)");
   init->add_option("--network-id", options->network_id, "Network ID (nodes only talk within one)");
   init->add_flag("--no-sync", options->no_sync, "Do not fsync writes (throwaway test data only)");
+  init->add_option("--rpc", options->rpc, "Ethereum node for the wallet, a JSON-RPC URL (its chain ID is recorded)");
+  init->add_option("--chain-id", options->chain_id, "The chain that node must be on (default: the one it is on)");
+  init->add_option("--mnemonic-file", options->account.mnemonic_file,
+                   "Step 1: import account 0 of these mnemonic words as the wallet's default account");
+  init->add_flag("--new-account", options->account.new_account,
+                 "Step 1: create the default account from a new mnemonic (its words are printed once)");
+  init->add_option("--password-file", options->account.password_file,
+                   "The new keystore's passphrase, first line of this file (else $OPEN_BUCKET_PASSWORD, else a prompt)");
   init->add_option("--start-producer", options->start_producer, "Start the producer after init (true/false)");
   init->add_option("--start-consumer", options->start_consumer, "Start the consumer after init (true/false)");
   return [init, options, &home]() -> std::optional<int> {

@@ -90,7 +90,17 @@ int print(const Result<json>& reply, bool as_json) {
   return 0;
 }
 
-int cmd_start(const std::optional<std::string>& home) { return print(post(home, "/v1/producer/start", json::object()), false); }
+int cmd_start(const std::optional<std::string>& home) {
+  // Seed 000 step 2 (optional): on a terminal, offer to add the default Ethereum account.
+  if (interactive(false)) {
+    auto dir = resolve_home(home);
+    if (!dir) return report(dir.error());
+    AccountStep ask;
+    ask.interactive = true;
+    if (const int code = ensure_default_account(*dir, ask); code != 0) return code;
+  }
+  return print(post(home, "/v1/producer/start", json::object()), false);
+}
 
 int cmd_stop(const std::optional<std::string>& home_flag) {
   auto client = daemon_client(home_flag, /*start=*/false);

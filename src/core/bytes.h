@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -29,6 +30,13 @@ inline std::string_view as_chars(ByteView b) {
 
 /// Lower-case hexadecimal of `b`, two characters a byte.
 std::string to_hex(ByteView b);
+
+/// The value of one hexadecimal digit (either case), or -1 for any other character.
+int hex_digit_value(char c) noexcept;
+
+/// The bytes of hexadecimal text (either case, an even number of digits, no prefix); nullopt
+/// when the text is not that.
+std::optional<Bytes> from_hex(std::string_view hex);
 
 /// Compares two byte ranges in time independent of where they differ (for tags and MACs).
 bool constant_time_equal(ByteView a, ByteView b) noexcept;

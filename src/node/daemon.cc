@@ -11,6 +11,7 @@
 #include "api/consumer_routes.h"
 #include "api/producer_routes.h"
 #include "api/rest_server.h"
+#include "api/wallet_routes.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/stop_signals.h"
@@ -22,6 +23,7 @@
 #include "node/producer/producer.h"
 #include "store/file_io.h"
 #include "tracker/tracker_client.h"
+#include "wallet/wallet_store.h"
 
 namespace ob {
 namespace {
@@ -152,7 +154,16 @@ Result<void> run_daemon(const DaemonOptions& options) {
   config.quota_bytes = home.config().quota_bytes;
   // ROUTES: the roles' JSON endpoints are appended to config.routes here.
   for (api::JsonRoute& route : api::producer_routes(*producer_role)) config.routes.push_back(std::move(route));
-  for (api::JsonRoute& route : api::consumer_routes(*consumer_role)) config.routes.push_back(std::move(route));
+  // Seed 000's consumer `account` must be an account of this home's wallet.
+  const auto resolve_account = [wallet_dir = home.dir()](const std::string& which) -> Result<std::string> {
+    OB_TRY(wallet::Account account, wallet::WalletStore(wallet_dir).find(which));
+    return account.address.to_checksum();
+  };
+  for (api::JsonRoute& route : api::consumer_routes(*consumer_role, resolve_account)) config.routes.push_back(std::move(route));
+  chain::ChainSettings chain_settings;
+  chain_settings.rpc = home.config().chain_rpc;
+  chain_settings.chain_id = home.config().chain_id;
+  for (api::JsonRoute& route : api::wallet_routes(home.dir(), chain_settings)) config.routes.push_back(std::move(route));
   config.gauges = [producer = producer_role.get(), consumer = consumer_role.get()] {
     return role_gauges(*producer, *consumer);
   };

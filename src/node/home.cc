@@ -9,6 +9,7 @@
 #include "coding/crypto.h"
 #include "net/identity.h"
 #include "store/file_io.h"
+#include "wallet/keys.h"
 
 namespace ob {
 namespace {
@@ -113,7 +114,15 @@ std::string NodeConfig::to_toml() const {
       << "start_on_startup = " << (consumer_start_on_startup ? "true" : "false") << "\n"
       << "# Seconds between CWatcher's scans of every slot, in case a change on disk was not\n"
       << "# announced (1..86400).\n"
-      << "scan_interval_seconds = " << consumer_scan_interval_seconds << "\n";
+      << "scan_interval_seconds = " << consumer_scan_interval_seconds << "\n"
+      << "# The wallet account (0x address) the consumer is paid to; empty = the wallet's default.\n"
+      << "account = " << toml_string(consumer_account) << "\n\n"
+      << "[chain]\n"
+      << "# The Ethereum node the wallet talks to (JSON-RPC over http:// or https://); empty = none.\n"
+      << "rpc = " << toml_string(chain_rpc) << "\n"
+      << "# The chain it must be on (1 = Ethereum mainnet, 11155111 = Sepolia, 31337 = anvil);\n"
+      << "# 0 = whichever it is on. A node on another chain is refused.\n"
+      << "chain_id = " << chain_id << "\n";
   return out.str();
 }
 
@@ -183,6 +192,17 @@ Result<NodeConfig> NodeConfig::from_toml(std::string_view text) {
     return fail(Errc::invalid_argument, "config.toml: [consumer] scan_interval_seconds must be from 1 to ",
                 kMaxScanIntervalSeconds);
   }
+  OB_TRY(config.consumer_account, read_string(table, "consumer", "account", 42));
+  if (!config.consumer_account.empty()) {
+    auto address = wallet::Address::parse(config.consumer_account);
+    if (!address) return fail(Errc::invalid_argument, "config.toml: [consumer] account: ", address.error().message);
+    config.consumer_account = address->to_checksum();
+  }
+  OB_TRY(config.chain_rpc, read_string(table, "chain", "rpc", 2048));
+  if (!config.chain_rpc.empty() && !config.chain_rpc.starts_with("http://") && !config.chain_rpc.starts_with("https://")) {
+    return fail(Errc::invalid_argument, "config.toml: [chain] rpc must be an http:// or https:// URL");
+  }
+  OB_TRY(config.chain_id, read_integer<std::uint64_t>(table, "chain", "chain_id", config.chain_id));
   return config;
 }
 

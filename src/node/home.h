@@ -8,6 +8,7 @@
 //   <home>/daemon.json          {"pid", "apiPort", "peerId"} while a daemon runs (node/daemon.h)
 //   <home>/blocks/              the RocksDB block store (manifests, raw blocks)
 //   <home>/slots/               the slot store
+//   <home>/wallet/              Ethereum accounts (wallet/wallet_store.h)
 // The home is chosen by --home, else $OPEN_BUCKET_HOME, else ~/.open-bucket.
 #pragma once
 
@@ -51,6 +52,15 @@ struct NodeConfig {
   /// [consumer] scan_interval_seconds: how often CWatcher looks at every held slot even when
   /// inotify announced nothing (its safety net; cwatcher.h), from 1 to 86400.
   std::uint32_t consumer_scan_interval_seconds = 600;
+  /// [consumer] account: the wallet account (EIP-55 address) the consumer is paid to (seed 000);
+  /// empty = the wallet's default account.
+  std::string consumer_account;
+  /// [chain] rpc: the Ethereum JSON-RPC endpoint the wallet uses ("http://host:port" or
+  /// "https://..."); empty = none configured.
+  std::string chain_rpc;
+  /// [chain] chain_id: the chain that endpoint must be on (EIP-155 ID; 31337 is anvil's);
+  /// 0 = whichever it is on.
+  std::uint64_t chain_id = 0;
 
   /// The TOML text of this configuration, with comments.
   std::string to_toml() const;

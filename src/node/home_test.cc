@@ -115,8 +115,14 @@ TEST(NodeConfigTest, RoundTripsThroughToml) {
   config.sync = false;
   config.api_port = 0;
   config.consumer_scan_interval_seconds = 5;
+  config.chain_rpc = "http://127.0.0.1:8545";
+  config.chain_id = 31337;
+  config.consumer_account = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
   auto parsed = NodeConfig::from_toml(config.to_toml());
   ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->chain_rpc, config.chain_rpc);
+  EXPECT_EQ(parsed->chain_id, 31337u);
+  EXPECT_EQ(parsed->consumer_account, config.consumer_account);
   EXPECT_EQ(parsed->coding, config.coding);
   EXPECT_EQ(parsed->quota_bytes, config.quota_bytes);
   EXPECT_FALSE(parsed->sync);
@@ -153,6 +159,10 @@ TEST(NodeConfigTest, RejectsBadValuesNamingTheKey) {
       "[p2p]\nhost = \"\"\n",
       "[consumer]\nscan_interval_seconds = 0\n",  // would scan without pause
       "[consumer]\nscan_interval_seconds = 86401\n",
+      "[chain]\nrpc = \"127.0.0.1:8545\"\n",  // no scheme
+      "[chain]\nchain_id = -1\n",
+      "[consumer]\naccount = \"savings\"\n",  // an address, not a name
+      "[consumer]\naccount = \"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD\"\n",  // wrong EIP-55 checksum
   };
   for (const char* text : cases) {
     auto parsed = NodeConfig::from_toml(text);

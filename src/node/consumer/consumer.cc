@@ -1027,6 +1027,7 @@ ConsumerStatus Consumer::status() const {
   status.registered = registered_;
   status.directory = directory_locked();
   status.limit_bytes = config_.consumer_limit_bytes;
+  status.account = config_.consumer_account;
   for (const auto& [ref, held] : held_) {
     status.slots.push_back(HeldSlot{ref.file, ref.slot, held.bytes});
     status.used_bytes += held.bytes;
@@ -1058,6 +1059,7 @@ Result<void> Consumer::configure(const ConsumerChange& change) {
   if (new_dir) disk_after.consumer_directory = new_dir->path.string();
   if (change.limit_bytes) disk_after.consumer_limit_bytes = *change.limit_bytes;
   if (change.start_on_startup) disk_after.consumer_start_on_startup = *change.start_on_startup;
+  if (change.account) disk_after.consumer_account = *change.account;
 
   // 2. Move the slots: nothing else touches the directory meanwhile.
   std::vector<std::string> moved;
@@ -1158,6 +1160,7 @@ Result<void> Consumer::configure(const ConsumerChange& change) {
       config_.consumer_directory = disk_after.consumer_directory;
       config_.consumer_limit_bytes = disk_after.consumer_limit_bytes;
       config_.consumer_start_on_startup = disk_after.consumer_start_on_startup;
+      config_.consumer_account = disk_after.consumer_account;
       if (new_store) store_ = std::make_shared<SlotStore>(std::move(*new_store));
     }
     store = store_;

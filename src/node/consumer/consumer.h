@@ -77,6 +77,7 @@ struct ConsumerStatus {
   std::uint64_t limit_bytes = 0;       ///< most bytes of slots kept
   std::uint64_t used_bytes = 0;        ///< bytes of slots held (blocks files)
   std::vector<HeldSlot> slots;         ///< sorted by file, then slot
+  std::string account;                 ///< [consumer] account: EIP-55 address paid, "" = the wallet's default
 };
 
 /// A change of the consumer's config (seed 000 `consumer config`); absent fields stay.
@@ -85,6 +86,7 @@ struct ConsumerChange {
   std::optional<std::string> directory;
   std::optional<std::uint64_t> limit_bytes;  ///< seed 000's limit, already parsed ("2 GB")
   std::optional<bool> start_on_startup;      ///< run the daemon, and the consumer, at login
+  std::optional<std::string> account;        ///< the wallet account paid (EIP-55 address, checked by the caller)
 };
 
 /// A report to the tracker about one slot (proto SlotReport), kept until it is sent.
