@@ -556,6 +556,9 @@ describe('ending a request', () => {
     const { id, ask: a } = await request();
     const fills = await fillAll(id);
     await increaseTime(chain.provider, 10_000);
+    const rate = BigInt(a.slotSize) * a.pricePerByteSecond;
+    const now = BigInt((await chain.provider.getBlock('latest')).timestamp);
+    for (let i = 0; i < 3; ++i) assert.equal(await market.accruedPay(id, i), (now - await blockTime(fills[i])) * rate);
     await reverts(market.connect(outsider).confirmDownload(id), 'NotClientOrPlacer');
     await reverts(market.connect(hosts[0]).confirmDownload(id), 'NotClientOrPlacer');
     await ledger.send(market.connect(producer).confirmDownload(id));
@@ -573,7 +576,6 @@ describe('ending a request', () => {
     await ledger.send(market.connect(hosts[1]).close(id));
     const r = await market.getRequest(id);
     assert.equal(Number(r.state), RequestState.Finished);
-    const rate = BigInt(a.slotSize) * a.pricePerByteSecond;
     let earned = 0n;
     for (let i = 0; i < 3; ++i) {
       const paid = ledger.events.filter((e) => (e.name === 'PaymentSettled' || e.name === 'SlotPaid') && e.args.slotIndex === BigInt(i))
