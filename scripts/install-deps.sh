@@ -27,38 +27,39 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   curl jq                # tests/*.sh talk to daemons with them
   libclang-rt-14-dev     # libFuzzer runtime (libclang_rt.fuzzer) for scripts/fuzz.sh; no clang needed
+  nodejs                 # the contract's compiler (solc-js), its tests (anvil, ethers) and bench/gas.sh
 )
 
-# Test-only npm packages (tests/js/package-lock.json: anvil, a real EVM node; ethers v6 and
-# jsQR + pngjs, independent checkers of the wallet), installed into tests/js/node_modules and
-# never into the product. Node.js comes with the machine image; Debian's nodejs and npm otherwise.
-install_test_js() {
-  local dir
-  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/js"
-  if [ -x "$dir/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil" ] &&
-    cmp -s "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed"; then
-    return 0
-  fi
-  echo "install-deps: npm ci in tests/js"
-  # --ignore-scripts: anvil's binary comes in its platform package; nothing needs to run.
-  npm ci --prefix "$dir" --ignore-scripts --no-audit --no-fund >/dev/null
-  cp "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed"
-}
-
 missing=()
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then PACKAGES+=(nodejs npm); fi
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if ((${#missing[@]} == 0)); then
-  echo "install-deps: all ${#PACKAGES[@]} packages present"
-  install_test_js
-  exit 0
+# Debian ships npm apart from nodejs; other builds of nodejs (NodeSource) include it and conflict
+# with Debian's npm, so ask for it only when there is none.
+if ! command -v npm >/dev/null && ! dpkg-query -W -f='${Status}' npm 2>/dev/null | grep -q "install ok installed"; then
+  missing+=(npm)
 fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "install-deps: installing ${missing[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-install_test_js
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+else
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# From the npm registry, pinned by each directory's package-lock.json, into its node_modules
+# (--ignore-scripts: anvil's binary comes in its platform package; nothing needs to run):
+#   contracts/  solc (compiles StorageMarket.sol), @foundry-rs/anvil (a local EVM node), ethers
+#               (the contract tests' independent client)
+#   tests/js/   anvil, and the wallet's independent checkers: ethers v6, jsQR + pngjs
+# Test and build tools only: nothing from npm is part of the product.
+cd "$(dirname "$0")/.."
+for dir in contracts tests/js; do
+  if ! (cd "$dir" && npm ls --depth=0 >/dev/null 2>&1); then
+    echo "install-deps: npm ci in $dir/"
+    npm ci --prefix "$dir" --ignore-scripts --no-audit --no-fund --loglevel=error
+  fi
+done

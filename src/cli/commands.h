@@ -39,6 +39,8 @@ CommandRunner add_tracker_commands(CLI::App& app, const std::optional<std::strin
 CommandRunner add_producer_commands(CLI::App& app, const std::optional<std::string>& home);
 /// `open-bucket consumer start|stop|config|slots` (seed 000).
 CommandRunner add_consumer_commands(CLI::App& app, const std::optional<std::string>& home);
+/// `open-bucket debug prove|market-artifact`: hidden aids for the contract tests and the gas benchmark.
+CommandRunner add_debug_commands(CLI::App& app, const std::optional<std::string>& home);
 
 /// `open-bucket wallet create|import|ls|default|balance|send|request|export` (wallet/, chain/).
 CommandRunner add_wallet_commands(CLI::App& app, const std::optional<std::string>& home);

@@ -106,11 +106,16 @@ Result<Proof> prove(std::span<const Hash> leaves, std::uint64_t index) {
   return proof;
 }
 
-bool verify(const Hash& root, const Hash& leaf, const Proof& proof) {
-  if (proof.leaf_count == 0 || proof.index >= proof.leaf_count) return false;
+Result<Hash> dataset_root(std::span<const Hash> slot_roots) {
+  if (slot_roots.empty()) return fail(Errc::invalid_argument, "dataset root of zero slot roots");
+  return root(slot_roots);
+}
+
+std::optional<Hash> root_from_proof(const Hash& leaf, const Proof& proof) {
+  if (proof.leaf_count == 0 || proof.index >= proof.leaf_count) return std::nullopt;
   // The path shape follows from (index, leaf_count) alone, so the proof must use exactly the
   // siblings it carries: a tree of 2^64 leaves has at most 64 levels.
-  if (proof.siblings.size() > 64) return false;
+  if (proof.siblings.size() > 64) return std::nullopt;
   Hash h = leaf;
   std::uint64_t i = proof.index;
   std::uint64_t size = proof.leaf_count;
@@ -118,14 +123,20 @@ bool verify(const Hash& root, const Hash& leaf, const Proof& proof) {
   while (size > 1) {
     const bool has_sibling = (i & 1) != 0 || i + 1 < size;
     if (has_sibling) {
-      if (used == proof.siblings.size()) return false;
+      if (used == proof.siblings.size()) return std::nullopt;
       const Hash& sibling = proof.siblings[used++];
       h = (i & 1) != 0 ? node_hash(sibling, h) : node_hash(h, sibling);
     }
     i >>= 1;
     size = size / 2 + (size & 1);  // ceil(size / 2) without overflowing at 2^64 - 1
   }
-  return used == proof.siblings.size() && constant_time_equal(h, root);
+  if (used != proof.siblings.size()) return std::nullopt;
+  return h;
+}
+
+bool verify(const Hash& root, const Hash& leaf, const Proof& proof) {
+  const std::optional<Hash> reached = root_from_proof(leaf, proof);
+  return reached && constant_time_equal(*reached, root);
 }
 
 }  // namespace ob::merkle

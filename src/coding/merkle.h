@@ -6,15 +6,18 @@
 // which would allow CVE-2012-2459-style collisions). The result equals the tree built by pairing
 // complete power-of-two subtrees from the left, so a root can be built streaming in O(log n).
 //
-// Two levels share these rules (docs/formats.md):
-//   block root = root of the tree over a block's segments   (a slot block's identity, multihash 0x300001)
-//   slot root  = root of the tree whose leaves are the block roots of one slot, in stripe order
+// Three levels share these rules (docs/formats.md):
+//   block root   = root of the tree over a block's segments   (a slot block's identity, multihash 0x300001)
+//   slot root    = root of the tree whose leaves are the block roots of one slot, in stripe order
+//   dataset root = root of the tree whose leaves are a file's n slot roots, in slot order
 // so a segment proof inside a block followed by the block's proof inside the slot proves one
-// segment against the slot root that the producer registered: the shape audits need now and
-// on-chain proofs need later (DESIGN.md "Proofs of storage").
+// segment against the slot root that the producer registered (the tracker's audits), and the
+// slot's proof inside the dataset extends it to the one root a storage request on chain
+// commits to (contracts/StorageMarket.sol, DESIGN.md "Proofs of storage").
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -62,6 +65,11 @@ class RootBuilder {
 /// Root over `leaves` (already hashed). Errors (invalid_argument): no leaves.
 Result<Hash> root(std::span<const Hash> leaves);
 
+/// The dataset root of a file: the root over its n slot roots in slot order (the manifest's
+/// slot_roots), with the rules above. A storage request on chain commits to it, and every
+/// on-chain proof of storage ends at it. Errors (invalid_argument): no slot roots.
+Result<Hash> dataset_root(std::span<const Hash> slot_roots);
+
 /// An inclusion proof: the sibling hashes from the leaf's level upward. Levels at which the
 /// path node is a promoted odd last node have no sibling and contribute nothing.
 struct Proof {
@@ -73,6 +81,11 @@ struct Proof {
 /// Proof that leaves[index] is in the tree over `leaves`.
 /// Errors (invalid_argument): no leaves, or index >= leaves.size().
 Result<Proof> prove(std::span<const Hash> leaves, std::uint64_t index);
+
+/// The root that `proof` leads to from `leaf`: each sibling hashed in on its side, bottom-up.
+/// nullopt when the proof does not fit its own shape: leaf_count 0, index >= leaf_count, too few
+/// or too many siblings for (index, leaf_count). verify() compares this root with the expected one.
+std::optional<Hash> root_from_proof(const Hash& leaf, const Proof& proof);
 
 /// True when `proof` shows that `leaf` sits at proof.index among proof.leaf_count leaves under
 /// `root`. False for a wrong leaf, wrong index, index >= leaf_count, tampered, too few or too many

@@ -263,5 +263,64 @@ TEST(MerkleProof, TwoLevelSegmentInSlot) {
   EXPECT_TRUE(verify(slot_root, block_roots[3], block_proof));
 }
 
+TEST(MerkleDatasetRoot, KnownAnswerOverThreeSlotRoots) {
+  // Python hashlib: node(node(leaf(0x00), leaf(0x01)), leaf(0x02)); the odd third root is promoted.
+  const auto slot_roots = byte_leaves(3);
+  EXPECT_EQ(hex(dataset_root(slot_roots).value()),
+            "3b6cccd7e3e023ff393006f030315ee7ad9eb111b022b41fba7e5b7a3973f688");
+}
+
+TEST(MerkleDatasetRoot, OneSlotIsItsOwnRootAndNoneIsAnError) {
+  const auto slot_roots = byte_leaves(1);
+  EXPECT_EQ(dataset_root(slot_roots).value(), slot_roots[0]);
+  const auto none = dataset_root({});
+  ASSERT_FALSE(none.has_value());
+  EXPECT_EQ(none.error().code, Errc::invalid_argument);
+}
+
+TEST(MerkleProof, ThreeLevelSegmentInDataset) {
+  // segment -> block -> slot -> dataset: each level's root is the next level's leaf, so the
+  // roots reached by the three proofs chain up to the dataset root (what StorageMarket.sol checks).
+  std::vector<Hash> slot_roots;
+  std::vector<Hash> block_roots_of_slot1;
+  Bytes block_of_slot1;
+  for (std::size_t slot = 0; slot < 3; ++slot) {
+    std::vector<Hash> block_roots;
+    for (std::size_t b = 0; b < 5; ++b) {
+      Bytes block = pattern(5 * 1024);
+      block[0] = static_cast<std::uint8_t>(slot * 16 + b);
+      block_roots.push_back(block_root(block));
+      if (slot == 1 && b == 4) block_of_slot1 = block;
+    }
+    if (slot == 1) block_roots_of_slot1 = block_roots;
+    slot_roots.push_back(root(block_roots).value());
+  }
+  const Hash dataset = dataset_root(slot_roots).value();
+  std::vector<Hash> segs;
+  for (std::size_t s = 0; s < 5; ++s) segs.push_back(leaf_hash(ByteView(block_of_slot1).subspan(s * 1024, 1024)));
+
+  const auto block_hash = root_from_proof(segs[4], prove(segs, 4).value());
+  ASSERT_TRUE(block_hash.has_value());
+  EXPECT_EQ(*block_hash, block_roots_of_slot1[4]);
+  const auto slot_hash = root_from_proof(*block_hash, prove(block_roots_of_slot1, 4).value());
+  ASSERT_TRUE(slot_hash.has_value());
+  EXPECT_EQ(*slot_hash, slot_roots[1]);
+  EXPECT_TRUE(verify(dataset, *slot_hash, prove(slot_roots, 1).value()));
+}
+
+TEST(MerkleProof, RootFromProofRefusesAProofThatDoesNotFitItsShape) {
+  const auto leaves = byte_leaves(5);
+  Proof p = prove(leaves, 4).value();  // the promoted last leaf: one sibling only
+  EXPECT_EQ(root_from_proof(leaves[4], p), root(leaves).value());
+  Proof extra = p;
+  extra.siblings.push_back(leaves[0]);
+  EXPECT_FALSE(root_from_proof(leaves[4], extra).has_value());
+  Proof short_proof = prove(leaves, 1).value();
+  short_proof.siblings.pop_back();
+  EXPECT_FALSE(root_from_proof(leaves[1], short_proof).has_value());
+  p.index = 5;
+  EXPECT_FALSE(root_from_proof(leaves[4], p).has_value());
+}
+
 }  // namespace
 }  // namespace ob::merkle
