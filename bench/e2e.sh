@@ -12,6 +12,7 @@
 #
 # Usage: bench/e2e.sh [BUILD_DIR]          BUILD_DIR holds open-bucket and pipeline_bench
 #   SIZE_MIB=1024 RUNS=3 bench/e2e.sh build
+#   SKIP_HELIA=1 leaves the helia baseline out (it needs its npm packages, bench/helia/README.md).
 # Exit status: 0 when the upload ratio meets the target, 1 when below, 2 when a run failed.
 set -uo pipefail
 
@@ -67,7 +68,7 @@ for _ in $(seq "$RUNS"); do
 done
 DISK=$(printf '%s\n' "${disk[@]}" | median)
 # openssl speed prints "type 16 bytes ... 65536 bytes"; the last column is KB/s (1000 bytes) at 64 KiB.
-speed() { openssl speed -seconds 2 -bytes 65536 -evp "$1" 2>/dev/null | awk -v t="$1" 'tolower($1) == tolower(t) {v = $NF} END {sub(/k$/, "", v); printf "%.1f", v / 1000}'; }
+speed() { openssl speed -seconds 2 -bytes 65536 -evp "$1" 2>/dev/null | awk -v t="$1" 'tolower($1) == tolower(t) {v = $NF} END {sub(/k$/, "", v); printf "%.1f\n", v / 1000}'; }
 AES=$(for _ in $(seq "$RUNS"); do speed aes-256-gcm; done | median)
 SHA=$(for _ in $(seq "$RUNS"); do speed sha256; done | median)
 ERASURE=na
@@ -82,7 +83,8 @@ fi
 # helia (IPFS in JavaScript, bench/helia/): add on one local peer, fetch from a second, before our
 # daemons start so they do not compete. Skipped, with the reason, when node/npm are missing.
 HELIA=$(dirname "$0")/helia HELIA_ADD=na HELIA_FETCH=na ha=() hf=()
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then echo "helia: skipped, node/npm not installed"
+if [ "${SKIP_HELIA:-0}" = 1 ]; then echo "helia: skipped (SKIP_HELIA=1)"
+elif ! command -v node >/dev/null || ! command -v npm >/dev/null; then echo "helia: skipped, node/npm not installed"
 elif [ ! -d "$HELIA/node_modules" ] && ! npm ci --prefix "$HELIA" --no-audit --no-fund >"$WORK/helia-npm.log" 2>&1; then
   echo "helia: skipped, npm ci failed: $(grep -m1 -i error "$WORK/helia-npm.log")"; rm -rf "$HELIA/node_modules"
 else
@@ -124,6 +126,9 @@ for run in $(seq "$RUNS"); do
   [ -n "$id" ] && [ "$id" != null ] || die "upload $run gave no file ID"
   wait_for 3600 uploaded "$id" || die "upload $run did not reach UPLOADED: $(status_of "$id")"
   up+=("$(mbps "$BYTES" "$(awk -v a="$t0" -v b="$(now)" 'BEGIN {print b - a}')")")
+  # The producer drops its encoded copy once the file is UPLOADED; until then `producer cp` would
+  # decode that local copy instead of reading from the consumers.
+  wait_for 120 test ! -e "$WORK/producer/slots/$id" || die "the producer kept its encoded copy of $id"
   mkdir -p "$WORK/down-$run"
   t0=$(now)
   "$BIN" --home "$WORK/producer" producer cp "$id" "$WORK/down-$run" >/dev/null || die "download $run failed"

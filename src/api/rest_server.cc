@@ -218,7 +218,8 @@ struct RestServer::Impl {
 
   void list_files(Response& res);
   void upload(const Request& req, Response& res, const httplib::ContentReader& read_body);
-  void download(const Request& req, Response& res, const std::string& cid_text);
+  /// GET of a file's bytes; `network`: from providers when it is not stored here.
+  void download(const Request& req, Response& res, const std::string& cid_text, bool network);
   void fetch_from_network(Response& res, const std::string& cid_text);
   void remove(Response& res, const std::string& cid_text);
   void space(Response& res);
@@ -227,9 +228,9 @@ struct RestServer::Impl {
   void connect_peer(const Request& req, Response& res, const std::string& peer_text);
   void providers(Response& res, const std::string& cid_text);
   void find_peer(Response& res, const std::string& peer_text);
-  /// Makes `cid` local through the network when it is not; replies with an error and returns
-  /// false when that fails.
-  bool ensure_local(Response& res, const Cid& cid);
+  /// A reader of `cid`: from this node's store when it is here, else (`network`) from its
+  /// providers, without storing it (Network::open_reader). Replies with the error otherwise.
+  std::optional<FileReader> open_reader(Response& res, const Cid& cid, bool network);
 };
 
 bool RestServer::Impl::authorized(const Request& req) const {
@@ -346,7 +347,7 @@ HandlerResponse RestServer::Impl::route(const Request& req, Response& res) {
   }
   if (std::regex_match(req.path, match, kFile)) {
     if (method == "GET") {
-      download(req, res, match[1]);
+      download(req, res, match[1], false);
     } else if (method == "DELETE") {
       remove(res, match[1]);
     } else {
@@ -356,12 +357,7 @@ HandlerResponse RestServer::Impl::route(const Request& req, Response& res) {
   }
   if (std::regex_match(req.path, match, kNetworkStream)) {
     if (method != "GET") return not_allowed("GET");
-    auto cid = parse_cid(match[1]);
-    if (!cid) {
-      reply_error(res, cid.error());
-    } else if (ensure_local(res, *cid)) {
-      download(req, res, match[1]);
-    }
+    download(req, res, match[1], true);
     return HandlerResponse::Handled;
   }
   if (std::regex_match(req.path, match, kNetwork)) {
@@ -505,26 +501,26 @@ void RestServer::Impl::upload(const Request& req, Response& res, const httplib::
   }
 }
 
-void RestServer::Impl::download(const Request& req, Response& res, const std::string& cid_text) {
+void RestServer::Impl::download(const Request& req, Response& res, const std::string& cid_text, bool network) {
   auto cid = parse_cid(cid_text);
   if (!cid) return reply_error(res, cid.error());
-  auto entry = engine.stat(*cid);
-  if (!entry) return reply_error(res, entry.error());
-  // Opening checks the manifest and every slot's index, so a file with fewer than k usable
-  // slots is refused here, with a status, rather than after the headers went out.
-  auto reader = engine.begin_retrieve(*cid);
-  if (!reader) return reply_error(res, reader.error());
+  // Opening checks the manifest and every slot's index (or, from the network, plans which
+  // slots to read from whom), so a file with fewer than k usable slots is refused here, with
+  // a status, rather than after the headers went out.
+  auto reader = open_reader(res, *cid, network);
+  if (!reader) return;
+  const FileMetadata& entry = reader->metadata();
 
   // Ranges are not served: the file is decoded front to back. The Request is cpp-httplib's own
   // non-const object; clearing its parsed ranges makes it send the whole file with 200, which
   // RFC 9110 allows (a server may ignore Range), instead of slicing a stream it cannot seek.
   const_cast<Request&>(req).ranges.clear();
   res.status = 200;
-  res.set_header("Content-Disposition", content_disposition(entry->name));
+  res.set_header("Content-Disposition", content_disposition(entry.name));
   res.set_header("Accept-Ranges", "none");
-  const std::string mime = entry->mime_type.empty() || has_control_chars(entry->mime_type)
+  const std::string mime = entry.mime_type.empty() || has_control_chars(entry.mime_type)
                                ? "application/octet-stream"
-                               : entry->mime_type;
+                               : entry.mime_type;
   if (reader->size() == 0) return res.set_content("", mime);
 
   auto shared = std::make_shared<FileReader>(std::move(*reader));
@@ -563,26 +559,22 @@ void RestServer::Impl::download(const Request& req, Response& res, const std::st
       });
 }
 
-bool RestServer::Impl::ensure_local(Response& res, const Cid& cid) {
-  // Only presence is decided here; download() opens the file and reports its health.
-  if (config.network == nullptr) {
-    auto local = engine.has(cid);
-    if (!local) {
-      reply_error(res, local.error());
-      return false;
-    }
-    if (!*local) reply_error(res, 503, "file " + cid.to_string() + " is not stored here; this node is not on a network");
-    return *local;
+std::optional<FileReader> RestServer::Impl::open_reader(Response& res, const Cid& cid, bool network) {
+  auto local = engine.has(cid);
+  if (!local) {
+    reply_error(res, local.error());
+    return std::nullopt;
   }
-  auto report = config.network->fetch(cid);  // returns at once when the file is here
-  if (!report) {
-    reply_error(res, report.error());
-    return false;
+  if (!*local && network && config.network == nullptr) {
+    reply_error(res, 503, "file " + cid.to_string() + " is not stored here; this node is not on a network");
+    return std::nullopt;
   }
-  if (report->already_local) return true;
-  spdlog::info("fetched {} from the network ({} bytes, {} peer(s) dropped)", cid.to_string(), report->bytes_received,
-               report->dropped.size());
-  return true;
+  auto reader = *local || !network ? engine.begin_retrieve(cid) : config.network->open_reader(cid);
+  if (!reader) {
+    reply_error(res, reader.error());
+    return std::nullopt;
+  }
+  return std::move(*reader);
 }
 
 void RestServer::Impl::fetch_from_network(Response& res, const std::string& cid_text) {
@@ -596,7 +588,8 @@ void RestServer::Impl::fetch_from_network(Response& res, const std::string& cid_
   fetches.emplace_back([network = config.network, cid = *cid] {
     auto report = network->fetch(cid);
     if (report) {
-      spdlog::info("background fetch of {} done", cid.to_string());
+      spdlog::info("fetched {} from the network ({} bytes, {} peer(s) dropped)", cid.to_string(),
+                   report->bytes_received, report->dropped.size());
     } else {
       spdlog::warn("background fetch of {} failed: {}", cid.to_string(), report.error().message);
     }

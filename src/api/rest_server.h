@@ -4,8 +4,8 @@
 //   POST   /v1/data                        raw body -> stored file's CID
 //   GET    /v1/data                        {"content": [file, ...]}
 //   GET    /v1/data/{cid}                  the file's bytes
-//   GET    /v1/data/{cid}/network/stream   the same (network fetch: not yet)
-//   POST   /v1/data/{cid}/network          200 when held locally (network fetch: not yet)
+//   GET    /v1/data/{cid}/network/stream   the same, read from providers when not held (nothing stored)
+//   POST   /v1/data/{cid}/network          fetches it into the local store in the background
 //   DELETE /v1/data/{cid}                  204
 //   GET    /v1/space, /v1/peers, /v1/debug/info
 //

@@ -59,7 +59,10 @@ StripeDecoder::StripeDecoder(const CodingParams& params, crypto::Aead aead, Eras
       aead_(std::move(aead)),
       coder_(std::move(coder)),
       buffer_(params.n(), params.block_size),
-      present_(new bool[params.n()]()) {}
+      blocks_(params.n()),
+      present_(new bool[params.n()]()) {
+  reset();
+}
 
 Result<StripeDecoder> StripeDecoder::make(const CodingParams& params, const crypto::Key& file_key) {
   OB_TRY_VOID(params.validate());
@@ -69,13 +72,24 @@ Result<StripeDecoder> StripeDecoder::make(const CodingParams& params, const cryp
 }
 
 void StripeDecoder::reset() noexcept {
+  for (std::size_t i = 0; i < params_.n(); ++i) blocks_[i] = buffer_.block(i).data();
   std::fill(present_.get(), present_.get() + params_.n(), false);
   present_count_ = 0;
 }
 
+void StripeDecoder::use_blocks(std::span<std::uint8_t* const> places) noexcept {
+  if (places.size() != params_.n()) return;
+  std::copy(places.begin(), places.end(), blocks_.begin());
+}
+
 bool StripeDecoder::accept(std::size_t i, const merkle::Hash& expected_root) {
   if (i >= params_.n() || present_[i]) return false;
-  if (merkle::block_root(buffer_.block(i)) != expected_root) return false;
+  if (merkle::block_root(block(i)) != expected_root) return false;
+  return accept_checked(i);
+}
+
+bool StripeDecoder::accept_checked(std::size_t i) noexcept {
+  if (i >= params_.n() || present_[i]) return false;
   present_[i] = true;
   ++present_count_;
   return true;
@@ -89,13 +103,11 @@ Result<bool> StripeDecoder::decode(std::uint64_t stripe) {
   bool data_missing = false;
   for (std::size_t d = 0; d < params_.k; ++d) data_missing |= !present_[d];
   if (data_missing) {
-    std::uint8_t* ptrs[protocol::kMaxSlots];
-    for (std::size_t i = 0; i < params_.n(); ++i) ptrs[i] = buffer_.block(i).data();
-    OB_TRY_VOID(coder_.decode({ptrs, params_.n()}, {present_.get(), params_.n()}, params_.block_size));
+    OB_TRY_VOID(coder_.decode(blocks_, {present_.get(), params_.n()}, params_.block_size));
   }
   const std::size_t chunk = params_.chunk_size();
   for (std::size_t d = 0; d < params_.k; ++d) {
-    MutableByteView block = buffer_.block(d);
+    MutableByteView block = this->block(d);
     if (auto ok = aead_.open(crypto::block_nonce(stripe * params_.k + d), {}, block.first(chunk),
                              block.subspan(chunk), block.first(chunk));
         !ok) {

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "coding/crypto.h"
@@ -76,13 +77,22 @@ class StripeDecoder {
   static Result<StripeDecoder> make(const CodingParams& params, const crypto::Key& file_key);
 
   const CodingParams& params() const noexcept { return params_; }
-  /// Forgets every block of the previous stripe.
+  /// Forgets every block of the previous stripe, and any places given to use_blocks().
   void reset() noexcept;
+  /// Decodes this stripe in the caller's memory instead of the decoder's own: `places` are n
+  /// blocks of block_size bytes (the network fetcher's window holds the stripe already), which
+  /// decode() rebuilds and decrypts in place, and plaintext() then points into. They must stay
+  /// valid until the next reset(). Ignored unless it has n places.
+  void use_blocks(std::span<std::uint8_t* const> places) noexcept;
   /// Where the caller reads block i (block_size bytes) before calling accept(i, ...).
-  MutableByteView block(std::size_t i) noexcept { return buffer_.block(i); }
+  MutableByteView block(std::size_t i) noexcept { return {blocks_[i], params_.block_size}; }
   /// Checks block i against its expected root (from the slot's verified index) and counts it as
   /// present when it matches. Returns false, and leaves it absent, when it does not.
   bool accept(std::size_t i, const merkle::Hash& expected_root);
+  /// Counts block i as present without hashing it again: for a block its source has already
+  /// checked against its root (the network fetcher checks each block on arrival). Returns false
+  /// when i >= n or block i is present already.
+  bool accept_checked(std::size_t i) noexcept;
   /// How many blocks have been accepted since reset().
   std::size_t present_count() const noexcept { return present_count_; }
   /// True once at least k blocks are present.
@@ -93,9 +103,7 @@ class StripeDecoder {
   /// are themselves wrong; (crypto).
   Result<bool> decode(std::uint64_t stripe);
   /// The plaintext of data block d after decode() (chunk_size bytes).
-  ByteView plaintext(std::size_t d) const noexcept {
-    return buffer_.block(d).first(params_.chunk_size());
-  }
+  ByteView plaintext(std::size_t d) const noexcept { return {blocks_[d], params_.chunk_size()}; }
 
  private:
   StripeDecoder(const CodingParams& params, crypto::Aead aead, ErasureCoder coder);
@@ -103,6 +111,7 @@ class StripeDecoder {
   crypto::Aead aead_;
   ErasureCoder coder_;
   StripeBuffer buffer_;
+  std::vector<std::uint8_t*> blocks_;  // n places: buffer_'s, or the caller's (use_blocks)
   std::unique_ptr<bool[]> present_;  // n flags; std::vector<bool> cannot be a span
   std::size_t present_count_ = 0;
 };

@@ -1,6 +1,7 @@
 #include "exchange/exchange_service.h"
 
 #include <cstring>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -11,7 +12,7 @@ namespace ob::exchange {
 namespace {
 
 metrics::Counter& served_blocks() {
-  static metrics::Counter& c = metrics::counter("ob_exchange_blocks_served_total", "Blocks sent to peers (GetBlocks).");
+  static metrics::Counter& c = metrics::counter("ob_exchange_blocks_served_total", "Blocks sent to peers (Blocks streams).");
   return c;
 }
 metrics::Counter& served_bytes() {
@@ -131,22 +132,55 @@ grpc::Status ExchangeService::GetSlotIndex(grpc::ServerContext*, const pb::SlotI
   return grpc::Status::OK;
 }
 
-grpc::Status ExchangeService::GetBlocks(grpc::ServerContext* context, const pb::BlocksRequest* request,
-                                        grpc::ServerWriter<pb::Block>* writer) {
-  auto range = open_range(slot_stores_(), request->file_cid(), request->slot(), request->first(),
-                          request->count(), kMaxBlocksPerCall);
-  if (!range) return to_status(range.error());
-  pb::Block block;
-  std::string* data = block.mutable_data();
-  data->resize(range->reader.block_size());
-  for (std::uint64_t j = range->first; j < range->end; ++j) {
-    if (context->IsCancelled()) return {grpc::StatusCode::CANCELLED, "cancelled by the peer"};
-    auto ok = range->reader.read_block(j, MutableByteView(reinterpret_cast<std::uint8_t*>(data->data()), data->size()));
-    if (!ok) return to_status(ok.error());
-    block.set_index(j);
-    if (!writer->Write(block)) return {grpc::StatusCode::CANCELLED, "the peer went away"};
-    served_blocks().add();
-    served_bytes().add(data->size());
+grpc::Status ExchangeService::Blocks(grpc::ServerContext* context,
+                                     grpc::ServerReaderWriter<pb::BlockBatch, pb::BlocksWant>* stream) {
+  std::optional<Cid> file;
+  std::string file_bytes;
+  // Slots opened on this stream, kept for its later wants (a stream usually reads one slot).
+  std::map<std::uint32_t, SlotReader> readers;
+  pb::BlocksWant want;
+  pb::BlockBatch batch;
+  while (stream->Read(&want)) {
+    if (!file || (!want.file_cid().empty() && want.file_cid() != file_bytes)) {
+      if (file) return {grpc::StatusCode::INVALID_ARGUMENT, "a Blocks stream reads one file"};
+      auto cid = parse_file_cid(want.file_cid());
+      if (!cid) return to_status(cid.error());
+      file = *cid;
+      file_bytes = want.file_cid();
+    }
+    if (want.count() == 0 || want.count() > kMaxBlocksPerWant) {
+      return {grpc::StatusCode::INVALID_ARGUMENT, "count must be 1.." + std::to_string(kMaxBlocksPerWant)};
+    }
+    auto it = readers.find(want.slot());
+    if (it == readers.end()) {
+      auto reader = open_slot(slot_stores_(), *file, want.slot());
+      if (!reader) return to_status(reader.error());
+      it = readers.emplace(want.slot(), std::move(*reader)).first;
+    }
+    const SlotReader& reader = it->second;
+    if (want.first() >= reader.block_count() || want.count() > reader.block_count() - want.first()) {
+      return {grpc::StatusCode::OUT_OF_RANGE, "the range runs past the end of the slot"};
+    }
+    const std::size_t block_size = reader.block_size();
+    const std::uint64_t per_batch = std::max<std::size_t>(1, kBatchBytes / block_size);
+    const std::uint64_t end = want.first() + want.count();
+    for (std::uint64_t j = want.first(); j < end;) {
+      if (context->IsCancelled()) return {grpc::StatusCode::CANCELLED, "cancelled by the peer"};
+      const std::uint64_t count = std::min(per_batch, end - j);
+      batch.set_slot(want.slot());
+      batch.set_first(j);
+      std::string* data = batch.mutable_data();
+      data->resize(static_cast<std::size_t>(count) * block_size);
+      for (std::uint64_t b = 0; b < count; ++b) {
+        auto ok = reader.read_block(j + b, MutableByteView(reinterpret_cast<std::uint8_t*>(data->data()) + b * block_size,
+                                                           block_size));
+        if (!ok) return to_status(ok.error());
+      }
+      if (!stream->Write(batch)) return {grpc::StatusCode::CANCELLED, "the peer went away"};
+      served_blocks().add(count);
+      served_bytes().add(data->size());
+      j += count;
+    }
   }
   return grpc::Status::OK;
 }
@@ -185,8 +219,8 @@ Result<std::pair<std::unique_ptr<grpc::Server>, int>> start_server(const std::st
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(address, net::server_credentials(tls), &port);
-  // Requests are small; replies carry at most one block a message.
-  builder.SetMaxReceiveMessageSize(64 * 1024);
+  // Requests are small; replies carry at most one block, or kBatchBytes, a message.
+  builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();

@@ -19,9 +19,14 @@ namespace ob::exchange {
 
 /// Limits of proto/p2p.proto, enforced by server and client.
 inline constexpr std::uint32_t kMaxIndexRootsPerCall = 16384;
-inline constexpr std::uint32_t kMaxBlocksPerCall = 64;
-/// One maximum-size block plus framing.
+/// Most blocks one BlocksWant may ask for.
+inline constexpr std::uint32_t kMaxBlocksPerWant = 1024;
+/// A BlockBatch carries whole blocks up to this many bytes, or one block when blocks are larger.
+inline constexpr std::size_t kBatchBytes = 1024 * 1024;
+/// Largest message a client receives: one maximum-size block plus framing.
 inline constexpr int kMaxMessageBytes = 4 * 1024 * 1024 + 64 * 1024;
+/// Largest message a server receives (requests and wants are small).
+inline constexpr int kMaxRequestBytes = 64 * 1024;
 
 /// Most siblings a Prove reply may carry (a tree of 2^64 leaves has 64 levels).
 inline constexpr std::size_t kMaxProofSiblings = 64;
@@ -49,8 +54,13 @@ class ExchangeService final : public openbucket::p2p::v1::BlockExchange::Service
                            openbucket::p2p::v1::ManifestReply* reply) override;
   grpc::Status GetSlotIndex(grpc::ServerContext* context, const openbucket::p2p::v1::SlotIndexRequest* request,
                             openbucket::p2p::v1::SlotIndexReply* reply) override;
-  grpc::Status GetBlocks(grpc::ServerContext* context, const openbucket::p2p::v1::BlocksRequest* request,
-                         grpc::ServerWriter<openbucket::p2p::v1::Block>* writer) override;
+  /// The Blocks stream (proto/p2p.proto): answers each want, in order, with batches of at most
+  /// kBatchBytes read straight into the message. Ends with INVALID_ARGUMENT (bad CID, another
+  /// file, count outside 1..kMaxBlocksPerWant), NOT_FOUND (slot not held), OUT_OF_RANGE (range
+  /// past the end of the slot), or the read's error; OK when the peer closes its side.
+  grpc::Status Blocks(grpc::ServerContext* context,
+                      grpc::ServerReaderWriter<openbucket::p2p::v1::BlockBatch, openbucket::p2p::v1::BlocksWant>* stream)
+      override;
   /// An audit: block `block` of slot `slot` as stored, and its Merkle path built from the slot's
   /// index (SlotReader::prove). INVALID_ARGUMENT for a bad CID, slot >= 255 or a block past the
   /// end of the slot; NOT_FOUND when no store holds the slot. The block is not checked here:

@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <thread>
 
 #include "exchange/exchange_service.h"
 #include "exchange/fetcher.h"
+#include "exchange/stripe_fetcher.h"
 #include "node/engine.h"
 #include "testing/test_util.h"
 
@@ -275,14 +277,38 @@ TEST_F(ExchangeTest, MalformedRequestsAreRefused) {
   EXPECT_EQ(call_index(cid_bytes, 0, 1'000'000, 1), grpc::StatusCode::OUT_OF_RANGE);
   EXPECT_EQ(call_index(cid_bytes, 0, 0, 1), grpc::StatusCode::OK);
 
-  pb::BlocksRequest request;
-  request.set_file_cid(cid_bytes);
-  request.set_count(kMaxBlocksPerCall + 1);
-  grpc::ClientContext context;
-  auto reader = stub.GetBlocks(&context, request);
-  pb::Block block;
-  EXPECT_FALSE(reader->Read(&block));
-  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // A Blocks stream ends at the first bad want, with its status.
+  auto call_blocks = [&](const std::vector<pb::BlocksWant>& wants) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    auto stream = stub.Blocks(&context);
+    for (const pb::BlocksWant& want : wants) stream->Write(want);
+    stream->WritesDone();
+    pb::BlockBatch batch;
+    while (stream->Read(&batch)) {
+    }
+    return stream->Finish().error_code();
+  };
+  auto want = [&](const std::string& file, std::uint32_t slot, std::uint64_t first, std::uint32_t count) {
+    pb::BlocksWant w;
+    w.set_file_cid(file);
+    w.set_slot(slot);
+    w.set_first(first);
+    w.set_count(count);
+    return w;
+  };
+  const std::uint64_t blocks = a.engine().manifest(cid)->stripe_count();  // 12
+  EXPECT_EQ(call_blocks({want("garbage", 0, 0, 1)}), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(call_blocks({want("", 0, 0, 1)}), grpc::StatusCode::INVALID_ARGUMENT);  // the first names the file
+  EXPECT_EQ(call_blocks({want(cid_bytes, 0, 0, 0)}), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(call_blocks({want(cid_bytes, 0, 0, kMaxBlocksPerWant + 1)}), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(call_blocks({want(cid_bytes, 99, 0, 1)}), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(call_blocks({want(cid_bytes, 0, blocks - 1, 2)}), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_EQ(call_blocks({want(cid_bytes, 0, blocks, 1)}), grpc::StatusCode::OUT_OF_RANGE);
+  const std::string other(as_chars(Cid::v1(protocol::kCodecManifest, Multihash::sha2_256(as_bytes("other"))).to_bytes()));
+  EXPECT_EQ(call_blocks({want(cid_bytes, 0, 0, 1), want(other, 0, 1, 1)}), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(call_blocks({want(cid_bytes, 0, 0, 1), want("", 1, 0, static_cast<std::uint32_t>(blocks))}),
+            grpc::StatusCode::OK);
 
   // A caller without TLS (and so without a certificate) is refused outright.
   auto plain = pb::BlockExchange::NewStub(grpc::CreateChannel(a.address(), grpc::InsecureChannelCredentials()));
@@ -515,6 +541,159 @@ TEST_F(ExchangeTest, AServerLyingWithAnotherProofFailsTheAudit) {
     EXPECT_EQ(result.error().code, Errc::corrupt) << result.error().message;
     server->first->Shutdown(std::chrono::system_clock::now());
   }
+}
+
+// --- issue 12: Blocks streams and the stripe fetcher ---------------------------------------------
+
+// A peer that answers Have, GetManifest and GetSlotIndex honestly from A's stores, and Blocks
+// with one lie from block kLieAt of every slot it serves on.
+class LyingBlocks final : public pb::BlockExchange::Service {
+ public:
+  enum class Lie { flipped_byte, other_slot, skipped_block, extra_block, silence };
+  static constexpr std::uint64_t kLieAt = 5;
+  LyingBlocks(BlockStore& blocks, const SlotStore& slots, Lie lie) : honest_(blocks, slots), slots_(slots), lie_(lie) {}
+  grpc::Status Have(grpc::ServerContext* c, const pb::HaveRequest* r, pb::HaveReply* out) override {
+    return honest_.Have(c, r, out);
+  }
+  grpc::Status GetManifest(grpc::ServerContext* c, const pb::ManifestRequest* r, pb::ManifestReply* out) override {
+    return honest_.GetManifest(c, r, out);
+  }
+  grpc::Status GetSlotIndex(grpc::ServerContext* c, const pb::SlotIndexRequest* r, pb::SlotIndexReply* out) override {
+    return honest_.GetSlotIndex(c, r, out);
+  }
+  grpc::Status Blocks(grpc::ServerContext* context,
+                      grpc::ServerReaderWriter<pb::BlockBatch, pb::BlocksWant>* stream) override {
+    pb::BlocksWant want;
+    std::optional<Cid> file;
+    while (stream->Read(&want)) {
+      if (!file) file = *Cid::from_bytes(as_bytes(want.file_cid()));
+      auto reader = slots_.open_slot(*file, want.slot());
+      if (!reader) return {grpc::StatusCode::NOT_FOUND, "no such slot"};
+      for (std::uint64_t j = want.first(); j < want.first() + want.count(); ++j) {
+        if (lie_ == Lie::silence && j >= kLieAt) {
+          while (!context->IsCancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+          return {grpc::StatusCode::CANCELLED, "cancelled"};
+        }
+        pb::BlockBatch batch;
+        batch.set_slot(want.slot());
+        batch.set_first(j);
+        std::string& data = *batch.mutable_data();
+        data.resize(reader->block_size());
+        EXPECT_TRUE(reader->read_block(j, MutableByteView(reinterpret_cast<std::uint8_t*>(data.data()), data.size())));
+        if (j == kLieAt && lie_ == Lie::flipped_byte) data[100] = static_cast<char>(data[100] ^ 1);
+        if (j == kLieAt && lie_ == Lie::other_slot) batch.set_slot(want.slot() + 1);
+        if (j == kLieAt && lie_ == Lie::skipped_block) batch.set_first(j + 1);
+        // One block more than the file has: nobody can have asked for it.
+        if (j + 1 == reader->block_count() && lie_ == Lie::extra_block) data += std::string(data);
+        if (!stream->Write(batch)) return {grpc::StatusCode::CANCELLED, "gone"};
+      }
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  ExchangeService honest_;
+  const SlotStore& slots_;
+  Lie lie_;
+};
+
+// Reads every stripe of `fetcher` and checks each block handed out against the block `truth`
+// stores; returns the first error of next(), if any.
+Result<void> read_all_checked(StripeFetcher& fetcher, const SlotStore& truth, const Cid& cid) {
+  const CodingParams& params = fetcher.manifest().params;
+  Bytes expected(params.block_size);
+  while (!fetcher.done()) {
+    OB_TRY(StripeFetcher::Stripe stripe, fetcher.next());
+    for (std::uint32_t i = 0; i < params.n(); ++i) {
+      if (!stripe.present[i]) continue;
+      EXPECT_TRUE(truth.open_slot(cid, i)->read_block(stripe.index, expected));
+      EXPECT_EQ(ByteView(stripe.blocks[i], params.block_size).size(), expected.size());
+      EXPECT_TRUE(std::equal(expected.begin(), expected.end(), stripe.blocks[i]))
+          << "slot " << i << " stripe " << stripe.index << " was handed out wrong";
+    }
+  }
+  return {};
+}
+
+std::vector<std::uint32_t> data_slots(const CodingParams& params) {
+  std::vector<std::uint32_t> slots(params.k);
+  for (std::uint32_t i = 0; i < params.k; ++i) slots[i] = i;
+  return slots;
+}
+
+TEST_F(ExchangeTest, LyingPeersAreDroppedFromBlocksStreamsAndTheirBlocksNeverHandedOut) {
+  Node a(tmp_.path() / "a");
+  Node b(tmp_.path() / "b");
+  Node liar(tmp_.path() / "liar");  // its identity only: it serves A's slots
+  a.serve();
+  const Cid cid = put(a);
+  ASSERT_TRUE(b.fetch(cid, {a.contact()}));
+  b.serve();
+  using Lie = LyingBlocks::Lie;
+  int round = 0;
+  for (Lie lie : {Lie::flipped_byte, Lie::other_slot, Lie::skipped_block, Lie::extra_block, Lie::silence}) {
+    SCOPED_TRACE(static_cast<int>(lie));
+    LyingBlocks service(a.engine().blocks(), a.engine().slots(), lie);
+    auto server = start_server("127.0.0.1:0", service, liar.tls());
+    ASSERT_TRUE(server) << server.error().message;
+    const std::string liar_address = "127.0.0.1:" + std::to_string(server->second);
+    Node c(tmp_.path() / ("c" + std::to_string(round++)));
+    FetchOptions options;
+    options.window = 4;
+    options.deadline = std::chrono::milliseconds(1500);  // for the silent one
+    // The liar first: with equal loads it serves slots 0 and 2, the honest B slots 1 and 3.
+    const std::vector<PeerClient> both{PeerClient::connect(liar.peer_id(), liar_address, c.tls()), c.client_for(b)};
+    auto fetcher = StripeFetcher::open(cid, both, std::nullopt, options);
+    ASSERT_TRUE(fetcher) << fetcher.error().message;
+    ASSERT_TRUE((*fetcher)->plan(data_slots(params_)));
+    auto read = read_all_checked(**fetcher, a.engine().slots(), cid);
+    ASSERT_TRUE(read) << read.error().message;
+    const FetchReport& report = (*fetcher)->report();
+    ASSERT_EQ(report.dropped.size(), 1u);
+    EXPECT_NE(report.dropped[0].find(liar_address), std::string::npos) << report.dropped[0];
+
+    // The liar alone: the transfer fails where it lies, and nothing wrong was handed out before.
+    auto alone = StripeFetcher::open(cid, {PeerClient::connect(liar.peer_id(), liar_address, c.tls())},
+                                     std::nullopt, options);
+    ASSERT_TRUE(alone) << alone.error().message;
+    ASSERT_TRUE((*alone)->plan(data_slots(params_)));
+    auto failed = read_all_checked(**alone, a.engine().slots(), cid);
+    ASSERT_FALSE(failed);
+    EXPECT_EQ(failed.error().code, Errc::unrecoverable) << failed.error().message;
+    server->first->Shutdown(std::chrono::system_clock::now());
+  }
+}
+
+// Time to first byte, without timing: the first stripe is handed out while most of the file has
+// not even been asked for, and no more than the window is ever wanted ahead.
+TEST_F(ExchangeTest, TheFirstStripeIsHandedOutBeforeTheLastIsWanted) {
+  Node a(tmp_.path() / "a");
+  Node c(tmp_.path() / "c");
+  a.serve();
+  const Cid cid = put(a);
+  const std::uint64_t stripes = a.engine().manifest(cid)->stripe_count();
+  ASSERT_GE(stripes, 12u);
+  FetchOptions options;
+  options.window = 2;
+  auto fetcher = StripeFetcher::open(cid, {c.client_for(a)}, std::nullopt, options);
+  ASSERT_TRUE(fetcher) << fetcher.error().message;
+  ASSERT_TRUE((*fetcher)->plan(data_slots(params_)));
+  EXPECT_EQ((*fetcher)->stripes_requested(), 0u);  // nothing moves before the first next()
+  for (std::uint64_t s = 0; s < stripes; ++s) {
+    auto stripe = (*fetcher)->next();
+    ASSERT_TRUE(stripe) << stripe.error().message;
+    EXPECT_EQ(stripe->index, s);
+    EXPECT_TRUE(stripe->complete);
+    EXPECT_LE((*fetcher)->stripes_requested(), s + 1 + options.window) << s;
+    if (s == 0) {
+      EXPECT_LT((*fetcher)->stripes_requested(), stripes);
+    }
+  }
+  EXPECT_TRUE((*fetcher)->done());
+  EXPECT_EQ((*fetcher)->stripes_requested(), stripes);
+  // Only the k data slots moved: no parity, nothing twice.
+  EXPECT_EQ((*fetcher)->report().bytes_received, stripes * params_.k * params_.block_size);
+  EXPECT_EQ((*fetcher)->report().slots_read, (std::vector<std::uint32_t>{0, 1, 2, 3}));
 }
 
 }  // namespace

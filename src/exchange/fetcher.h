@@ -1,20 +1,12 @@
-// The client side of block exchange: fetch a file from peers into the local stores.
+// The client side of block exchange: fetch a file, or some of its slots, from peers into the
+// local stores, and audit a peer's slot.
 //
-// fetch_file() and fetch_slots() share one core and need no key, so a producer, a consumer
-// storing or repairing a slot, or any node can run them:
-//   1. Have() on every peer: who holds the manifest and which slots;
-//   2. the manifest from a peer, checked against the file CID (or the local copy);
-//   3. the slots to read, each slot's index checked against the manifest's slot root: the wanted
-//      slots themselves when at most k are wanted and peers hold them all ("copy"), else k
-//      slots, wanted ones first, then data slots, then parity ("rebuild");
-//   4. windows of stripes: the slots' blocks streamed in parallel, each block checked against
-//      its root; a peer that fails, times out or sends a wrong block is dropped for this
-//      transfer and its slot taken from another peer, or another slot is read instead (a copy
-//      whose slot no peer can give any more turns into a rebuild from that window on);
-//   5. the wanted slots not read rebuilt with Reed-Solomon, every wanted slot's root compared
-//      with the manifest, then the slots published and the manifest stored.
-// Memory: at most k * window blocks in flight and one stripe, plus 32 bytes of index per block
-// of each slot read.
+// fetch_file() and fetch_slots() need no key, so a producer, a consumer storing or repairing a
+// slot, or any node can run them. Both read the file through a StripeFetcher
+// (exchange/stripe_fetcher.h: the slots to read, streams of verified blocks, peers dropped when
+// they fail, lie or stall), rebuild the wanted slots not read with Reed-Solomon, compare every
+// wanted slot's root with the manifest, and only then publish the slots and store the manifest.
+// Memory: the fetcher's window and one rebuild per stripe in it, whatever the file size.
 #pragma once
 
 #include <chrono>
@@ -51,11 +43,13 @@ class PeerClient {
 };
 
 struct FetchOptions {
-  /// Deadline of every call; a peer silent for longer is dropped for this transfer.
+  /// Deadline of every unary call; a Blocks stream that owes blocks and delivers none for this
+  /// long is stalled. Either way the peer is dropped for this transfer.
   std::chrono::milliseconds deadline{10'000};
-  /// Stripes fetched per round; k * window blocks are in memory at once (16 MiB for k = 4 and
-  /// 64 KiB blocks).
-  std::uint32_t window = 64;
+  /// Stripes in flight (wanted from peers and not yet handed on), 1..1024; window × n blocks are
+  /// in memory at once. 0 picks as many as fit in 16 MiB (42 stripes for k = 4, m = 2 and
+  /// 64 KiB blocks), at least 2 and at most 256.
+  std::uint32_t window = 0;
 };
 
 /// What a fetch did.
@@ -66,6 +60,9 @@ struct FetchReport {
   std::uint64_t bytes_received = 0;       ///< block bytes received (excluding indexes)
   std::vector<std::string> dropped;       ///< "address: reason" for each peer dropped
 };
+
+/// An io error naming the peer, the call and gRPC's status, for FetchReport::dropped and messages.
+Error peer_error(const PeerClient& peer, std::string_view what, const grpc::Status& status);
 
 /// Fetches file `cid` from `peers` into `blocks` (manifest) and `slots` (all n slots), or does
 /// nothing if it is already stored. Errors: (not_found) no peer has the manifest;
@@ -78,7 +75,8 @@ Result<FetchReport> fetch_file(const Cid& cid, const std::vector<PeerClient>& pe
 /// Fetches only slots `wanted` of `cid` into `slots`, and the manifest into `blocks` (issue 4:
 /// a consumer storing its slot, or rebuilding a lost one). A wanted slot that a peer holds is
 /// copied from it, each block checked against the slot's verified index; a wanted slot that no
-/// peer holds (or whose holders all fail) is rebuilt from k other slots read from peers. A slot
+/// peer holds (or whose holders all fail) is rebuilt from k other slots read from peers, from
+/// the stripe where its copy stopped. A slot
 /// is published only when its Merkle root matches the manifest; slots already stored are left
 /// as they are (a call that finds all of them and the manifest here reports already_local).
 /// The slots read are reported in slots_read. Memory as fetch_file. Errors: (invalid_argument)

@@ -194,10 +194,34 @@ Result<SlotReader> open_checked_slot(const SlotStore& slots, const Cid& cid, con
 
 }  // namespace
 
+namespace {
+
+// The blocks of a file stored here: one pread a block from each usable slot, data slots first
+// (when they are all intact no decoding is needed), each checked against the slot's index.
+class LocalSlots final : public StripeSource {
+ public:
+  explicit LocalSlots(std::vector<std::optional<SlotReader>> readers) : readers_(std::move(readers)) {}
+  Result<void> fill(std::uint64_t stripe, StripeDecoder& decoder) override {
+    for (std::uint32_t i = 0; i < readers_.size() && !decoder.enough(); ++i) {
+      if (!readers_[i]) continue;
+      auto root = readers_[i]->root_at(stripe);
+      if (!root || !readers_[i]->read_block(stripe, decoder.block(i))) continue;
+      (void)decoder.accept(i, *root);  // a block that fails its check is simply not used
+    }
+    return {};
+  }
+
+ private:
+  std::vector<std::optional<SlotReader>> readers_;  // n entries; empty where unusable
+};
+
+}  // namespace
+
 struct FileReader::State {
   Cid cid;
   Manifest manifest;
-  std::vector<std::optional<SlotReader>> readers;  // n entries; empty where unusable
+  FileMetadata metadata;
+  std::unique_ptr<StripeSource> source;
   StripeDecoder decoder;
   std::uint64_t stripe = 0;     // next stripe to read
   std::uint64_t remaining = 0;  // plaintext bytes not yet handed out
@@ -210,6 +234,8 @@ FileReader::~FileReader() = default;
 
 std::uint64_t FileReader::size() const noexcept { return state_->manifest.original_size; }
 
+const FileMetadata& FileReader::metadata() const noexcept { return state_->metadata; }
+
 bool FileReader::done() const noexcept { return state_->stripe >= state_->manifest.stripe_count(); }
 
 Result<void> FileReader::read_stripe(const ByteSink& sink) {
@@ -218,13 +244,7 @@ Result<void> FileReader::read_stripe(const ByteSink& sink) {
   const CodingParams& params = st.manifest.params;
   StripeDecoder& decoder = st.decoder;
   decoder.reset();
-  // Data slots first: when they are all intact no decoding is needed at all.
-  for (std::uint32_t i = 0; i < params.n() && !decoder.enough(); ++i) {
-    if (!st.readers[i]) continue;
-    auto root = st.readers[i]->root_at(st.stripe);
-    if (!root || !st.readers[i]->read_block(st.stripe, decoder.block(i))) continue;
-    (void)decoder.accept(i, *root);  // a block that fails its check is simply not used
-  }
+  OB_TRY_VOID(st.source->fill(st.stripe, decoder));
   if (!decoder.enough()) {
     return fail(Errc::unrecoverable, "stripe ", st.stripe, " of ", st.cid.to_string(),
                 " has only ", decoder.present_count(), " intact blocks, need ", params.k);
@@ -240,6 +260,16 @@ Result<void> FileReader::read_stripe(const ByteSink& sink) {
   }
   ++st.stripe;
   return {};
+}
+
+Result<FileReader> Engine::make_reader(const Cid& cid, Manifest manifest, const crypto::Key& file_key,
+                                       std::unique_ptr<StripeSource> source, RetrieveReport report) {
+  OB_TRY(FileMetadata metadata, open_metadata(file_key, manifest.encrypted_metadata));
+  OB_TRY(StripeDecoder decoder, StripeDecoder::make(manifest.params, file_key));
+  const std::uint64_t size = manifest.original_size;
+  return FileReader(std::unique_ptr<FileReader::State>(new FileReader::State{
+                        cid, std::move(manifest), std::move(metadata), std::move(source), std::move(decoder), 0, size}),
+                    std::move(report));
 }
 
 Result<FileReader> Engine::begin_retrieve(const Cid& cid) {
@@ -265,11 +295,18 @@ Result<FileReader> Engine::begin_retrieve(const Cid& cid) {
     return fail(Errc::unrecoverable, "only ", params.n() - report.unusable_slots.size(), " of ", params.n(),
                 " slots are usable, need ", params.k, " (", detail, ")");
   }
-  OB_TRY(StripeDecoder decoder, StripeDecoder::make(params, file_key));
-  const std::uint64_t size = manifest.original_size;
-  return FileReader(std::unique_ptr<FileReader::State>(new FileReader::State{
-                        cid, std::move(manifest), std::move(readers), std::move(decoder), 0, size}),
-                    std::move(report));
+  return make_reader(cid, std::move(manifest), file_key, std::make_unique<LocalSlots>(std::move(readers)),
+                     std::move(report));
+}
+
+Result<FileReader> Engine::open_reader(const Cid& cid, ByteView manifest_bytes, std::unique_ptr<StripeSource> source) {
+  OB_TRY(Manifest manifest, Manifest::decode(manifest_bytes));
+  auto file_key = unwrap_file_key(home_.master_secret(), manifest.key);
+  if (!file_key) {
+    return fail(Errc::corrupt, "file ", cid.to_string(), " was not put by this node's owner: its key does not open (",
+                file_key.error().message, ")");
+  }
+  return make_reader(cid, std::move(manifest), *file_key, std::move(source), {});
 }
 
 Result<RetrieveReport> Engine::retrieve(const Cid& cid, const ByteSink& sink, const Progress& progress) {

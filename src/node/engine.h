@@ -6,6 +6,8 @@
 //             per slot, staged) -> manifest -> commit slots -> manifest into the BlockStore
 //   retrieve: BlockStore (manifest) -> SlotReader (verify index, one pread per block)
 //             -> StripeDecoder (verify, rebuild, decrypt) -> sink
+//   a file stored elsewhere (node/network.h): peers' blocks, checked on arrival, take the
+//             SlotReaders' place through a StripeSource; nothing is written here
 //
 // Memory is bounded by one stripe (n * block_size) plus small windows, whatever the file size.
 // A crash at any point leaves either the whole file stored or none of it: slots become visible
@@ -65,6 +67,19 @@ struct RetrieveReport {
 };
 
 class Engine;
+class StripeDecoder;
+
+/// Where a FileReader's encrypted blocks come from: this node's slots (Engine::begin_retrieve)
+/// or peers (Network::open_reader). Used by one thread at a time.
+class StripeSource {
+ public:
+  virtual ~StripeSource() = default;
+  /// Puts the blocks of stripe `stripe` that it can get into `decoder` (reset by the caller) and
+  /// accepts each only once it matched its root: at least k of them, or fewer when no more can
+  /// be had (the reader then reports the stripe unrecoverable). Stripes are asked for in order,
+  /// each once. Errors: the source's own (io, unrecoverable); the reader is then spent.
+  virtual Result<void> fill(std::uint64_t stripe, StripeDecoder& decoder) = 0;
+};
 
 /// A file being stored, fed by pushes (an HTTP body, a socket) or by Engine::store's pull loop.
 /// Bytes go straight into the stripe buffer; each full stripe is encoded and appended to the
@@ -113,6 +128,8 @@ class FileReader {
 
   /// Plaintext bytes of the whole file.
   std::uint64_t size() const noexcept;
+  /// The file's name and media type, decrypted from its manifest.
+  const FileMetadata& metadata() const noexcept;
   /// Plaintext bytes handed to sinks so far.
   std::uint64_t bytes_read() const noexcept { return report_.bytes; }
   /// True when every stripe has been read.
@@ -170,6 +187,12 @@ class Engine {
   /// before the first byte, including (unrecoverable) fewer than k usable slots.
   Result<FileReader> begin_retrieve(const Cid& cid);
 
+  /// Opens a file that is not stored here for reading from `source` (Network::open_reader):
+  /// `manifest_bytes` is its manifest, already checked against `cid` by whoever fetched it. The
+  /// file key is unwrapped with this node's master secret, so only the owner gets a reader.
+  /// Errors (corrupt): the manifest does not decode, or the file is not this owner's; (crypto).
+  Result<FileReader> open_reader(const Cid& cid, ByteView manifest_bytes, std::unique_ptr<StripeSource> source);
+
   /// The stored files, sorted by CID; a file whose manifest cannot be opened is listed with its
   /// CID and stored bytes only. Errors (io).
   Result<std::vector<FileEntry>> list();
@@ -196,6 +219,8 @@ class Engine {
   friend class FileWriter;
   Engine(const Home& home, std::unique_ptr<BlockStore> blocks, SlotStore slots);
   Result<std::pair<Manifest, crypto::Key>> open_file(const Cid& cid);
+  Result<FileReader> make_reader(const Cid& cid, Manifest manifest, const crypto::Key& file_key,
+                                 std::unique_ptr<StripeSource> source, RetrieveReport report);
   const Home& home_;
   std::unique_ptr<BlockStore> blocks_;
   SlotStore slots_;

@@ -5,7 +5,11 @@
 #include <algorithm>
 #include <chrono>
 
+#include <spdlog/spdlog.h>
+
+#include "coding/stripe.h"
 #include "exchange/exchange_service.h"
+#include "exchange/stripe_fetcher.h"
 
 namespace ob {
 
@@ -91,13 +95,7 @@ Result<discovery::PeerRecord> Network::find_peer(const net::PeerId& peer) {
   return dht_->find_peer(peer, options_.lookup_timeout);
 }
 
-Result<exchange::FetchReport> Network::fetch(const Cid& cid, const Progress& progress) {
-  OB_TRY(bool local, engine_.has(cid));
-  if (local) {
-    exchange::FetchReport report;
-    report.already_local = true;
-    return report;
-  }
+Result<std::vector<exchange::PeerClient>> Network::provider_clients(const Cid& cid) {
   std::vector<exchange::PeerClient> peers;
   for (const auto& record : providers(cid)) {
     for (const auto& address : record.addresses) peers.push_back(exchange::PeerClient::connect(record.peer, address, tls_));
@@ -105,11 +103,74 @@ Result<exchange::FetchReport> Network::fetch(const Cid& cid, const Progress& pro
   if (peers.empty()) {
     return fail(Errc::not_found, "file ", cid.to_string(), " is not stored here and no provider of it was found on the network");
   }
+  return peers;
+}
+
+Result<exchange::FetchReport> Network::fetch(const Cid& cid, const Progress& progress) {
+  OB_TRY(bool local, engine_.has(cid));
+  if (local) {
+    exchange::FetchReport report;
+    report.already_local = true;
+    return report;
+  }
+  OB_TRY(std::vector<exchange::PeerClient> peers, provider_clients(cid));
   OB_TRY(exchange::FetchReport report,
          exchange::fetch_file(cid, peers, engine_.blocks(), engine_.slots(), options_.fetch, progress));
   // Seed 004: what a node stores, it announces.
   OB_TRY_VOID(announce(cid));
   return report;
+}
+
+namespace {
+
+// A FileReader's blocks from peers: the decoder rebuilds and decrypts each stripe the fetcher
+// hands out (blocks checked on arrival) where it lies in the fetcher's window, with no copy.
+class NetworkStripes final : public StripeSource {
+ public:
+  explicit NetworkStripes(std::unique_ptr<exchange::StripeFetcher> fetcher) : fetcher_(std::move(fetcher)) {}
+  ~NetworkStripes() override {
+    const exchange::FetchReport& report = fetcher_->report();
+    std::string dropped;
+    for (const std::string& why : report.dropped) dropped += "; " + why;
+    spdlog::info("read {} from the network: {} bytes of blocks, {} peer(s) dropped{}", fetcher_->cid().to_string(),
+                 report.bytes_received, report.dropped.size(), dropped);
+  }
+  exchange::StripeFetcher& fetcher() { return *fetcher_; }
+  Result<void> fill(std::uint64_t stripe, StripeDecoder& decoder) override {
+    OB_TRY(exchange::StripeFetcher::Stripe got, fetcher_->next());
+    if (got.index != stripe) return fail(Errc::internal, "stripe ", got.index, " came when ", stripe, " was asked for");
+    decoder.use_blocks(got.blocks);
+    for (std::size_t i = 0; i < got.blocks.size(); ++i) {
+      if (got.present[i]) (void)decoder.accept_checked(i);
+    }
+    return {};
+  }
+
+ private:
+  std::unique_ptr<exchange::StripeFetcher> fetcher_;
+};
+
+}  // namespace
+
+Result<FileReader> Network::open_reader(const Cid& cid) {
+  OB_TRY(std::vector<exchange::PeerClient> peers, provider_clients(cid));
+  return open_reader(cid, peers);
+}
+
+Result<FileReader> Network::open_reader(const Cid& cid, const std::vector<exchange::PeerClient>& peers) {
+  if (cid.codec() != protocol::kCodecManifest) {
+    return fail(Errc::invalid_argument, cid.to_string(), " is not an Open Bucket file ID");
+  }
+  OB_TRY(std::unique_ptr<exchange::StripeFetcher> fetcher, exchange::StripeFetcher::open(cid, peers, std::nullopt, options_.fetch));
+  auto source = std::make_unique<NetworkStripes>(std::move(fetcher));
+  exchange::StripeFetcher& planned = source->fetcher();
+  const Bytes manifest = planned.manifest_bytes();
+  // The key first: a node that cannot decrypt the file moves none of its blocks.
+  OB_TRY(FileReader reader, engine_.open_reader(cid, manifest, std::move(source)));
+  std::vector<std::uint32_t> data_slots(planned.manifest().params.k);
+  for (std::uint32_t i = 0; i < data_slots.size(); ++i) data_slots[i] = i;
+  OB_TRY_VOID(planned.plan(data_slots));
+  return reader;
 }
 
 }  // namespace ob

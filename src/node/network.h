@@ -1,6 +1,7 @@
 // A node's presence on the network: its BlockExchange server (TLS, pinned peer IDs), its DHT
 // node, and the operations seed 004 asks of a node — announce what it stores, find providers
-// of a CID, fetch a file from them into the local stores (after which it is a provider too).
+// of a CID, fetch a file from them into the local stores (after which it is a provider too), or
+// read a file from them straight into memory, decrypted, without storing it (a download).
 #pragma once
 
 #include <chrono>
@@ -72,6 +73,17 @@ class Network {
   /// announced. Errors (not_found) no provider found or none has it; the fetch's errors.
   Result<exchange::FetchReport> fetch(const Cid& cid, const Progress& progress = {});
 
+  /// Opens file `cid`, stored elsewhere, for reading from its providers (the DHT's and peers
+  /// added with connect()) without storing anything here (issue 12): the reader pulls stripes
+  /// through an exchange::StripeFetcher (the k data slots' blocks, others only when a peer
+  /// fails, lies or stalls; every block checked on arrival; a bounded window of stripes in
+  /// flight) and decodes and decrypts each in memory. Only the file's owner can open it. Errors
+  /// (not_found) no provider found or none has it; (corrupt) the file is not this owner's;
+  /// (unrecoverable) fewer than k slots can be read; the stripes' errors come from read_stripe.
+  Result<FileReader> open_reader(const Cid& cid);
+  /// The same from the peers given (the producer's download names the consumers holding slots).
+  Result<FileReader> open_reader(const Cid& cid, const std::vector<exchange::PeerClient>& peers);
+
   /// Serves the slots of `store` to peers too (the consumer role's SlotStore), beside the
   /// engine's own; nullptr stops serving it. Thread-safe: requests in flight keep the store they
   /// started with alive through the shared_ptr, later requests see the change. Have() reports
@@ -81,6 +93,8 @@ class Network {
  private:
   Network(Engine& engine, const net::Identity& identity, NetworkOptions options);
   Result<Bytes> signed_record() const;
+  /// Clients of every provider of `cid`. Errors (not_found) none found.
+  Result<std::vector<exchange::PeerClient>> provider_clients(const Cid& cid);
   /// The stores the BlockExchange server reads: the engine's, then the consumer's if set.
   std::vector<std::shared_ptr<const SlotStore>> slot_stores() const;
   Engine& engine_;

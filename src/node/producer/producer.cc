@@ -1014,7 +1014,7 @@ Result<void> Producer::download(const FileRef& file, const fs::path& destination
   return {};
 }
 
-Result<void> Producer::fetch_from_consumers(const pb::FileInfo& info) {
+Result<FileReader> Producer::open_from_consumers(const pb::FileInfo& info) {
   if (network_ == nullptr) return fail(Errc::invalid_argument, "this node has no block exchange to fetch with");
   OB_TRY(tracker::TrackerClient * client, tracker_client());
   OB_TRY(Cid cid, Cid::parse(info.file_id()));
@@ -1034,9 +1034,7 @@ Result<void> Producer::fetch_from_consumers(const pb::FileInfo& info) {
     peers.push_back(exchange::PeerClient::connect(*peer, holder.consumer().addresses(0), network_->tls()));
   }
   if (peers.empty()) return fail(Errc::unrecoverable, "no consumer holds a slot of ", info.file_id(), " yet");
-  OB_TRY(exchange::FetchReport report, exchange::fetch_file(cid, peers, engine_.blocks(), engine_.slots()));
-  spdlog::info("producer: fetched {} from {} consumers ({} bytes)", info.file_id(), peers.size(), report.bytes_received);
-  return {};
+  return network_->open_reader(cid, peers);
 }
 
 Result<void> Producer::run_download(const pb::FileInfo& info, const fs::path& destination) {
@@ -1055,15 +1053,8 @@ Result<void> Producer::run_download(const pb::FileInfo& info, const fs::path& de
     }
   } unpin{this, info.file_id()};
   OB_TRY(bool was_local, engine_.has(cid));
-  if (!was_local) OB_TRY_VOID(fetch_from_consumers(info));
-  struct DropFetched {
-    Producer* self;
-    Cid cid;
-    bool active;
-    ~DropFetched() {
-      if (active) (void)self->engine_.remove(cid);
-    }
-  } drop_fetched{this, cid, !was_local};
+  // Not here: read from the consumers, decoded in memory, nothing stored (Network::open_reader).
+  OB_TRY(FileReader reader, was_local ? engine_.begin_retrieve(cid) : open_from_consumers(info));
 
   const fs::path target = destination / download_name(info.path(), info.file_id());
   // Recorded before the temporary file exists: a crash from here on is cleaned up at the next
@@ -1093,8 +1084,7 @@ Result<void> Producer::run_download(const pb::FileInfo& info, const fs::path& de
     OB_TRY_VOID(md5.update(data));
     return out.write(data);
   };
-  OB_TRY(RetrieveReport retrieved, engine_.retrieve(cid, sink));
-  (void)retrieved;
+  while (!reader.done()) OB_TRY_VOID(reader.read_stripe(sink));
   OB_TRY(std::string hash, md5.finish_hex());
   if (!info.hash().empty() && hash != info.hash()) {
     return fail(Errc::corrupt, "MD5 mismatch: ", info.file_id(), " decoded to ", hash, " but was registered as ",

@@ -41,6 +41,7 @@
 
 namespace ob {
 class Engine;
+class FileReader;
 class Network;
 }  // namespace ob
 
@@ -253,7 +254,7 @@ class Producer {
   Result<openbucket::tracker::v1::FileInfo> find_remote(const FileRef& file);
 
   Result<void> run_download(const openbucket::tracker::v1::FileInfo& info, const std::filesystem::path& destination);
-  Result<void> fetch_from_consumers(const openbucket::tracker::v1::FileInfo& info);
+  Result<FileReader> open_from_consumers(const openbucket::tracker::v1::FileInfo& info);
 
   const Home& home_;
   Engine& engine_;
