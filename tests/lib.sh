@@ -48,6 +48,7 @@ files_json() { "$BIN" --home "$WORK/producer" producer ls --json 2>/dev/null; }
 file_is() {
   files_json | jq -e --arg id "$1" --arg st "$2" --argjson a "$3" \
     '.[] | select(.id == $id) | select(.status == $st and .actualAvailability == $a)' >/dev/null
+}
 
 # The test-only npm packages (anvil, ethers, jsQR) that scripts/install-deps.sh installs with
 # `npm ci` into tests/js/node_modules.
