@@ -367,7 +367,13 @@ class GatedServer::Gate {
   /// sending just now).
   void drop(int fd, int status, const std::string& message) {
     Connection connection = release(fd);
-    if (status == 0 || !connection.has_pending()) return;
+    if (status == 0) return;
+    if (!connection.has_pending()) {
+      // Bytes may have arrived that no EPOLLIN of this gate has read yet (a connection dropped
+      // in the round it entered): they too make it a begun request.
+      char peek = 0;
+      if (::recv(fd, &peek, 1, MSG_DONTWAIT | MSG_PEEK) <= 0) return;
+    }
     const std::string reply = closing_reply(status, message);
     [[maybe_unused]] const ssize_t sent = ::send(fd, reply.data(), reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     // Unread bytes at close would make the kernel reset the connection and drop the reply.
