@@ -48,14 +48,16 @@ text_field() { sed -n "s/.*\"$2\":\"\\([^\"]*\\)\".*/\\1/p" "$WORK/$1/daemon.jso
 # api NODE METHOD PATH: curl against NODE's REST API with its token; prints the body.
 api() { curl -s -X "$2" -H "Authorization: Bearer $(cat "$WORK/$1/keys/api.token")" "http://127.0.0.1:$(json_field "$1" apiPort)$3"; }
 stored_on() { "$BIN" --home "$WORK/$1" data ls --json | grep -q "$2"; }
-# pause_download FILE PID: waits (up to 60 s) until the `data get` PID has begun writing FILE (its
-# temporary file beside FILE exists: the headers came and blocks flow), then stops it with SIGSTOP.
+# pause_download FILE PID: waits (up to 60 s) until the `data get` PID has begun writing FILE (an
+# AtomicFile's hidden temporary file, .ob-tmp-*, exists beside it: the headers came and blocks
+# flow), then stops it with SIGSTOP. Each download writes into a directory of its own, so a
+# temporary file left by an earlier, killed download cannot be mistaken for this one's.
 # A stopped reader stops its daemon too once the window fills, so what happens next (a provider
 # killed, the reader killed) happens mid-transfer whatever the machine's speed: a 150 MB file
 # takes far longer than the 10 ms between two looks.
 pause_download() {
   local deadline=$(($(date +%s) + 60))
-  until compgen -G "$1.tmp-*" >/dev/null; do
+  until compgen -G "$(dirname "$1")/.ob-tmp-*" >/dev/null; do
     [ "$(date +%s)" -lt "$deadline" ] || return 1
     sleep 0.01
   done
@@ -138,40 +140,41 @@ rc=$?
 # Killing a provider mid-transfer: with a second provider the download completes from it.
 "$BIN" --home "$WORK/d" network connect "$A_ID" "$A_P2P" >/dev/null
 "$BIN" --home "$WORK/d" network connect "$C_ID" "$C_P2P" >/dev/null
-"$BIN" --home "$WORK/d" data get "$BIG" "$WORK/big-on-d" 2>"$WORK/big-d.err" &
+mkdir -p "$WORK/get1" "$WORK/get3"
+"$BIN" --home "$WORK/d" data get "$BIG" "$WORK/get1/big-on-d" 2>"$WORK/big-d.err" &
 getter=$!
-pause_download "$WORK/big-on-d" "$getter" || bad "D's download did not start"
+pause_download "$WORK/get1/big-on-d" "$getter" || bad "D's download did not start"
 kill -9 "${PIDS[0]}"  # A, the first daemon started, while D is reading from it
 kill -CONT "$getter"
 wait "$getter"
 rc=$?
-[ $rc -eq 0 ] && cmp -s "$WORK/big" "$WORK/big-on-d" && ok ||
+[ $rc -eq 0 ] && cmp -s "$WORK/big" "$WORK/get1/big-on-d" && ok ||
   bad "D completes the download from C after A was killed mid-transfer (exit $rc: $(cat "$WORK/big-d.err"))"
 grep -q "read $BIG from the network: [0-9]* bytes of blocks, [1-9] peer(s) dropped" "$WORK/d.log" && ok ||
   bad "D read from A, dropped it when it died and went on: $(grep "read $BIG" "$WORK/d.log")"
 ! stored_on d "$BIG" && ok || bad "a download stores nothing on D"
 
 # The downloader killed mid-download: nothing under the destination's name.
-rm -f "$WORK/big-on-d"
-"$BIN" --home "$WORK/d" data get "$BIG" "$WORK/big-on-d" 2>/dev/null &
+mkdir -p "$WORK/get2"
+"$BIN" --home "$WORK/d" data get "$BIG" "$WORK/get2/big-on-d" 2>/dev/null &
 getter=$!
-pause_download "$WORK/big-on-d" "$getter" || bad "D's second download did not start"
+pause_download "$WORK/get2/big-on-d" "$getter" || bad "D's second download did not start"
 kill -9 "$getter"
 wait "$getter" 2>/dev/null
-[ ! -e "$WORK/big-on-d" ] && ok || bad "a download killed mid-way left $WORK/big-on-d"
+[ ! -e "$WORK/get2/big-on-d" ] && ok || bad "a download killed mid-way left $WORK/get2/big-on-d"
 
 # Killing the only provider: a clear error within the deadline, never a hang, nothing written.
 head -c 150000000 /dev/urandom >"$WORK/big2"
 BIG2=$("$BIN" --home "$WORK/c" data put --k 4 --m 2 "$WORK/big2") && ok || bad "put a second big file on C only"
 start_time=$(date +%s)
-"$BIN" --home "$WORK/d" data get "$BIG2" "$WORK/big2-on-d" 2>"$WORK/big2-d.err" &
+"$BIN" --home "$WORK/d" data get "$BIG2" "$WORK/get3/big2-on-d" 2>"$WORK/big2-d.err" &
 getter=$!
-pause_download "$WORK/big2-on-d" "$getter" || bad "D's download of the second file did not start"
+pause_download "$WORK/get3/big2-on-d" "$getter" || bad "D's download of the second file did not start"
 kill -9 "${PIDS[2]}"  # C, while D is reading from it
 kill -CONT "$getter"
 wait "$getter"
 rc=$?
-[ $rc -ne 0 ] && [ ! -e "$WORK/big2-on-d" ] && [ $(( $(date +%s) - start_time )) -lt 60 ] && [ -s "$WORK/big2-d.err" ] && ok ||
+[ $rc -ne 0 ] && [ ! -e "$WORK/get3/big2-on-d" ] && [ $(( $(date +%s) - start_time )) -lt 60 ] && [ -s "$WORK/big2-d.err" ] && ok ||
   bad "the only provider killed mid-transfer: exit $rc after $(( $(date +%s) - start_time )) s: $(cat "$WORK/big2-d.err")"
 
 echo "network: $passed passed, $failed failed"
