@@ -338,30 +338,30 @@ std::span<const RestServer::Impl::Route> RestServer::Impl::builtin_routes() {
   static constexpr auto handled = HandlerResponse::Handled;
   // The order is the listing's (GET /v1/debug/routes) and the Allow header's.
   static constexpr Route kRoutes[] = {
-      {"GET", "/v1/data", [](Impl& s, const Request&, Response& res, S) { return s.list_files(res), handled; }},
+      {"GET", "/v1/data", [](Impl& s, const Request&, Response& res, S) { s.list_files(res); return handled; }},
       {"POST", "/v1/data", [](Impl&, const Request& req, Response& res, S) { return upload_precheck(req, res); }},
       {"GET", "/v1/data/{cid}",
-       [](Impl& s, const Request& req, Response& res, S cid) { return s.download(req, res, cid, false), handled; }},
-      {"DELETE", "/v1/data/{cid}", [](Impl& s, const Request&, Response& res, S cid) { return s.remove(res, cid), handled; }},
+       [](Impl& s, const Request& req, Response& res, S cid) { s.download(req, res, cid, false); return handled; }},
+      {"DELETE", "/v1/data/{cid}", [](Impl& s, const Request&, Response& res, S cid) { s.remove(res, cid); return handled; }},
       {"GET", "/v1/data/{cid}/network/stream",
-       [](Impl& s, const Request& req, Response& res, S cid) { return s.download(req, res, cid, true), handled; }},
+       [](Impl& s, const Request& req, Response& res, S cid) { s.download(req, res, cid, true); return handled; }},
       {"POST", "/v1/data/{cid}/network",
        [](Impl& s, const Request& req, Response& res, S cid) {
          s.fetch_from_network(res, cid);
          close_if_body_unread(req, res);
          return handled;
        }},
-      {"GET", "/v1/space", [](Impl& s, const Request&, Response& res, S) { return s.space(res), handled; }},
-      {"GET", "/v1/debug/info", [](Impl& s, const Request&, Response& res, S) { return s.debug_info(res), handled; }},
-      {"GET", "/v1/debug/routes", [](Impl& s, const Request&, Response& res, S) { return s.list_routes(res), handled; }},
-      {"GET", "/metrics", [](Impl& s, const Request&, Response& res, S) { return s.metrics_page(res), handled; }},
-      {"GET", "/v1/peers", [](Impl& s, const Request&, Response& res, S) { return s.peers(res), handled; }},
+      {"GET", "/v1/space", [](Impl& s, const Request&, Response& res, S) { s.space(res); return handled; }},
+      {"GET", "/v1/debug/info", [](Impl& s, const Request&, Response& res, S) { s.debug_info(res); return handled; }},
+      {"GET", "/v1/debug/routes", [](Impl& s, const Request&, Response& res, S) { s.list_routes(res); return handled; }},
+      {"GET", "/metrics", [](Impl& s, const Request&, Response& res, S) { s.metrics_page(res); return handled; }},
+      {"GET", "/v1/peers", [](Impl& s, const Request&, Response& res, S) { s.peers(res); return handled; }},
       {"GET", "/v1/peers/{peerId}",
-       [](Impl& s, const Request&, Response& res, S peer) { return s.find_peer(res, peer), handled; }},
+       [](Impl& s, const Request&, Response& res, S peer) { s.find_peer(res, peer); return handled; }},
       {"GET", "/v1/connect/{peerId}",
-       [](Impl& s, const Request& req, Response& res, S peer) { return s.connect_peer(req, res, peer), handled; }},
+       [](Impl& s, const Request& req, Response& res, S peer) { s.connect_peer(req, res, peer); return handled; }},
       {"GET", "/v1/providers/{cid}",
-       [](Impl& s, const Request&, Response& res, S cid) { return s.providers(res, cid), handled; }},
+       [](Impl& s, const Request&, Response& res, S cid) { s.providers(res, cid); return handled; }},
   };
   return kRoutes;
 }
