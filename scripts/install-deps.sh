@@ -31,6 +31,7 @@ PACKAGES=(
   # the Debian package (scripts/package.sh, tests/package_test.sh)
   help2man               # the man page, from --help
   lintian fakeroot       # checks the package; builds it with files owned by root
+  debootstrap            # a clean Debian root to install the package into (scripts/install-test.sh)
 )
 
 missing=()
