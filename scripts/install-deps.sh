@@ -28,6 +28,10 @@ PACKAGES=(
   curl jq                # tests/*.sh talk to daemons with them
   libclang-rt-14-dev     # libFuzzer runtime (libclang_rt.fuzzer) for scripts/fuzz.sh; no clang needed
   nodejs                 # the contract's compiler (solc-js), its tests (anvil, ethers) and bench/gas.sh
+  # the Debian package (scripts/package.sh, tests/package_test.sh)
+  help2man               # the man page, from --help
+  lintian fakeroot       # checks the package; builds it with files owned by root
+  debootstrap            # a clean Debian root to install the package into (scripts/install-test.sh)
 )
 
 missing=()

@@ -93,10 +93,24 @@ expect_fail "no home" 1 "not initialised" -- "$BIN" --home "$WORK/nowhere" data 
 [ ! -d "$OPEN_BUCKET_HOME/slots/$cid" ] && ok || bad "rm left slots behind"
 
 # --- help exists for every command ---
-for cmd in "" "init" "data" "data put" "data get" "data ls" "data rm" "data verify" "data damage"; do
+for cmd in "" "init" "data" "data put" "data get" "data ls" "data rm" "data verify" "data damage" \
+  "producer" "producer upload" "consumer" "consumer config" "wallet" "wallet send" "nodes" "network" "tracker" "demo"; do
   # shellcheck disable=SC2086
   "$BIN" $cmd --help | grep -q "Usage" && ok || bad "--help for '$cmd'"
 done
+
+# --- exit codes are the same in every command group (docs/cli.md "Exit codes") ---
+"$BIN" --version | grep -q "^open-bucket " && ok || bad "--version"
+for cmd in "" "producer" "consumer" "wallet" "nodes" "network" "consumer frobnicate" "wallet send --frobnicate" \
+  "producer upload" "data get" "nodes resize 1" "data put --k two $WORK/one"; do
+  # shellcheck disable=SC2086
+  usage=$("$BIN" $cmd 2>&1 >/dev/null)
+  rc=$?
+  [ $rc -eq 2 ] && printf '%s' "$usage" | grep -q -- "--help" && ok || bad "usage error '$cmd': exit $rc ($usage)"
+done
+expect_fail "no daemon for consumer slots" 1 "daemon" -- "$BIN" consumer slots
+expect_fail "wallet send to a bad address" 1 "address" -- "$BIN" wallet send --to 0x12 --amount 1
+expect_fail "unknown peer ID" 1 "peer" -- "$BIN" network find not-a-peer
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

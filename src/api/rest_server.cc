@@ -10,7 +10,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <regex>
+#include <span>
 #include <thread>
 
 #include "api/gated_server.h"
@@ -212,7 +212,25 @@ struct RestServer::Impl {
 
   void install();
   bool authorized(const Request& req) const;
+  /// A route the server serves itself (the roles' JsonRoutes come from the config). `path` as
+  /// JsonRoute's: exact, or with one "{name}" segment, which `handle` receives.
+  struct Route {
+    const char* method;
+    const char* path;
+    HandlerResponse (*handle)(Impl&, const Request&, Response&, const std::string& segment);
+  };
+  /// Every built-in route, in one table: dispatch, 405's Allow and GET /v1/debug/routes read it,
+  /// so a route cannot be served without being listed.
+  static std::span<const Route> builtin_routes();
+  /// Authentication passed: dispatches to the route of `req`'s method and path, or answers 404
+  /// (unknown path) or 405 (known path, other method; Allow lists the path's methods).
   HandlerResponse route(const Request& req, Response& res);
+  /// POST /v1/data before cpp-httplib reads the body: 411 without a length, 415 for multipart.
+  static HandlerResponse upload_precheck(const Request& req, Response& res);
+  /// A role's JSON route before cpp-httplib reads the body: 413 over 1 MiB, 411 when chunked.
+  static HandlerResponse json_precheck(const Request& req, Response& res);
+  /// GET /v1/debug/routes: [{"method", "path"}] of every route served, built-in and the roles'.
+  void list_routes(Response& res);
   void serve_json(const JsonRoute& route, const Request& req, Response& res);
   void metrics_page(Response& res);
 
@@ -315,118 +333,101 @@ void RestServer::Impl::install() {
   });
 }
 
+std::span<const RestServer::Impl::Route> RestServer::Impl::builtin_routes() {
+  using S = const std::string&;
+  static constexpr auto handled = HandlerResponse::Handled;
+  // The order is the listing's (GET /v1/debug/routes) and the Allow header's.
+  static constexpr Route kRoutes[] = {
+      {"GET", "/v1/data", [](Impl& s, const Request&, Response& res, S) { s.list_files(res); return handled; }},
+      {"POST", "/v1/data", [](Impl&, const Request& req, Response& res, S) { return upload_precheck(req, res); }},
+      {"GET", "/v1/data/{cid}",
+       [](Impl& s, const Request& req, Response& res, S cid) { s.download(req, res, cid, false); return handled; }},
+      {"DELETE", "/v1/data/{cid}", [](Impl& s, const Request&, Response& res, S cid) { s.remove(res, cid); return handled; }},
+      {"GET", "/v1/data/{cid}/network/stream",
+       [](Impl& s, const Request& req, Response& res, S cid) { s.download(req, res, cid, true); return handled; }},
+      {"POST", "/v1/data/{cid}/network",
+       [](Impl& s, const Request& req, Response& res, S cid) {
+         s.fetch_from_network(res, cid);
+         close_if_body_unread(req, res);
+         return handled;
+       }},
+      {"GET", "/v1/space", [](Impl& s, const Request&, Response& res, S) { s.space(res); return handled; }},
+      {"GET", "/v1/debug/info", [](Impl& s, const Request&, Response& res, S) { s.debug_info(res); return handled; }},
+      {"GET", "/v1/debug/routes", [](Impl& s, const Request&, Response& res, S) { s.list_routes(res); return handled; }},
+      {"GET", "/metrics", [](Impl& s, const Request&, Response& res, S) { s.metrics_page(res); return handled; }},
+      {"GET", "/v1/peers", [](Impl& s, const Request&, Response& res, S) { s.peers(res); return handled; }},
+      {"GET", "/v1/peers/{peerId}",
+       [](Impl& s, const Request&, Response& res, S peer) { s.find_peer(res, peer); return handled; }},
+      {"GET", "/v1/connect/{peerId}",
+       [](Impl& s, const Request& req, Response& res, S peer) { s.connect_peer(req, res, peer); return handled; }},
+      {"GET", "/v1/providers/{cid}",
+       [](Impl& s, const Request&, Response& res, S cid) { s.providers(res, cid); return handled; }},
+  };
+  return kRoutes;
+}
+
+HandlerResponse RestServer::Impl::upload_precheck(const Request& req, Response& res) {
+  // HTTP/1.1 gives such a request no body; cpp-httplib would wait for the connection to end.
+  if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
+    reply_error(res, 411, "an upload needs a Content-Length or a chunked body");
+    return HandlerResponse::Handled;
+  }
+  if (req.is_multipart_form_data()) {
+    reply_error(res, 415, "send the file as the raw request body, not as multipart/form-data");
+    close_if_body_unread(req, res);
+    return HandlerResponse::Handled;
+  }
+  return HandlerResponse::Unhandled;  // on to the streaming upload handler
+}
+
+HandlerResponse RestServer::Impl::json_precheck(const Request& req, Response& res) {
+  if (req.has_header("Content-Length")) {
+    const std::string length = req.get_header_value("Content-Length");
+    std::uint64_t bytes = 0;
+    const auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), bytes);
+    if (ec != std::errc() || end != length.data() + length.size() || bytes > kMaxJsonBody) {
+      reply_error(res, 413, "a request body is at most 1 MiB of JSON");
+      close_if_body_unread(req, res);
+      return HandlerResponse::Handled;
+    }
+  } else if (req.has_header("Transfer-Encoding")) {
+    reply_error(res, 411, "send the JSON body with a Content-Length");
+    close_if_body_unread(req, res);
+    return HandlerResponse::Handled;
+  }
+  return HandlerResponse::Unhandled;  // on to serve_json, once cpp-httplib has read the body
+}
+
 HandlerResponse RestServer::Impl::route(const Request& req, Response& res) {
-  static const std::regex kFile(R"(/v1/data/([^/]+))");
-  static const std::regex kNetworkStream(R"(/v1/data/([^/]+)/network/stream)");
-  static const std::regex kNetwork(R"(/v1/data/([^/]+)/network)");
   const std::string method = req.method == "HEAD" ? "GET" : req.method;
-  auto not_allowed = [&](const char* allow) {
+  std::string allow;  // the methods of the routes whose path matches, for a 405
+  const auto also_allow = [&](const std::string& m) { allow += (allow.empty() ? "" : ", ") + m; };
+  for (const Route& r : builtin_routes()) {
+    const auto segment = match_route(r.path, req.path);
+    if (!segment) continue;
+    if (method == r.method) return r.handle(*this, req, res, *segment);
+    also_allow(r.method);
+  }
+  for (const JsonRoute& r : config.routes) {
+    if (!match_route(r.path, req.path)) continue;
+    if (method == r.method) return json_precheck(req, res);
+    also_allow(r.method);
+  }
+  if (!allow.empty()) {
     res.set_header("Allow", allow);
     reply_error(res, 405, "method " + req.method + " is not allowed on " + req.path + " (allowed: " + allow + ")");
-    close_if_body_unread(req, res);
-    return HandlerResponse::Handled;
-  };
-  std::smatch match;
-  if (req.path == "/v1/data") {
-    if (method == "GET") {
-      list_files(res);
-      return HandlerResponse::Handled;
-    }
-    if (method != "POST") return not_allowed("GET, POST");
-    // HTTP/1.1 gives such a request no body; cpp-httplib would wait for the connection to end.
-    if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
-      reply_error(res, 411, "an upload needs a Content-Length or a chunked body");
-      return HandlerResponse::Handled;
-    }
-    if (req.is_multipart_form_data()) {
-      reply_error(res, 415, "send the file as the raw request body, not as multipart/form-data");
-      close_if_body_unread(req, res);
-      return HandlerResponse::Handled;
-    }
-    return HandlerResponse::Unhandled;  // on to the streaming upload handler
+  } else {
+    reply_error(res, 404, "no such endpoint: " + req.path);
   }
-  if (std::regex_match(req.path, match, kFile)) {
-    if (method == "GET") {
-      download(req, res, match[1], false);
-    } else if (method == "DELETE") {
-      remove(res, match[1]);
-    } else {
-      return not_allowed("GET, DELETE");
-    }
-    return HandlerResponse::Handled;
-  }
-  if (std::regex_match(req.path, match, kNetworkStream)) {
-    if (method != "GET") return not_allowed("GET");
-    download(req, res, match[1], true);
-    return HandlerResponse::Handled;
-  }
-  if (std::regex_match(req.path, match, kNetwork)) {
-    if (method != "POST") return not_allowed("POST");
-    fetch_from_network(res, match[1]);
-    close_if_body_unread(req, res);
-    return HandlerResponse::Handled;
-  }
-  struct Simple {
-    const char* path;
-    void (Impl::*handler)(Response&);
-  };
-  static constexpr Simple kSimple[] = {
-      {"/v1/space", &Impl::space}, {"/v1/debug/info", &Impl::debug_info}, {"/metrics", &Impl::metrics_page}};
-  for (const Simple& s : kSimple) {
-    if (req.path != s.path) continue;
-    if (method != "GET") return not_allowed("GET");
-    (this->*s.handler)(res);
-    return HandlerResponse::Handled;
-  }
-  static const std::regex kConnect(R"(/v1/connect/([^/]+))");
-  static const std::regex kPeer(R"(/v1/peers/([^/]+))");
-  static const std::regex kProviders(R"(/v1/providers/([^/]+))");
-  if (req.path == "/v1/peers") {
-    if (method != "GET") return not_allowed("GET");
-    peers(res);
-    return HandlerResponse::Handled;
-  }
-  if (std::regex_match(req.path, match, kPeer)) {
-    if (method != "GET") return not_allowed("GET");
-    find_peer(res, match[1]);
-    return HandlerResponse::Handled;
-  }
-  if (std::regex_match(req.path, match, kConnect)) {
-    if (method != "GET") return not_allowed("GET");
-    connect_peer(req, res, match[1]);
-    return HandlerResponse::Handled;
-  }
-  if (std::regex_match(req.path, match, kProviders)) {
-    if (method != "GET") return not_allowed("GET");
-    providers(res, match[1]);
-    return HandlerResponse::Handled;
-  }
-  if (auto known = std::ranges::find_if(config.routes, [&](const JsonRoute& r) { return match_route(r.path, req.path).has_value(); });
-      known != config.routes.end()) {
-    if (std::ranges::none_of(config.routes, [&](const JsonRoute& r) {
-          return match_route(r.path, req.path) && r.method == method;
-        })) {
-      return not_allowed(known->method.c_str());
-    }
-    if (req.has_header("Content-Length")) {
-      const std::string length = req.get_header_value("Content-Length");
-      std::uint64_t bytes = 0;
-      const auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), bytes);
-      if (ec != std::errc() || end != length.data() + length.size() || bytes > kMaxJsonBody) {
-        reply_error(res, 413, "a request body is at most 1 MiB of JSON");
-        close_if_body_unread(req, res);
-        return HandlerResponse::Handled;
-      }
-    } else if (req.has_header("Transfer-Encoding")) {
-      reply_error(res, 411, "send the JSON body with a Content-Length");
-      close_if_body_unread(req, res);
-      return HandlerResponse::Handled;
-    }
-    return HandlerResponse::Unhandled;  // on to serve_json, once cpp-httplib has read the body
-  }
-  reply_error(res, 404, "no such endpoint: " + req.path);
   close_if_body_unread(req, res);
   return HandlerResponse::Handled;
+}
+
+void RestServer::Impl::list_routes(Response& res) {
+  nlohmann::json routes = nlohmann::json::array();
+  for (const Route& r : builtin_routes()) routes.push_back({{"method", r.method}, {"path", r.path}});
+  for (const JsonRoute& r : config.routes) routes.push_back({{"method", r.method}, {"path", r.path}});
+  reply_json(res, 200, routes);
 }
 
 void RestServer::Impl::serve_json(const JsonRoute& r, const Request& req, Response& res) {

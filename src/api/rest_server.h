@@ -7,7 +7,9 @@
 //   GET    /v1/data/{cid}/network/stream   the same, read from providers when not held (nothing stored)
 //   POST   /v1/data/{cid}/network          fetches it into the local store in the background
 //   DELETE /v1/data/{cid}                  204
-//   GET    /v1/space, /v1/peers, /v1/debug/info
+//   GET    /v1/space, /v1/peers, /v1/debug/info, /v1/debug/routes (every route served), /metrics
+//
+// docs/openapi.yaml describes every route (tests/openapi_test.sh checks it against a daemon).
 //
 // Request and response bodies stream straight between the socket and the engine: an upload is
 // pushed into a FileWriter as it arrives and a download is pulled from a FileReader one stripe

@@ -17,8 +17,17 @@
 
 namespace ob::cli {
 
+// Exit codes of every command (docs/cli.md "Exit codes"); 0 is success.
+/// The command failed (bad input, a file not found, the node's, tracker's or chain's trouble):
+/// one line "open-bucket: <message>" on stderr, and nothing stored was changed.
 inline constexpr int kExitError = 1;
+/// The command line itself is wrong: an unknown command or option, a missing argument or
+/// subcommand (CLI11's message and "Run with --help" on stderr).
 inline constexpr int kExitUsage = 2;
+/// `data verify`: some slots are missing or damaged, but every stripe still has k intact blocks.
+inline constexpr int kExitDamaged = 3;
+/// `data verify`: some stripe has fewer than k intact blocks; the file cannot be read back.
+inline constexpr int kExitUnrecoverable = 4;
 
 /// Runs the parsed subcommand of a group and returns its exit code; nullopt when none of the
 /// group's subcommands was parsed.

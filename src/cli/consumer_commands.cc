@@ -172,7 +172,7 @@ int cmd_slots(const std::optional<std::string>& home, bool json) {
 }  // namespace
 
 CommandRunner add_consumer_commands(CLI::App& app, const std::optional<std::string>& home) {
-  auto* consumer = app.add_subcommand("consumer", "Store slots of others' files for the network (seed 000 Consumer)");
+  auto* consumer = app.add_subcommand("consumer", "Consumer: lend disk space to the network by storing slots of other people's files");
   consumer->require_subcommand(1);
 
   auto start_json = std::make_shared<bool>(false);

@@ -182,7 +182,7 @@ int cmd_init(const std::optional<std::string>& home_flag, InitOptions options) {
 CommandRunner add_init_command(CLI::App& app, const std::optional<std::string>& home) {
   auto options = std::make_shared<InitOptions>();
   auto* init = app.add_subcommand(
-      "init", "Set up this node: its home, keys and config.toml (seed 000 Init); asks on a terminal unless -d");
+      "init", "Init: set up this node (its home, keys and config.toml); asks on a terminal unless -d");
   init->add_flag("--force", options->force, "Rewrite an existing config.toml (the keys are always kept)");
   init->add_flag("-d,--detach", options->detach, "Ask nothing; take every answer from flags or defaults");
   init->add_option("--tracker", options->tracker, "Tracker address, PEERID@host:port");

@@ -28,9 +28,6 @@
 namespace ob::cli {
 namespace {
 
-constexpr int kExitDamaged = 3;
-constexpr int kExitUnrecoverable = 4;
-
 /// An opened node: its home, and either a client of its running daemon or the engine itself.
 struct Opened {
   std::unique_ptr<Home> home;
@@ -487,6 +484,6 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     // Only allocation failure and library bugs get here; say so rather than abort.
     std::cerr << "open-bucket: internal error: " << e.what() << "\n";
-    return 1;
+    return ob::cli::kExitError;
   }
 }

@@ -610,7 +610,7 @@ int cmd_supervise(const std::optional<std::string>& home_flag) {
 
 CommandRunner add_nodes_commands(CLI::App& app, const std::optional<std::string>& home) {
   auto* nodes = app.add_subcommand(
-      "nodes", "Run a fleet of consumer nodes on this machine under a supervisor (seed 002), in <home>/nodes/");
+      "nodes", "Run a fleet of storage nodes (consumers) on this machine under a supervisor, in <home>/nodes/");
   nodes->require_subcommand(1);
 
   auto create_options = std::make_shared<CreateOptions>();

@@ -254,7 +254,7 @@ int cmd_config(const std::optional<std::string>& home_flag, ProducerFlags f) {
 
 CommandRunner add_producer_commands(CLI::App& app, const std::optional<std::string>& home) {
   auto f = std::make_shared<ProducerFlags>();
-  auto* producer = app.add_subcommand("producer", "Put files into the network and get them back (seed 000 Producer)");
+  auto* producer = app.add_subcommand("producer", "Producer: put your files into the network, list them and get them back");
   producer->require_subcommand(1);
 
   auto* start = producer->add_subcommand("start", "Start the producer: watch the Producer directory and upload its files");
