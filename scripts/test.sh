@@ -19,14 +19,14 @@ ctest --test-dir build --output-on-failure -j "$JOBS"
 
 echo "== build (ASan + UBSan)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DOB_SANITIZE=ON -DOB_BENCHMARKS=OFF -DOB_WERROR=ON >/dev/null
-ninja -C build-asan -j "$JOBS" unit_tests open-bucket
+ninja -C build-asan -j "$JOBS" unit_tests open-bucket fake_consumer
 echo "== tests under ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$JOBS"
 
 echo "== build (ThreadSanitizer)"
 cmake -S . -B build-tsan -G Ninja -DOB_TSAN=ON -DOB_BENCHMARKS=OFF -DOB_WERROR=ON >/dev/null
-ninja -C build-tsan -j "$JOBS" unit_tests open-bucket
+ninja -C build-tsan -j "$JOBS" unit_tests open-bucket fake_consumer
 echo "== tests under ThreadSanitizer"
 # Every test, not only the threaded parts': the build is the cost (~10 CPU-minutes); the whole
 # suite runs in about a minute on 2 cores, no longer than the REST, network and role tests
