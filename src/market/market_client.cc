@@ -317,8 +317,12 @@ Result<chain::Receipt> MarketClient::send_checked(const wallet::PrivateKey& key,
   OB_TRY_VOID(simulate());
   auto sent = chain_.send_transaction(key, to, value, data);
   if (!sent) {
-    // The chain may have moved between the simulation and the block: say why if it can tell.
-    if (auto again = simulate(); !again) return std::unexpected(again.error());
+    // Refused or reverted after all: the chain may have moved since the simulation, so ask
+    // again for the reason. Not after an io error (no receipt in time, the node gone): the
+    // transaction may still be mined, and a fresh simulation would describe a different state.
+    if (sent.error().code != Errc::io) {
+      if (auto again = simulate(); !again) return std::unexpected(again.error());
+    }
     return std::unexpected(prefixed(sent.error(), what));
   }
   return sent->receipt;
@@ -367,7 +371,12 @@ Result<U256> MarketClient::request_storage(const wallet::PrivateKey& key, const 
                                       std::uint64_t{ask.proof_probability},
                                       ask.placer};
   const std::vector<Value> args{hash_bytes(nonce), ask_value};
-  OB_TRY_VOID(transact(key, "requestStorage", args, escrow));
+  if (auto sent = transact(key, "requestStorage", args, escrow); !sent) {
+    // A transaction whose receipt did not come in time may have been mined all the same.
+    auto mined = request_id_of(key.address(), nonce);
+    if (mined && !mined->is_zero()) return *mined;
+    return std::unexpected(sent.error());
+  }
   OB_TRY(U256 id, request_id_of(key.address(), nonce));
   if (id.is_zero()) return fail(Errc::corrupt, "requestStorage was mined but the market knows no request for its nonce");
   return id;

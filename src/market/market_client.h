@@ -158,7 +158,8 @@ class MarketClient {
   /// Opens a storage request with `nonce`, escrowing ask.escrow() from `key`, and returns its
   /// ID. Idempotent: when `key`'s address already opened a request with `nonce` (a resend after
   /// a lost reply or a restart), returns that one's ID and sends nothing, so a client is never
-  /// charged twice.
+  /// charged twice; and when sending fails (say, no receipt in time) it looks again, so a
+  /// request mined after all is returned rather than reported failed.
   Result<wallet::U256> request_storage(const wallet::PrivateKey& key, const wallet::Hash32& nonce,
                                        const StorageAsk& ask);
   /// Fills a slot with `collateral` wei, the placer's `permit` and a proof for the current period.
