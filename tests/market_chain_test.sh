@@ -8,6 +8,8 @@
 #   - every bad start (no --market/--deploy-market, both, a wrong passphrase, an unknown account,
 #     an address with no contract, a node that is down) says one clear line, exits non-zero and
 #     deploys nothing (the deployer's nonce is unchanged)
+#   - market requests|request show a storage request that ethers opened (state, slots, escrow,
+#     the escrow matching the contract's balance), and refuse bad input in one line
 # Usage: market_chain_test.sh PATH/TO/open-bucket
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -108,6 +110,47 @@ check "a restarted tracker reuses the market it deployed" \
   [ "$(jq -r .market.address "$WORK/tracker/tracker.json")" = "$MARKET" ]
 check "and deploys nothing" [ "$(nonce_of "$PLACER")" = "$deployer_nonce" ]
 stop_tracker
+
+# --- market requests|request read the chain: a request opened by ethers, independently ---------
+ARTIFACT="$(cd "$(dirname "$0")/.." && pwd)/contracts/artifacts/StorageMarket.json"
+CLIENT_KEY=0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a  # anvil account 2
+(cd "$JS_DIR" && node --input-type=module -e "
+  import { ethers } from 'ethers';
+  import { readFileSync } from 'node:fs';
+  const { abi } = JSON.parse(readFileSync('$ARTIFACT'));
+  const wallet = new ethers.Wallet('$CLIENT_KEY', new ethers.JsonRpcProvider('$ANVIL_URL'));
+  const market = new ethers.Contract('$MARKET', abi, wallet);
+  const ask = { manifestCid: '0x01551220' + 'ab'.repeat(32), datasetRoot: '0x' + '11'.repeat(32), n: 3, k: 2,
+    blockSize: 2048, slotSize: 6144, duration: 3600, expiry: 600, pricePerByteSecond: 1000n, collateralPerByte: 10n,
+    proofProbability: 4, placer: '$PLACER' };
+  const escrow = 3n * 6144n * 3600n * 1000n;
+  await (await market.requestStorage(ethers.id('ethers request'), ask, { value: escrow })).wait();
+") >"$WORK/ethers.out" 2>&1 || bad "ethers opens a storage request: $(cat "$WORK/ethers.out")"
+market_cli() { "$BIN" --home "$WORK/tracker" market "$@" --rpc "$ANVIL_URL" --market "$MARKET"; }
+market_cli request 1 --json >"$WORK/request.json" 2>"$WORK/request.err" || bad "market request 1: $(cat "$WORK/request.err")"
+json_has() { jq -e "$@" >/dev/null; }
+check "market request shows the request ethers opened" json_has --arg p "$PLACER" '.requestId == "1" and .state == "New"
+  and .n == 3 and .k == 2 and .filled == 0 and .placer == $p and .escrowWei == "66355200000"
+  and .slotSize == 6144 and (.slots | length) == 3 and all(.slots[]; .state == "Free" and .host == null)' "$WORK/request.json"
+check "the escrow it shows is what the contract holds (eth_getBalance)" \
+  [ "$(($(rpc "$ANVIL_URL" eth_getBalance "[\"$MARKET\",\"latest\"]" | jq -r .)))" = 66355200000 ]
+check "market requests lists it" [ "$(market_cli requests --json | jq -r '.[0].manifestCid')" = \
+  "$(jq -r .manifestCid "$WORK/request.json")" ]
+market_refuses() {
+  local name=$1 expected=$2
+  shift 2
+  if "$BIN" --home "$WORK/tracker" market "$@" >/dev/null 2>"$WORK/refused.err"; then
+    bad "$name: accepted"
+  elif grep -q -- "$expected" "$WORK/refused.err" && [ "$(grep -c . "$WORK/refused.err")" -eq 1 ]; then
+    ok
+  else
+    bad "$name: $(cat "$WORK/refused.err")"
+  fi
+}
+market_refuses "an unknown request" "RequestNotFound(requestId: 9)" request 9 --rpc "$ANVIL_URL" --market "$MARKET"
+market_refuses "a request ID that is not one" "not a request ID: 0x1" request 0x1 --rpc "$ANVIL_URL" --market "$MARKET"
+market_refuses "an address without the market" "no StorageMarket at" requests --rpc "$ANVIL_URL" --market "$PLACER"
+market_refuses "a node that is down" "cannot reach the Ethereum node" requests --rpc http://127.0.0.1:1 --market "$MARKET"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

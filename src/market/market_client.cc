@@ -444,6 +444,11 @@ Result<MarketParams> MarketClient::params() {
   return p;
 }
 
+Result<U256> MarketClient::request_count() {
+  OB_TRY(std::vector<Value> out, view("requestCount", {}));
+  return out.at(0).as_uint();
+}
+
 Result<Request> MarketClient::get_request(const U256& request_id) {
   const std::vector<Value> args{request_id};
   OB_TRY(std::vector<Value> out, view("getRequest", args));

@@ -180,6 +180,8 @@ class MarketClient {
   // ---- views (eth_call at the latest block) ----
 
   Result<MarketParams> params();
+  /// Requests opened so far: their IDs are 1..request_count().
+  Result<wallet::U256> request_count();
   Result<Request> get_request(const wallet::U256& request_id);
   /// The state as time has it (New past expiry reads Cancelled, Started past its end Finished).
   Result<RequestState> request_state(const wallet::U256& request_id);
