@@ -63,6 +63,15 @@ need_chain_tools() {
   if [ -n "${CI:-}" ]; then return 1; fi
   return 2
 }
+# require_chain_tools NAME: need_chain_tools, then, when they are missing, exits the test: 1 in CI,
+# 0 with "NAME: skipped" outside it.
+require_chain_tools() {
+  need_chain_tools
+  case $? in
+    1) exit 1 ;;
+    2) echo "$1: skipped (not in CI): anvil or the JS checkers are not installed"; exit 0 ;;
+  esac
+}
 # start_anvil LOG [ARGS...]: starts anvil on a free port of 127.0.0.1 (port 0: the system picks),
 # waits up to 30 s for it to print where it listens and answer; sets ANVIL_PID and ANVIL_URL.
 # Returns 1 (saying why) otherwise. Stop it with stop_anvil PID.

@@ -14,11 +14,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 BIN=${1:?usage: wallet_test.sh PATH/TO/open-bucket}
-need_chain_tools
-case $? in
-  1) exit 1 ;;
-  2) echo "wallet: skipped (not in CI): anvil or the JS checkers are not installed"; exit 0 ;;
-esac
+require_chain_tools wallet
 WORK=$(mktemp -d)
 ANVIL_PID="" OTHER_PID=""
 cleanup() {

@@ -134,6 +134,11 @@ Result<Receipt> ChainClient::wait_for_receipt(const wallet::Hash32& hash, std::c
       OB_TRY(receipt.gas_used, small_quantity(*gas, "receipt gas used"));
       OB_TRY(const json* price, field(reply, "effectiveGasPrice", "receipt"));
       OB_TRY(receipt.effective_gas_price, quantity(*price, "receipt gas price"));
+      if (const auto created = reply.find("contractAddress"); created != reply.end() && created->is_string()) {
+        auto address = wallet::Address::parse(created->get<std::string>());
+        if (!address) return fail(Errc::corrupt, "the Ethereum node's receipt names a malformed contract address");
+        receipt.contract_address = *address;
+      }
       return receipt;
     }
     const auto now = std::chrono::steady_clock::now();

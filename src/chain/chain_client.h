@@ -40,6 +40,7 @@ struct Receipt {
   std::uint64_t block_number = 0;
   std::uint64_t gas_used = 0;
   wallet::U256 effective_gas_price;     ///< wei per gas actually paid
+  std::optional<wallet::Address> contract_address;  ///< the contract a creation made
   /// gas_used x effective_gas_price: what the sender paid beyond the value.
   wallet::U256 fee() const;
 };

@@ -138,6 +138,15 @@ TEST(ChainClient, RpcErrorsAndMalformedRepliesSayWhat) {
   EXPECT_EQ(balance.error().code, Errc::corrupt);
   node.result("eth_getBalance", "0xde0b6b3a7640000");
   EXPECT_EQ(client->balance(kTo).value(), U256(1000000000000000000ull));
+  // A revert's data (a contract's custom error) is handed back to whoever asks for it.
+  node.on("eth_call", [](const json&) {
+    return json{{"error", {{"code", 3}, {"message", "execution reverted"}, {"data", "0x3ccfd60b"}}}};
+  });
+  json data;
+  auto call = client->rpc().call("eth_call", json::array({json::object(), "latest"}), &data);
+  ASSERT_FALSE(call);
+  EXPECT_EQ(call.error().message, "the Ethereum node refused eth_call: execution reverted (code 3)");
+  EXPECT_EQ(data, "0x3ccfd60b");
 }
 
 TEST(ChainClient, ASlowNodeTimesOut) {
@@ -223,6 +232,26 @@ TEST(ChainClient, SendsSignsAndWaitsForTheReceipt) {
   EXPECT_EQ(decoded->tx.gas_limit, 21000u);
   EXPECT_EQ(decoded->tx.max_priority_fee_per_gas, U256(1000000000));
   EXPECT_EQ(decoded->tx.max_fee_per_gas, U256(3000000000ull));  // 2 x base + tip
+
+  EXPECT_FALSE(sent->receipt.contract_address);  // a transfer creates nothing
+
+  // A creation's receipt names the contract; a malformed name is refused.
+  node.on("eth_getTransactionReceipt", [](const json&) {
+    return json{{"result", {{"status", "0x1"}, {"blockNumber", "0x12"}, {"gasUsed", "0x5208"},
+                            {"effectiveGasPrice", "0x77359400"},
+                            {"contractAddress", "0x5fbdb2315678afecb367f032d93f642f64180aa3"}}}};
+  });
+  auto created = client->send_transaction(*key, std::nullopt, 0, Bytes{0x60, 0x00});
+  ASSERT_TRUE(created) << created.error().message;
+  ASSERT_TRUE(created->receipt.contract_address);
+  EXPECT_EQ(created->receipt.contract_address->to_checksum(), "0x5FbDB2315678afecb367f032d93F642f64180aa3");
+  node.on("eth_getTransactionReceipt", [](const json&) {
+    return json{{"result", {{"status", "0x1"}, {"blockNumber", "0x12"}, {"gasUsed", "0x5208"},
+                            {"effectiveGasPrice", "0x77359400"}, {"contractAddress", "0x5fbd"}}}};
+  });
+  auto malformed = client->send_transaction(*key, std::nullopt, 0, Bytes{0x60, 0x00});
+  ASSERT_FALSE(malformed);
+  EXPECT_EQ(malformed.error().code, Errc::corrupt);
 
   // A reverted transaction is an error naming it.
   node.on("eth_getTransactionReceipt", [](const json&) {

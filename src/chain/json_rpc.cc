@@ -44,7 +44,8 @@ JsonRpcClient& JsonRpcClient::operator=(JsonRpcClient&&) noexcept = default;
 
 const std::string& JsonRpcClient::url() const noexcept { return impl_->url; }
 
-Result<nlohmann::json> JsonRpcClient::call(std::string_view method, nlohmann::json params) {
+Result<nlohmann::json> JsonRpcClient::call(std::string_view method, nlohmann::json params,
+                                           nlohmann::json* error_data) {
   const std::uint64_t id = impl_->next_id++;
   httplib::Request request;
   request.method = "POST";
@@ -86,6 +87,7 @@ Result<nlohmann::json> JsonRpcClient::call(std::string_view method, nlohmann::js
     if (err->is_object()) {
       if (const auto m = err->find("message"); m != err->end() && m->is_string()) message = m->get<std::string>().substr(0, 300);
       if (const auto c = err->find("code"); c != err->end() && c->is_number_integer()) code = c->get<long long>();
+      if (const auto d = err->find("data"); d != err->end() && error_data != nullptr) *error_data = *d;
     }
     return fail(Errc::invalid_argument, "the Ethereum node refused ", method, ": ", message, " (code ", code, ")");
   }

@@ -38,8 +38,11 @@ class JsonRpcClient {
   /// Errors: (io) "cannot reach the Ethereum node at URL: ..." (refused, unresolvable, timed
   /// out), an HTTP status other than 200; (corrupt) a reply that is not JSON-RPC or is over
   /// the size cap; (invalid_argument) the node's error object: "the Ethereum node refused
-  /// METHOD: MESSAGE (code N)".
-  Result<nlohmann::json> call(std::string_view method, nlohmann::json params = nlohmann::json::array());
+  /// METHOD: MESSAGE (code N)". When the error object has "data" (a reverted eth_call's or
+  /// eth_estimateGas's return data) and `error_data` is given, it is copied there, so a
+  /// contract's client can decode the revert reason.
+  Result<nlohmann::json> call(std::string_view method, nlohmann::json params = nlohmann::json::array(),
+                              nlohmann::json* error_data = nullptr);
 
  private:
   struct Impl;

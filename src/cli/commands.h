@@ -51,6 +51,9 @@ CommandRunner add_consumer_commands(CLI::App& app, const std::optional<std::stri
 /// `open-bucket debug prove|market-artifact`: hidden aids for the contract tests and the gas benchmark.
 CommandRunner add_debug_commands(CLI::App& app, const std::optional<std::string>& home);
 
+/// `open-bucket market requests|request`: the storage market's state, read from the chain.
+CommandRunner add_market_commands(CLI::App& app, const std::optional<std::string>& home);
+
 /// `open-bucket wallet create|import|ls|default|balance|send|request|export` (wallet/, chain/).
 CommandRunner add_wallet_commands(CLI::App& app, const std::optional<std::string>& home);
 

@@ -19,6 +19,11 @@ struct TrackerFlags {
   std::optional<std::uint32_t> unanswered_after_ms;
   std::uint32_t repair_tick_ms = 1000;
   std::string metrics = "127.0.0.1:0";
+  std::string chain_rpc;
+  std::optional<std::string> market;
+  bool deploy_market = false;
+  std::string account;
+  std::optional<std::string> password_file;
 };
 
 int cmd_tracker(const std::optional<std::string>& home_flag, const TrackerFlags& flags) {
@@ -35,6 +40,15 @@ int cmd_tracker(const std::optional<std::string>& home_flag, const TrackerFlags&
   options.unanswered_after_ms = flags.unanswered_after_ms;
   options.repair_tick_ms = flags.repair_tick_ms;
   options.metrics_listen = flags.metrics;
+  options.chain_rpc = flags.chain_rpc;
+  options.market = flags.market;
+  options.deploy_market = flags.deploy_market;
+  options.account = flags.account;
+  if (!flags.chain_rpc.empty()) {
+    auto passphrase = read_passphrase(flags.password_file, "Passphrase of the tracker's account", false);
+    if (!passphrase) return report(passphrase.error());
+    options.passphrase = std::move(*passphrase);
+  }
   if (auto ok = tracker::run_tracker(options); !ok) return report(ok.error());
   return 0;
 }
@@ -71,6 +85,19 @@ CommandRunner add_tracker_commands(CLI::App& app, const std::optional<std::strin
   tracker->add_option("--metrics", flags->metrics,
                       "Serve GET /metrics (Prometheus) on host:port (default 127.0.0.1:0, any free port, "
                       "written to tracker.json); off = none");
+  tracker->add_option("--chain-rpc", flags->chain_rpc,
+                      "Ethereum JSON-RPC URL of the storage market for the Basic and Premium tiers "
+                      "(default: none, Free tier only)");
+  auto* market = tracker->add_option("--market", flags->market, "Address of the StorageMarket contract to use");
+  auto* deploy = tracker->add_flag("--deploy-market", flags->deploy_market,
+                                   "Deploy the StorageMarket built into this binary (once per chain: the address is "
+                                   "kept in <home>/market.json and reused)");
+  market->excludes(deploy);
+  tracker->add_option("--account", flags->account,
+                      "Wallet account of the tracker (pays the deployment; named to consumers as the market's placer; default: the "
+                      "wallet's default)");
+  tracker->add_option("--password-file", flags->password_file,
+                      "File whose first line is the account's passphrase (else $OPEN_BUCKET_PASSWORD or a prompt)");
   return [tracker, flags, &home]() -> std::optional<int> {
     if (!tracker->parsed()) return std::nullopt;
     return cmd_tracker(home, *flags);

@@ -18,6 +18,7 @@
 #include "net/identity.h"
 #include "store/file_io.h"
 #include "tracker/tracker_client.h"
+#include "wallet/wallet_store.h"
 
 namespace ob::tracker {
 
@@ -194,6 +195,62 @@ std::filesystem::path tracker_file_path(const std::filesystem::path& home) { ret
 
 }  // namespace
 
+Result<std::optional<MarketSettings>> open_market(const TrackerOptions& options) {
+  if (options.chain_rpc.empty()) {
+    if (options.market || options.deploy_market) {
+      return fail(Errc::invalid_argument, "--market and --deploy-market need --chain-rpc URL");
+    }
+    return std::nullopt;
+  }
+  if (options.market.has_value() == options.deploy_market) {
+    return fail(Errc::invalid_argument, "--chain-rpc needs either --market ADDRESS or --deploy-market");
+  }
+  std::optional<wallet::Address> wanted;
+  if (options.market) {
+    OB_TRY(wanted, wallet::Address::parse(*options.market));
+  }
+  const wallet::WalletStore wallet(options.home);
+  OB_TRY(wallet::Account account, wallet.find_or_default(options.account));
+  OB_TRY(wallet::PrivateKey key, wallet.unlock(account, options.passphrase));
+  chain::ChainSettings settings;
+  settings.rpc = options.chain_rpc;
+  OB_TRY(chain::ChainClient chain, chain::ChainClient::connect(settings));
+  const std::uint64_t chain_id = chain.chain_id();
+
+  // --deploy-market remembers what it deployed, so that a restart keeps its requests.
+  const std::filesystem::path remembered = options.home / "market.json";
+  if (!wanted) {
+    if (auto text = fileio::read_file(remembered, 64 * 1024)) {
+      const auto json = nlohmann::json::parse(as_chars(*text), nullptr, /*allow_exceptions=*/false);
+      if (json.is_object() && json.value("chainId", std::uint64_t{0}) == chain_id) {
+        if (auto address = wallet::Address::parse(json.value("market", ""))) wanted = *address;
+      }
+    }
+  }
+  std::optional<market::MarketClient> client;
+  if (wanted) {
+    auto opened = market::MarketClient::open(std::move(chain), *wanted);
+    if (opened) {
+      client.emplace(std::move(*opened));
+    } else if (options.market) {
+      return std::unexpected(opened.error());
+    } else {
+      spdlog::warn("the market remembered in {} is gone ({}); deploying a new one", remembered.string(),
+                   opened.error().message);
+      OB_TRY(chain, chain::ChainClient::connect(settings));
+    }
+  }
+  if (!client) {
+    OB_TRY(market::MarketClient deployed, market::MarketClient::deploy(std::move(chain), key, options.market_params));
+    client.emplace(std::move(deployed));
+    const std::string text =
+        nlohmann::json{{"chainId", chain_id}, {"market", client->address().to_checksum()}}.dump() + "\n";
+    OB_TRY_VOID(fileio::write_file_atomic(remembered, as_bytes(text)));
+    spdlog::info("deployed StorageMarket at {} on chain {}", client->address().to_checksum(), chain_id);
+  }
+  return MarketSettings{chain_id, client->address().to_checksum(), key.address().to_checksum()};
+}
+
 Result<void> run_tracker(const TrackerOptions& options) {
   OB_TRY(const StopSignals stop_signals, StopSignals::block());  // before any thread exists (gRPC)
   OB_TRY_VOID(setup_logging("tracker", options.log_level));
@@ -230,6 +287,8 @@ Result<void> run_tracker(const TrackerOptions& options) {
   std::uint32_t challenge_tick = std::min<std::uint32_t>(1000, options.heartbeat_ms);
   if (options.audit_interval_ms > 0) challenge_tick = std::min(challenge_tick, options.audit_interval_ms);
   config.challenge_tick = std::chrono::milliseconds(challenge_tick);
+  OB_TRY(config.settings.market, open_market(options));
+  const std::optional<MarketSettings> market = config.settings.market;
   OB_TRY(std::unique_ptr<TrackerServer> server, TrackerServer::start(std::move(config), tls));
   std::unique_ptr<MetricsServer> metrics_server;
   std::string metrics_address;
@@ -249,7 +308,11 @@ Result<void> run_tracker(const TrackerOptions& options) {
                                           {"address", address},
                                           {"peerId", peer_id},
                                           {"tracker", tracker_address.to_string()},
-                                          {"metrics", metrics_address}}
+                                          {"metrics", metrics_address},
+                                          {"market", market ? nlohmann::json{{"chainId", market->chain_id},
+                                                                             {"address", market->address},
+                                                                             {"placer", market->placer}}
+                                                            : nlohmann::json()}}
                                .dump() +
                            "\n";
   OB_TRY_VOID(fileio::write_file_atomic(info_file, as_bytes(info)));
@@ -257,6 +320,11 @@ Result<void> run_tracker(const TrackerOptions& options) {
                options.db.value_or(options.home / "tracker.db").string());
   spdlog::info("listening on {} (TLS), peer ID {}", address, peer_id);
   if (metrics_server) spdlog::info("metrics on http://{}/metrics", metrics_address);
+  if (market) {
+    spdlog::info("market {} on chain {}, placer {}", market->address, market->chain_id, market->placer);
+  } else {
+    spdlog::info("no chain: Free tier only");
+  }
   std::cout << "tracker " << tracker_address.to_string() << std::endl;  // flushed: scripts wait for it
 
   while (!stop_signals.wait(std::chrono::seconds(1))) {

@@ -5,7 +5,9 @@
 //
 //   <home>/keys/identity.key   the tracker's Ed25519 identity: its peer ID pins its TLS certificate
 //   <home>/tracker.db          the SQLite database (tracker_db.h), unless --db says otherwise
-//   <home>/tracker.json        {"pid", "address", "peerId", "tracker", "metrics"} while it runs
+//   <home>/tracker.json        {"pid", "address", "peerId", "tracker", "metrics", "market"} while it runs
+//   <home>/market.json         {"chainId", "market"}: the StorageMarket --deploy-market deployed
+//   <home>/wallet/             the tracker's account (wallet_store.h), with --chain-rpc
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "market/market_client.h"
 #include "net/tls.h"
 #include "tracker/tracker_service.h"
 
@@ -94,7 +97,22 @@ struct TrackerOptions {
   /// --metrics: "host:port" of GET /metrics (Prometheus text; port 0 = any free port, written
   /// to tracker.json as "metrics"), or "off".
   std::string metrics_listen = "127.0.0.1:0";
+  /// --chain-rpc: the Ethereum node of the paid tiers' market; empty: no chain, Free tier only.
+  std::string chain_rpc;
+  std::optional<std::string> market;  ///< --market ADDRESS: a StorageMarket already deployed
+  bool deploy_market = false;         ///< --deploy-market: deploy the embedded one (remembered)
+  std::string account;                ///< --account: the tracker's wallet account; empty: the default
+  std::string passphrase;             ///< that account's keystore passphrase
+  market::MarketParams market_params; ///< the contract's parameters when deploying
 };
+
+/// The market `options` ask for, opened on the chain: none without --chain-rpc; the contract
+/// at --market; or, with --deploy-market, the one deployed by an earlier start on the same
+/// chain (<home>/market.json) if its code is still there, else a new deployment from the
+/// tracker's account (remembered in <home>/market.json). Errors (invalid_argument): --market
+/// or --deploy-market without --chain-rpc, neither or both with it, an unknown account, a
+/// wrong passphrase, no contract at --market; the chain's (an unreachable node is io).
+Result<std::optional<MarketSettings>> open_market(const TrackerOptions& options);
 
 /// Runs the tracker until SIGTERM or SIGINT: creates the home if needed, loads or creates the
 /// identity, serves, writes <home>/tracker.json and prints "tracker PEERID@host:port" on stdout

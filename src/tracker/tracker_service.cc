@@ -748,6 +748,12 @@ grpc::Status Tracker::register_consumer(const net::PeerId& caller, const pb::Reg
   spdlog::info("consumer {} registered at {} ({} of {} bytes used, {} free)", row.peer_id, row.addresses.front(),
                row.used, row.capacity, row.free_said());
   reply->set_heartbeat_interval_ms(static_cast<std::uint32_t>(settings_.heartbeat_interval.count()));
+  if (settings_.market) {
+    pb::MarketInfo* market = reply->mutable_market();
+    market->set_chain_id(settings_.market->chain_id);
+    market->set_address(settings_.market->address);
+    market->set_placer(settings_.market->placer);
+  }
   return grpc::Status::OK;
 }
 

@@ -42,6 +42,14 @@ using Clock = std::function<std::int64_t()>;
 std::int64_t system_now_ms();
 
 /// How the tracker behaves (docs/tracker.md "Flags").
+/// The storage market a tracker runs with (`tracker --chain-rpc`), as it tells consumers at
+/// registration (RegisterConsumerReply.market).
+struct MarketSettings {
+  std::uint64_t chain_id = 0;
+  std::string address;  ///< StorageMarket's address, EIP-55
+  std::string placer;   ///< the tracker's account, EIP-55
+};
+
 struct TrackerSettings {
   /// Interval told to consumers (RegisterConsumerReply.heartbeat_interval_ms).
   std::chrono::milliseconds heartbeat_interval{5000};
@@ -65,6 +73,8 @@ struct TrackerSettings {
   std::chrono::milliseconds audit_deadline{10'000};
   /// Empty: the system clock.
   Clock clock;
+  /// The market on chain; none: the Free tier only.
+  std::optional<MarketSettings> market;
 };
 
 /// One audit: asks `consumer` (at one of `addresses`) to prove block `block` of slot `slot` of

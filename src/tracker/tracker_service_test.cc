@@ -64,6 +64,7 @@ class TrackerServiceTest : public ::testing::Test {
     config.settings.unanswered_after = std::chrono::milliseconds(kUnansweredAfterMs);
     config.settings.challenges_per_round = challenges_per_round_;
     config.settings.clock = clock ? clock : Clock([this] { return now_.load(); });
+    config.settings.market = market_;
     config.repair_tick = repair_tick;
     config.challenge_tick = std::chrono::milliseconds(0);  // rounds are run by hand
     auto server = TrackerServer::start(std::move(config), tracker_tls_);
@@ -104,6 +105,8 @@ class TrackerServiceTest : public ::testing::Test {
     grpc::Status status = p.client.consumer().RegisterConsumer(call_context().get(), request, &reply);
     if (status.ok()) {
       EXPECT_EQ(reply.heartbeat_interval_ms(), 1000u);
+      EXPECT_EQ(reply.has_market(), market_.has_value());
+      last_market_ = reply.market();
     }
     return status;
   }
@@ -245,6 +248,8 @@ class TrackerServiceTest : public ::testing::Test {
   net::TlsIdentity tracker_tls_ = *net::make_tls_identity(tracker_identity_);
   std::unique_ptr<TrackerServer> server_;
   TrackerAddress address_{tracker_identity_.peer_id(), ""};
+  std::optional<MarketSettings> market_;  ///< told to consumers at registration
+  pb::MarketInfo last_market_;             ///< what the last registration was told
   std::map<std::uint64_t, std::unique_ptr<Peer>> peers_;
 };
 
@@ -308,6 +313,18 @@ TEST_F(TrackerServiceTest, RegistrationHeartbeatOrdersAndUpload) {
   EXPECT_EQ(register_ok(producer, make_manifest(4, 2, 1), 3), id);
   EXPECT_EQ(file_info(producer, id)->status(), pb::STATUS_UPLOADED);
   EXPECT_EQ(heartbeat(peer(2)).orders_size(), 0);
+}
+
+TEST_F(TrackerServiceTest, RegistrationTellsConsumersTheMarketOnlyWhenThereIsOne) {
+  ASSERT_TRUE(register_consumer(peer(1)).ok());  // no chain: the reply has no market
+  market_ = MarketSettings{31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+                           "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"};
+  restart();
+  reconnect();
+  ASSERT_TRUE(register_consumer(peer(1)).ok());
+  EXPECT_EQ(last_market_.chain_id(), 31337u);
+  EXPECT_EQ(last_market_.address(), market_->address);
+  EXPECT_EQ(last_market_.placer(), market_->placer);
 }
 
 TEST_F(TrackerServiceTest, PlacementSpreadsSlotsAndPlacesTheRestWhenConsumersJoin) {

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# The storage market wired into the product (issue 11), end to end with real processes against
+# anvil (a real EVM node from the npm registry); every figure is read from the chain with the
+# `rpc` helper (eth_getCode, eth_call, eth_getBalance), never by asking our own code:
+#   - tracker --chain-rpc --deploy-market: the StorageMarket built into the binary is deployed
+#     from the tracker's wallet account, its parameters read back on chain, and a restart reuses
+#     it (<home>/market.json) instead of deploying again
+#   - every bad start (no --market/--deploy-market, both, a wrong passphrase, an unknown account,
+#     an address with no contract, a node that is down) says one clear line, exits non-zero and
+#     deploys nothing (the deployer's nonce is unchanged)
+#   - market requests|request show a storage request that ethers opened (state, slots, escrow,
+#     the escrow matching the contract's balance), and refuse bad input in one line
+# Usage: market_chain_test.sh PATH/TO/open-bucket
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+BIN=${1:?usage: market_chain_test.sh PATH/TO/open-bucket}
+require_chain_tools market_chain
+e2e_setup
+ANVIL_PID=""
+trap 'stop_anvil "$ANVIL_PID"; e2e_cleanup' EXIT
+# Keystores in this test use scrypt n = 4096 instead of 2^18 (seconds saved per keystore).
+export OPEN_BUCKET_TEST_SCRYPT_N=4096
+unset OPEN_BUCKET_PASSWORD OPEN_BUCKET_HOME
+check() {
+  local name=$1
+  shift
+  if "$@"; then ok; else bad "$name"; fi
+}
+
+start_anvil "$WORK/anvil.log" || exit 1
+echo "test test test test test test test test test test test junk" >"$WORK/junk.txt"
+echo "tracker passphrase" >"$WORK/pw"
+echo "not it" >"$WORK/wrong"
+# The tracker's home and wallet: anvil's developer account 0 as the default, and account 1
+# (funded) as "placer", the one the tracker is told to use.
+"$BIN" --home "$WORK/tracker" init -d --rpc "$ANVIL_URL" --mnemonic-file "$WORK/junk.txt" --password-file "$WORK/pw" \
+  --api-port 0 --p2p-port 0 --dht-port 0 >"$WORK/init.out" 2>&1 || { cat "$WORK/init.out" >&2; exit 1; }
+"$BIN" --home "$WORK/tracker" wallet import --mnemonic-file "$WORK/junk.txt" --index 1 --name placer \
+  --password-file "$WORK/pw" >/dev/null || { echo "wallet import failed" >&2; exit 1; }
+PLACER=0x70997970C51812dc3A010C7d01b50e0d17dc79C8
+nonce_of() { rpc "$ANVIL_URL" eth_getTransactionCount "[\"$1\",\"latest\"]"; }
+
+# tracker_refuses NAME EXPECTED_TEXT ARGS...: the tracker exits non-zero at once with that text
+# on stderr, in one line, and nothing was sent from the placer.
+tracker_refuses() {
+  local name=$1 expected=$2
+  shift 2
+  local before
+  before=$(nonce_of "$PLACER")
+  timeout 60 "$BIN" --home "$WORK/tracker" tracker --listen 127.0.0.1:0 --metrics off "$@" \
+    >"$WORK/refused.out" 2>"$WORK/refused.err"
+  local code=$?
+  if [ "$code" -ne 0 ] && [ "$code" -ne 124 ] && grep -q -- "$expected" "$WORK/refused.err" &&
+    [ "$(grep -c . "$WORK/refused.err")" -le 2 ] && [ "$(nonce_of "$PLACER")" = "$before" ]; then
+    ok
+  else
+    bad "$name (exit $code): $(cat "$WORK/refused.err")"
+  fi
+}
+tracker_refuses "--chain-rpc alone" "either --market ADDRESS or --deploy-market" \
+  --chain-rpc "$ANVIL_URL" --account placer --password-file "$WORK/pw"
+tracker_refuses "--market without --chain-rpc" "need --chain-rpc" \
+  --market 0x5FbDB2315678afecb367f032d93F642f64180aa3
+tracker_refuses "--market and --deploy-market" "excludes" \
+  --chain-rpc "$ANVIL_URL" --market 0x5FbDB2315678afecb367f032d93F642f64180aa3 --deploy-market --password-file "$WORK/pw"
+tracker_refuses "a wrong passphrase" "passphrase" \
+  --chain-rpc "$ANVIL_URL" --deploy-market --account placer --password-file "$WORK/wrong"
+tracker_refuses "an unknown account" "no account 'nobody'" \
+  --chain-rpc "$ANVIL_URL" --deploy-market --account nobody --password-file "$WORK/pw"
+tracker_refuses "an address without a contract" "no StorageMarket at" \
+  --chain-rpc "$ANVIL_URL" --market "$PLACER" --account placer --password-file "$WORK/pw"
+tracker_refuses "a node that is down" "cannot reach the Ethereum node" \
+  --chain-rpc http://127.0.0.1:1 --deploy-market --account placer --password-file "$WORK/pw"
+check "no market was remembered by the refused starts" [ ! -e "$WORK/tracker/market.json" ]
+
+# start_tracker: the tracker with a market deployed (or remembered), on a free port.
+start_tracker() {
+  : >"$WORK/tracker.out"
+  "$BIN" --home "$WORK/tracker" tracker --listen 127.0.0.1:0 --heartbeat-ms 300 --offline-after-ms 2000 \
+    --audit-interval-ms 500 --repair-tick-ms 250 --chain-rpc "$ANVIL_URL" --deploy-market \
+    --account placer --password-file "$WORK/pw" >>"$WORK/tracker.out" 2>>"$WORK/tracker.log" &
+  PIDS[tracker]=$!
+  wait_for 60 grep -q '^tracker ' "$WORK/tracker.out" || { echo "tracker did not start:" >&2; cat "$WORK/tracker.log" >&2; exit 1; }
+  TRACKER=$(sed -n 's/^tracker //p' "$WORK/tracker.out" | head -1)
+}
+stop_tracker() {
+  kill "${PIDS[tracker]}" && wait "${PIDS[tracker]}"
+  unset 'PIDS[tracker]'
+}
+
+# --- the tracker deploys the market from its account -------------------------------------------
+start_tracker
+MARKET=$(jq -r .market.address "$WORK/tracker/tracker.json")
+check "tracker.json names the market's chain" [ "$(jq -r .market.chainId "$WORK/tracker/tracker.json")" = 31337 ]
+check "tracker.json names the tracker's account as the placer" \
+  [ "$(jq -r .market.placer "$WORK/tracker/tracker.json")" = "$PLACER" ]
+code=$(rpc "$ANVIL_URL" eth_getCode "[\"$MARKET\",\"latest\"]" | jq -r .)
+check "the market has code on chain" [ "${#code}" -gt 1000 ]
+# proofPeriod() = 0x4f5a4d2a... ; read the parameter the tracker deployed with (10 blocks).
+period=$(rpc "$ANVIL_URL" eth_call "[{\"to\":\"$MARKET\",\"data\":\"0x$(node -e "
+  const {id}=require('$JS_DIR/node_modules/ethers');console.log(id('proofPeriod()').slice(2,10))")\"},\"latest\"]" | jq -r .)
+check "the market was deployed with a 10-block proof period ($period)" [ "$((period))" = 10 ]
+deployer_nonce=$(nonce_of "$PLACER")
+
+# --- a restart reuses it -----------------------------------------------------------------------
+stop_tracker
+start_tracker
+check "a restarted tracker reuses the market it deployed" \
+  [ "$(jq -r .market.address "$WORK/tracker/tracker.json")" = "$MARKET" ]
+check "and deploys nothing" [ "$(nonce_of "$PLACER")" = "$deployer_nonce" ]
+stop_tracker
+
+# --- market requests|request read the chain: a request opened by ethers, independently ---------
+ARTIFACT="$(cd "$(dirname "$0")/.." && pwd)/contracts/artifacts/StorageMarket.json"
+CLIENT_KEY=0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a  # anvil account 2
+(cd "$JS_DIR" && node --input-type=module -e "
+  import { ethers } from 'ethers';
+  import { readFileSync } from 'node:fs';
+  const { abi } = JSON.parse(readFileSync('$ARTIFACT'));
+  const wallet = new ethers.Wallet('$CLIENT_KEY', new ethers.JsonRpcProvider('$ANVIL_URL'));
+  const market = new ethers.Contract('$MARKET', abi, wallet);
+  const ask = { manifestCid: '0x01551220' + 'ab'.repeat(32), datasetRoot: '0x' + '11'.repeat(32), n: 3, k: 2,
+    blockSize: 2048, slotSize: 6144, duration: 3600, expiry: 600, pricePerByteSecond: 1000n, collateralPerByte: 10n,
+    proofProbability: 4, placer: '$PLACER' };
+  const escrow = 3n * 6144n * 3600n * 1000n;
+  await (await market.requestStorage(ethers.id('ethers request'), ask, { value: escrow })).wait();
+") >"$WORK/ethers.out" 2>&1 || bad "ethers opens a storage request: $(cat "$WORK/ethers.out")"
+market_cli() { "$BIN" --home "$WORK/tracker" market "$@" --rpc "$ANVIL_URL" --market "$MARKET"; }
+market_cli request 1 --json >"$WORK/request.json" 2>"$WORK/request.err" || bad "market request 1: $(cat "$WORK/request.err")"
+json_has() { jq -e "$@" >/dev/null; }
+check "market request shows the request ethers opened" json_has --arg p "$PLACER" '.requestId == "1" and .state == "New"
+  and .n == 3 and .k == 2 and .filled == 0 and .placer == $p and .escrowWei == "66355200000"
+  and .slotSize == 6144 and (.slots | length) == 3 and all(.slots[]; .state == "Free" and .host == null)' "$WORK/request.json"
+check "the escrow it shows is what the contract holds (eth_getBalance)" \
+  [ "$(($(rpc "$ANVIL_URL" eth_getBalance "[\"$MARKET\",\"latest\"]" | jq -r .)))" = 66355200000 ]
+check "market requests lists it" [ "$(market_cli requests --json | jq -r '.[0].manifestCid')" = \
+  "$(jq -r .manifestCid "$WORK/request.json")" ]
+market_refuses() {
+  local name=$1 expected=$2
+  shift 2
+  if "$BIN" --home "$WORK/tracker" market "$@" >/dev/null 2>"$WORK/refused.err"; then
+    bad "$name: accepted"
+  elif grep -q -- "$expected" "$WORK/refused.err" && [ "$(grep -c . "$WORK/refused.err")" -eq 1 ]; then
+    ok
+  else
+    bad "$name: $(cat "$WORK/refused.err")"
+  fi
+}
+market_refuses "an unknown request" "RequestNotFound(requestId: 9)" request 9 --rpc "$ANVIL_URL" --market "$MARKET"
+market_refuses "a request ID that is not one" "not a request ID: 0x1" request 0x1 --rpc "$ANVIL_URL" --market "$MARKET"
+market_refuses "an address without the market" "no StorageMarket at" requests --rpc "$ANVIL_URL" --market "$PLACER"
+market_refuses "a node that is down" "cannot reach the Ethereum node" requests --rpc http://127.0.0.1:1 --market "$MARKET"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
