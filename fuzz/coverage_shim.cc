@@ -27,9 +27,10 @@
 //     entry, so -print_coverage and -focus_function are not supported;
 //   - GCC's trace-cmp also emits hooks for float and double comparisons that libFuzzer lacks;
 //     they are defined here as no-ops.
-// More than kCounters blocks (the parsers have under 7,000) would share counters: feedback gets
-// coarser, nothing breaks. Not thread-safe, like the single-threaded targets it serves: a race
-// could only give a block two counters.
+// More than kCounters (256 Ki) blocks would share counters: feedback gets coarser, nothing breaks
+// (the parsers have under 7,000 blocks; the whole library, for the service targets, about
+// 100,000). Not thread-safe: the targets call the code they fuzz on one thread, and a race with
+// a background thread of the library could only give a block two counters.
 //
 // This file must NOT be compiled with -fsanitize-coverage (the hook would call itself) or with
 // the sanitizers: fuzz/CMakeLists.txt builds it as its own library without them.
@@ -45,8 +46,8 @@ void __sanitizer_cov_pcs_init(const std::uintptr_t* begin, const std::uintptr_t*
 
 namespace {
 
-constexpr std::size_t kCounters = std::size_t{1} << 16;
-constexpr int kMapBits = 17;
+constexpr std::size_t kCounters = std::size_t{1} << 18;
+constexpr int kMapBits = 19;
 constexpr std::size_t kMapSlots = std::size_t{1} << kMapBits;  // at most half full: short probes
 
 // The layout libFuzzer reads a PC table with (TracePC::PCTableEntry): the PC, then flags whose

@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets of fuzz/ (build-fuzz/, -DOB_FUZZ=ON) and runs each for a bounded
 # time on a scratch copy of its seed corpus. Fails if any target crashes: an ASan or UBSan
-# report, a violated round-trip property, a leak, an input slower than 10 s or a run over 2 GiB.
-# Usage: scripts/fuzz.sh [TARGET...]     (default: cid_fuzz multibase_fuzz manifest_fuzz)
-#   FUZZ_SECONDS  seconds per target (default 60)
+# report, a violated property, a leak, an input slower than 10 s or a run over 2 GiB.
+# Usage: scripts/fuzz.sh [TARGET...]     (default: every target, parsers then services)
+#   FUZZ_SECONDS  seconds per target (default 45: six targets stay within CI's 6 minutes)
 #   JOBS          build parallelism (default: all cores)
 # A crashing input is saved in the artifacts directory printed below; replay it with
 # `build-fuzz/TARGET FILE`. fuzz/README.md says what each target checks and how to run longer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
-FUZZ_SECONDS=${FUZZ_SECONDS:-60}
-if (($# > 0)); then targets=("$@"); else targets=(cid_fuzz multibase_fuzz manifest_fuzz); fi
+FUZZ_SECONDS=${FUZZ_SECONDS:-45}
+if (($# > 0)); then targets=("$@"); else
+  targets=(cid_fuzz multibase_fuzz manifest_fuzz rest_fuzz tracker_fuzz exchange_fuzz)
+fi
 
 # Longest input per target: CIDs are at most 256 characters, but multibase text has no limit of
-# its own; a manifest is refused above 64 KiB.
+# its own; a manifest is refused above 64 KiB; a service target's input is a sequence of calls
+# (fuzz/frames.h), 16 KiB of them is dozens of requests.
 max_len() {
   case $1 in
     manifest_fuzz) echo 65536 ;;
+    rest_fuzz | tracker_fuzz | exchange_fuzz) echo 16384 ;;
     *) echo 4096 ;;
   esac
 }

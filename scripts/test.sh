@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Builds Open Bucket three times and runs the tests with CTest, then fuzzes the parsers; warnings
+# Builds Open Bucket three times and runs the tests with CTest, then fuzzes; warnings
 # are errors in every build (-DOB_WERROR=ON, off by default outside CI):
 #   build/       optimised: unit tests + end-to-end tests
 #   build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer: the same tests
 #   build-tsan/  ThreadSanitizer: the same tests (REST server, exchange, tracker and roles run
 #                on many threads)
-#   build-fuzz/  libFuzzer targets of the parsers, FUZZ_SECONDS (60) each (scripts/fuzz.sh)
+#   build-fuzz/  libFuzzer targets of the parsers and services, FUZZ_SECONDS (45) each (scripts/fuzz.sh)
 # Usage: scripts/test.sh   (run scripts/install-deps.sh once first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,5 +45,5 @@ if compgen -G "$reports/report.*" >/dev/null; then
 fi
 ((tsan_failed == 0))
 
-echo "== fuzz (libFuzzer, ${FUZZ_SECONDS:-60} s per target)"
+echo "== fuzz (libFuzzer, ${FUZZ_SECONDS:-45} s per target)"
 bash scripts/fuzz.sh

@@ -431,17 +431,7 @@ void RestServer::Impl::list_routes(Response& res) {
 }
 
 void RestServer::Impl::serve_json(const JsonRoute& r, const Request& req, Response& res) {
-  nlohmann::json body;  // null: no body
-  if (!req.body.empty()) {
-    body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-    if (body.is_discarded()) {
-      reply_error(res, 400, "the request body is not valid JSON");
-      return;
-    }
-    if (auto refused = nul_in_body(body)) return reply_error(res, 400, *refused);
-  }
-  const JsonReply reply = r.segment_handler ? r.segment_handler(match_route(r.path, req.path).value_or(""), body)
-                                            : r.handler(body);
+  const JsonReply reply = call_json_route(r, req.path, req.body);
   reply_json(res, reply.status, reply.body);
 }
 
@@ -701,6 +691,17 @@ void RestServer::Impl::debug_info(Response& res) {
               {"dhtPort", config.network != nullptr ? config.network->dht_port() : 0},
               {"version", config.version},
               {"dhtNodes", config.network != nullptr ? config.network->dht_nodes() : 0}});
+}
+
+JsonReply call_json_route(const JsonRoute& route, const std::string& path, std::string_view body_text) {
+  nlohmann::json body;  // null: no body
+  if (!body_text.empty()) {
+    body = nlohmann::json::parse(body_text, nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded()) return {400, nlohmann::json{{"msg", "the request body is not valid JSON"}}};
+    if (auto refused = nul_in_body(body)) return {400, nlohmann::json{{"msg", *refused}}};
+  }
+  return route.segment_handler ? route.segment_handler(match_route(route.path, path).value_or(""), body)
+                               : route.handler(body);
 }
 
 RestServer::RestServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -23,6 +23,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/server_limits.h"
@@ -57,6 +58,14 @@ struct JsonRoute {
   /// Set instead of `handler` for a path with a "{name}" segment: receives that segment as sent.
   std::function<JsonReply(const std::string& segment, const nlohmann::json& body)> segment_handler = {};
 };
+
+/// Serves one request of a JSON route as the server does, minus the socket: `body` (the request
+/// body as sent; empty = no body) is parsed as JSON, refused with 400 {"msg": ...} when it is
+/// not JSON or holds a NUL byte in any string or field name, and otherwise handed to the
+/// route's handler (with the "{name}" segment of `path` for a segment route). The server's
+/// size limit (1 MiB) is checked before this, on the Content-Length. What the fuzz target
+/// fuzz/rest_fuzz.cc calls. Must not throw unless the handler does.
+JsonReply call_json_route(const JsonRoute& route, const std::string& path, std::string_view body);
 
 /// What the REST server reports and enforces besides the engine's files.
 struct RestServerConfig {

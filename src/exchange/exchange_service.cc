@@ -134,13 +134,18 @@ grpc::Status ExchangeService::GetSlotIndex(grpc::ServerContext*, const pb::SlotI
 
 grpc::Status ExchangeService::Blocks(grpc::ServerContext* context,
                                      grpc::ServerReaderWriter<pb::BlockBatch, pb::BlocksWant>* stream) {
+  return serve_blocks([context] { return context->IsCancelled(); }, *stream);
+}
+
+grpc::Status ExchangeService::serve_blocks(const std::function<bool()>& cancelled,
+                                           grpc::ServerReaderWriterInterface<pb::BlockBatch, pb::BlocksWant>& stream) {
   std::optional<Cid> file;
   std::string file_bytes;
   // Slots opened on this stream, kept for its later wants (a stream usually reads one slot).
   std::map<std::uint32_t, SlotReader> readers;
   pb::BlocksWant want;
   pb::BlockBatch batch;
-  while (stream->Read(&want)) {
+  while (stream.Read(&want)) {
     if (!file || (!want.file_cid().empty() && want.file_cid() != file_bytes)) {
       if (file) return {grpc::StatusCode::INVALID_ARGUMENT, "a Blocks stream reads one file"};
       auto cid = parse_file_cid(want.file_cid());
@@ -165,7 +170,7 @@ grpc::Status ExchangeService::Blocks(grpc::ServerContext* context,
     const std::uint64_t per_batch = std::max<std::size_t>(1, kBatchBytes / block_size);
     const std::uint64_t end = want.first() + want.count();
     for (std::uint64_t j = want.first(); j < end;) {
-      if (context->IsCancelled()) return {grpc::StatusCode::CANCELLED, "cancelled by the peer"};
+      if (cancelled()) return {grpc::StatusCode::CANCELLED, "cancelled by the peer"};
       const std::uint64_t count = std::min(per_batch, end - j);
       batch.set_slot(want.slot());
       batch.set_first(j);
@@ -176,7 +181,7 @@ grpc::Status ExchangeService::Blocks(grpc::ServerContext* context,
                                                            block_size));
         if (!ok) return to_status(ok.error());
       }
-      if (!stream->Write(batch)) return {grpc::StatusCode::CANCELLED, "the peer went away"};
+      if (!stream.Write(batch)) return {grpc::StatusCode::CANCELLED, "the peer went away"};
       served_blocks().add(count);
       served_bytes().add(data->size());
       j += count;

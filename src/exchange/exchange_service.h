@@ -61,6 +61,11 @@ class ExchangeService final : public openbucket::p2p::v1::BlockExchange::Service
   grpc::Status Blocks(grpc::ServerContext* context,
                       grpc::ServerReaderWriter<openbucket::p2p::v1::BlockBatch, openbucket::p2p::v1::BlocksWant>* stream)
       override;
+  /// What Blocks does, over any stream of wants and batches (gRPC's, or a fuzz target's):
+  /// `cancelled` is asked before each batch and ends the stream with CANCELLED when true.
+  grpc::Status serve_blocks(
+      const std::function<bool()>& cancelled,
+      grpc::ServerReaderWriterInterface<openbucket::p2p::v1::BlockBatch, openbucket::p2p::v1::BlocksWant>& stream);
   /// An audit: block `block` of slot `slot` as stored, and its Merkle path built from the slot's
   /// index (SlotReader::prove). INVALID_ARGUMENT for a bad CID, slot >= 255 or a block past the
   /// end of the slot; NOT_FOUND when no store holds the slot. The block is not checked here:

@@ -48,8 +48,8 @@ struct ConsumerRow {
   /// -1, or the free bytes it had when it refused a STORE for want of space: it gets no new
   /// slot until it reports more than this (lowered as it reports less meanwhile).
   std::int64_t no_space_free = -1;
-  /// It lost its rows (went offline) or reported a slot it does not hold: the next heartbeat
-  /// asks it to list its slots (ReconcileSlots).
+  /// It lost its rows (went offline) or reported a slot it does not hold: every heartbeat asks
+  /// it to list its slots until a listing (ReconcileSlots) arrives.
   bool needs_reconcile = false;
 
   /// The free bytes it says it has: free_reported, or capacity - used when it did not say.

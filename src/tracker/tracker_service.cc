@@ -781,9 +781,9 @@ grpc::Status Tracker::heartbeat(const net::PeerId& caller, const pb::HeartbeatRe
   consumer->last_seen_ms = now_ms;
   note_space(*consumer, request.capacity_bytes(), request.used_bytes(),
              request.has_free_bytes() ? std::optional(request.free_bytes()) : std::nullopt);
-  // Asked once; the consumer keeps trying until its listing got through.
+  // Asked on every heartbeat until a listing arrives (reconcile_slots clears the flag): a reply
+  // lost on its way must not lose the request with it.
   reply->set_reconcile(consumer->needs_reconcile);
-  consumer->needs_reconcile = false;
   TRACKER_TRY_VOID(db_->put_consumer(*consumer));
 
   std::size_t bytes = 0;
@@ -932,6 +932,10 @@ grpc::Status Tracker::reconcile_slots(const net::PeerId& caller, const pb::Recon
     std::map<std::string, FileView> views;
     std::set<std::pair<std::string, std::uint32_t>> seen;
     TRACKER_TRY_VOID(db_->transaction([&]() -> Result<void> {
+      if (consumer->needs_reconcile) {  // the request reached the consumer: its listing is here
+        consumer->needs_reconcile = false;
+        OB_TRY_VOID(db_->put_consumer(*consumer));
+      }
       for (const pb::HeldSlot& held : request.slots()) {
         if (!seen.emplace(held.file_id(), held.slot()).second) continue;  // listed twice
         auto it = views.find(held.file_id());

@@ -982,9 +982,8 @@ TEST_F(TrackerServiceTest, ReconciliationDeletesWhatIsNotTheConsumersAndAdoptsWh
   EXPECT_FALSE(consumers()[peer(away).id()].online());
   EXPECT_NE(holders_of(producer, copies).at(lost_slot).first, peer(away).id());
 
-  // Back: asked once to list its slots.
+  // Back: asked to list its slots.
   EXPECT_TRUE(heartbeat(peer(away)).reconcile());
-  EXPECT_FALSE(heartbeat(peer(away)).reconcile());
   pb::ReconcileSlotsReply reply;
   const std::string unknown = Manifest::cid_of(make_manifest(1, 1, 999)).to_string();
   ASSERT_TRUE(reconcile(peer(away), {{copies, lost_slot}, {unknown, 0}, {copies, 7}}, &reply).ok());
@@ -1049,6 +1048,27 @@ TEST_F(TrackerServiceTest, ReconciliationDeletesWhatIsNotTheConsumersAndAdoptsWh
 }
 
 // Issue 15, 7: a STORED report after the assignment was taken back leaves no orphan.
+// A heartbeat reply can be lost (a deadline, a dropped connection): the request to list the slots
+// it carried must not be lost with it. The tracker asks on every heartbeat until a listing, even
+// an empty one, arrives.
+TEST_F(TrackerServiceTest, TheRequestToReconcileOutlivesALostHeartbeatReply) {
+  const std::uint64_t away = 1;
+  for (const auto s : seeds(1, 2)) ASSERT_TRUE(register_consumer(peer(s)).ok());
+  advance(4000);
+  heartbeat(peer(2));
+  maintain();
+  ASSERT_FALSE(consumers()[peer(away).id()].online());
+
+  EXPECT_TRUE(heartbeat(peer(away)).reconcile());  // this reply never reached the consumer
+  EXPECT_TRUE(heartbeat(peer(away)).reconcile());  // so the next one asks again
+  EXPECT_TRUE(heartbeat(peer(away)).reconcile());
+  pb::ReconcileSlotsReply reply;
+  ASSERT_TRUE(reconcile(peer(away), {}, &reply).ok());  // it holds nothing: one empty page
+  EXPECT_EQ(reply.orders_size(), 0);
+  EXPECT_FALSE(heartbeat(peer(away)).reconcile());
+  EXPECT_FALSE(heartbeat(peer(2)).reconcile());  // never asked: it was not away
+}
+
 TEST_F(TrackerServiceTest, ALateStoredReportIsAdoptedOrEndsInADeletion) {
   for (const auto s : seeds(1, 2)) ASSERT_TRUE(register_consumer(peer(s)).ok());
   Peer& producer = peer(100);

@@ -624,7 +624,9 @@ void Consumer::reconcile_once() {
     for (const auto& [ref, h] : held_) held.push_back(ref);
   }
   std::size_t adopted = 0, deletes = 0;
-  for (std::size_t from = 0; from < held.size(); from += kMaxHeldPerPage) {
+  // At least one page, empty when nothing is held: the tracker asks again on every heartbeat
+  // until a listing arrives.
+  for (std::size_t from = 0; from == 0 || from < held.size(); from += kMaxHeldPerPage) {
     tv1::ReconcileSlotsRequest request;
     for (std::size_t i = from; i < std::min(held.size(), from + kMaxHeldPerPage); ++i) {
       tv1::HeldSlot* slot = request.add_slots();

@@ -412,6 +412,19 @@ TEST_F(ConsumerTest, ItReportsTheSmallerOfItsLimitsRoomAndItsDisksFreeSpace) {
   ASSERT_TRUE(eventually([&] { return tracker_.last_heartbeat().free_bytes() == 9 * kSlotBytes; }));
 }
 
+// The tracker asks on every heartbeat until a listing arrives (a reply may be lost), so a
+// consumer holding nothing still answers: with one empty page.
+TEST_F(ConsumerTest, AConsumerHoldingNothingListsAnEmptyPageWhenAsked) {
+  make_consumer();
+  ASSERT_TRUE(consumer_->start());
+  ASSERT_TRUE(eventually([&] { return !tracker_.listings().empty(); }));  // after registering
+  EXPECT_EQ(tracker_.listings().front().slots_size(), 0);
+  const std::size_t before = tracker_.listings().size();
+  tracker_.ask_reconcile();
+  ASSERT_TRUE(eventually([&] { return tracker_.listings().size() > before; }));
+  EXPECT_EQ(tracker_.listings().back().slots_size(), 0);
+}
+
 // Issue 15, 7: after registering, and when asked, the consumer lists its slots; what the tracker
 // answers DELETE for goes.
 TEST_F(ConsumerTest, ItListsItsSlotsToTheTrackerAndDeletesWhatIsNotWanted) {
