@@ -1,5 +1,8 @@
 #include "api/consumer_routes.h"
 
+#include <charconv>
+#include <limits>
+
 #include "api/http.h"
 #include "core/units.h"
 #include "node/consumer/consumer.h"
@@ -57,6 +60,28 @@ JsonReply configs(consumer::Consumer& c, const AccountResolver& resolve_account,
     if (!address) return invalid("account", address.error().message);
     change.account = *address;
   }
+  if (const json* price = field("price")) {
+    // Wei as a decimal string (a JSON number loses precision past 2^53 in most clients) or an
+    // integer; config.toml keeps TOML integers, hence the int64 bound.
+    constexpr std::uint64_t kMaxPrice = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+    constexpr const char* kPriceHelp = "wei per byte-second: an integer from 0 to 9223372036854775807";
+    std::uint64_t wei = 0;
+    if (price->is_number_unsigned()) {
+      wei = price->get<std::uint64_t>();
+    } else if (price->is_number_integer()) {
+      const std::int64_t signed_wei = price->get<std::int64_t>();
+      if (signed_wei < 0) return invalid("price", kPriceHelp);
+      wei = static_cast<std::uint64_t>(signed_wei);
+    } else if (price->is_string()) {
+      const std::string text = price->get<std::string>();
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), wei);
+      if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return invalid("price", kPriceHelp);
+    } else {
+      return invalid("price", kPriceHelp);
+    }
+    if (wei > kMaxPrice) return invalid("price", kPriceHelp);
+    change.price_wei = wei;
+  }
   auto ok = c.configure(change);
   if (!ok) {
     const Error& e = ok.error();
@@ -82,6 +107,7 @@ JsonReply slots(consumer::Consumer& c) {
                     {"limitBytes", status.limit_bytes},
                     {"usedBytes", status.used_bytes},
                     {"account", status.account},
+                    {"price", std::to_string(status.price_wei)},
                     {"slots", std::move(list)}}};
 }
 

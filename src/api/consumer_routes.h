@@ -4,14 +4,15 @@
 //                                                                    {"msg": "Consumer had already started"}
 //   POST /v1/consumer/stop     {}                                    {"msg": "Consumer stopped"}
 //                                                                    {"msg": "Consumer had already stopped"}
-//   POST /v1/consumer/configs  {"directory"?, "limit"?, "startOnStartup"?, "account"?}
+//   POST /v1/consumer/configs  {"directory"?, "limit"?, "startOnStartup"?, "account"?, "price"?}
 //                                                                    {"msg": "Consumer configs applied"}
 //   GET  /v1/consumer/slots    -   {"started", "directory", "limit", "limitBytes", "usedBytes", "account",
-//                                   "slots": [{"fileId", "slot", "bytes"}]}
+//                                   "price", "slots": [{"fileId", "slot", "bytes"}]}
 //
 // Every body is validated before anything changes: 400 {"msg": "Invalid directory"},
-// {"msg": "Invalid limit"}, {"msg": "Invalid startOnStartup"} or {"msg": "Invalid account"} (not
-// an account of the wallet; a wrong JSON type too), with a
+// {"msg": "Invalid limit"}, {"msg": "Invalid startOnStartup"}, {"msg": "Invalid account"} (not
+// an account of the wallet; a wrong JSON type too) or {"msg": "Invalid price"} (not wei per
+// byte-second from 0 to 2^63 - 1, as a decimal string or an integer), with a
 // "detail" saying why where there is more to say. Starting without a tracker is 400 with the
 // reason.
 #pragma once

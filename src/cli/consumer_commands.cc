@@ -21,6 +21,7 @@ struct ConfigOptions {
   std::optional<std::string> limit;
   std::optional<bool> start_on_startup;
   std::optional<std::string> account;
+  std::optional<std::string> price;  ///< wei per byte-second, checked by the daemon
   bool json = false;
 };
 
@@ -130,6 +131,7 @@ int cmd_config(const std::optional<std::string>& home, ConfigOptions o) {
   }
   if (o.start_on_startup) body["startOnStartup"] = *o.start_on_startup;
   if (o.account) body["account"] = *o.account;
+  if (o.price) body["price"] = *o.price;
   auto reply = client->post_json("/v1/consumer/configs", body);
   if (!reply) return report(reply.error());
   print_reply(*reply, o.json);
@@ -185,12 +187,16 @@ CommandRunner add_consumer_commands(CLI::App& app, const std::optional<std::stri
 
   auto options = std::make_shared<ConfigOptions>();
   auto* config = consumer->add_subcommand(
-      "config", "Change the consumer's directory, limit, account and start on startup; asks on a terminal unless -d");
+      "config",
+      "Change the consumer's directory, limit, account, price and start on startup; asks on a terminal unless -d");
   config->add_flag("-d,--detach", options->detach, "Ask nothing: change only the options given");
   config->add_option("-r,--directory", options->directory, "Consumer directory; its slots are moved there");
   config->add_option("-l,--limit", options->limit, "Most space for slots, e.g. \"10 GB\"; lowering it gives up slots");
   config->add_option("-c,--account", options->account,
                      "Wallet account the consumer is paid to (name or address; see `open-bucket wallet ls`)");
+  config->add_option("--price", options->price,
+                     "Price asked for paid-tier slots, in wei per byte of slot per second (0: Free tier only); "
+                     "paid-tier slots are filled from the account");
   config->add_option("-s,--start-on-startup", options->start_on_startup,
                      "Start the daemon and the consumer when you log in (true/false)");
   config->add_flag("--json", options->json, "Print the daemon's JSON reply");

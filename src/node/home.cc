@@ -116,7 +116,10 @@ std::string NodeConfig::to_toml() const {
       << "# announced (1..86400).\n"
       << "scan_interval_seconds = " << consumer_scan_interval_seconds << "\n"
       << "# The wallet account (0x address) the consumer is paid to; empty = the wallet's default.\n"
-      << "account = " << toml_string(consumer_account) << "\n\n"
+      << "account = " << toml_string(consumer_account) << "\n"
+      << "# The price asked for paid-tier slots, in wei per byte of slot per second (it fills them\n"
+      << "# from the account above); 0 = Free-tier slots only.\n"
+      << "price_wei_per_byte_second = " << consumer_price_wei << "\n\n"
       << "[chain]\n"
       << "# The Ethereum node the wallet talks to (JSON-RPC over http:// or https://); empty = none.\n"
       << "rpc = " << toml_string(chain_rpc) << "\n"
@@ -198,6 +201,8 @@ Result<NodeConfig> NodeConfig::from_toml(std::string_view text) {
     if (!address) return fail(Errc::invalid_argument, "config.toml: [consumer] account: ", address.error().message);
     config.consumer_account = address->to_checksum();
   }
+  OB_TRY(config.consumer_price_wei,
+         read_integer<std::uint64_t>(table, "consumer", "price_wei_per_byte_second", config.consumer_price_wei));
   OB_TRY(config.chain_rpc, read_string(table, "chain", "rpc", 2048));
   if (!config.chain_rpc.empty() && !config.chain_rpc.starts_with("http://") && !config.chain_rpc.starts_with("https://")) {
     return fail(Errc::invalid_argument, "config.toml: [chain] rpc must be an http:// or https:// URL");

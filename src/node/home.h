@@ -55,6 +55,11 @@ struct NodeConfig {
   /// [consumer] account: the wallet account (EIP-55 address) the consumer is paid to (seed 000);
   /// empty = the wallet's default account.
   std::string consumer_account;
+  /// [consumer] price_wei_per_byte_second: the price the consumer asks for paid-tier slots, in
+  /// wei per byte of slot per second (the market's pricePerByteSecond, docs/market.md); the
+  /// tracker places a paid-tier slot on it only when the request pays at least this. 0 = it
+  /// takes Free-tier slots only.
+  std::uint64_t consumer_price_wei = 0;
   /// [chain] rpc: the Ethereum JSON-RPC endpoint the wallet uses ("http://host:port" or
   /// "https://..."); empty = none configured.
   std::string chain_rpc;

@@ -118,11 +118,13 @@ TEST(NodeConfigTest, RoundTripsThroughToml) {
   config.chain_rpc = "http://127.0.0.1:8545";
   config.chain_id = 31337;
   config.consumer_account = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+  config.consumer_price_wei = 1'000'000'000;
   auto parsed = NodeConfig::from_toml(config.to_toml());
   ASSERT_TRUE(parsed) << parsed.error().message;
   EXPECT_EQ(parsed->chain_rpc, config.chain_rpc);
   EXPECT_EQ(parsed->chain_id, 31337u);
   EXPECT_EQ(parsed->consumer_account, config.consumer_account);
+  EXPECT_EQ(parsed->consumer_price_wei, config.consumer_price_wei);
   EXPECT_EQ(parsed->coding, config.coding);
   EXPECT_EQ(parsed->quota_bytes, config.quota_bytes);
   EXPECT_FALSE(parsed->sync);
@@ -162,6 +164,8 @@ TEST(NodeConfigTest, RejectsBadValuesNamingTheKey) {
       "[chain]\nrpc = \"127.0.0.1:8545\"\n",  // no scheme
       "[chain]\nchain_id = -1\n",
       "[consumer]\naccount = \"savings\"\n",  // an address, not a name
+      "[consumer]\nprice_wei_per_byte_second = -1\n",
+      "[consumer]\nprice_wei_per_byte_second = \"1 gwei\"\n",  // wei as an integer
       "[consumer]\naccount = \"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD\"\n",  // wrong EIP-55 checksum
   };
   for (const char* text : cases) {

@@ -82,6 +82,11 @@ CREATE TABLE discards(
 );
 CREATE INDEX discards_consumer ON discards(consumer);
 )sql",
+    // 2 -> 3: a consumer's wallet account for the paid tiers; `price` is now wei per byte-second
+    // (no consumer ever sent the old per GB-month figure: every stored one is 0).
+    R"sql(
+ALTER TABLE consumers ADD COLUMN account TEXT NOT NULL DEFAULT '';
+)sql",
 };
 static_assert(std::size(kMigrations) + 1 == TrackerDb::kSchemaVersion, "one migration per version after 1");
 
@@ -308,25 +313,26 @@ Result<void> TrackerDb::transaction(const std::function<Result<void>()>& body) {
 namespace {
 constexpr const char* kConsumerColumns =
     "peer_id, addresses, capacity, used, price, first_seen_ms, last_seen_ms, online, audits_passed, "
-    "audits_failed, bytes_transferred, millis_transferred, online_ms, free_reported, no_space_free, needs_reconcile";
+    "audits_failed, bytes_transferred, millis_transferred, online_ms, free_reported, no_space_free, needs_reconcile, "
+    "account";
 }  // namespace
 
 Result<void> TrackerDb::put_consumer(const ConsumerRow& row) {
   OB_TRY(Statement s, prepare(
                           "INSERT INTO consumers(peer_id, addresses, capacity, used, price, first_seen_ms, "
                           "last_seen_ms, online, audits_passed, audits_failed, bytes_transferred, millis_transferred, "
-                          "online_ms, free_reported, no_space_free, needs_reconcile) "
-                          "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) "
+                          "online_ms, free_reported, no_space_free, needs_reconcile, account) "
+                          "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) "
                           "ON CONFLICT(peer_id) DO UPDATE SET addresses = ?2, capacity = ?3, used = ?4, price = ?5, "
                           "first_seen_ms = ?6, last_seen_ms = ?7, online = ?8, audits_passed = ?9, "
                           "audits_failed = ?10, "
                           "bytes_transferred = ?11, millis_transferred = ?12, online_ms = ?13, free_reported = ?14, "
-                          "no_space_free = ?15, needs_reconcile = ?16"));
+                          "no_space_free = ?15, needs_reconcile = ?16, account = ?17"));
   s.bind(1, row.peer_id).bind(2, join_lines(row.addresses)).bind(3, row.capacity).bind(4, row.used);
   s.bind(5, row.price).bind(6, row.first_seen_ms).bind(7, row.last_seen_ms).bind(8, row.online);
   s.bind(9, row.audits_passed).bind(10, row.audits_failed).bind(11, row.bytes_transferred);
   s.bind(12, row.millis_transferred).bind(13, row.online_ms).bind(14, row.free_reported);
-  s.bind(15, row.no_space_free).bind(16, row.needs_reconcile);
+  s.bind(15, row.no_space_free).bind(16, row.needs_reconcile).bind(17, row.account);
   return s.run();
 }
 
@@ -350,6 +356,7 @@ ConsumerRow read_consumer(const S& s) {
   row.free_reported = s.int64(13);
   row.no_space_free = s.int64(14);
   row.needs_reconcile = s.int64(15) != 0;
+  row.account = s.text(16);
   return row;
 }
 }  // namespace

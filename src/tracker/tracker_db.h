@@ -33,7 +33,9 @@ struct ConsumerRow {
   std::vector<std::string> addresses;  ///< BlockExchange "host:port", as last registered
   std::int64_t capacity = 0;           ///< bytes the consumer offers
   std::int64_t used = 0;               ///< bytes it reports using
-  std::int64_t price = 0;              ///< per GB-month (0: free tier)
+  /// The price it asks for paid-tier slots: wei per byte of slot per second (the market's
+  /// pricePerByteSecond); 0: Free-tier slots only.
+  std::int64_t price = 0;
   std::int64_t first_seen_ms = 0;
   std::int64_t last_seen_ms = 0;
   bool online = false;
@@ -51,6 +53,8 @@ struct ConsumerRow {
   /// It lost its rows (went offline) or reported a slot it does not hold: every heartbeat asks
   /// it to list its slots until a listing (ReconcileSlots) arrives.
   bool needs_reconcile = false;
+  /// The wallet account (EIP-55) it fills paid-tier slots from and is paid to; "" = none.
+  std::string account;
 
   /// The free bytes it says it has: free_reported, or capacity - used when it did not say.
   std::int64_t free_said() const noexcept {
@@ -97,12 +101,13 @@ class TrackerDb {
   /// Schema version written to PRAGMA user_version. 1: the first; 2: slots verified before
   /// they count (slots.next_check_ms, slots.unanswered_since_ms), consumers' reported free
   /// space and reconciliation (consumers.free_reported, no_space_free, needs_reconcile), and
-  /// the table `discards`.
-  static constexpr int kSchemaVersion = 2;
+  /// the table `discards`; 3: consumers.account, and consumers.price in wei per byte-second.
+  static constexpr int kSchemaVersion = 3;
 
   /// Opens or creates the database at `path` (its directory must exist), creating the schema or
   /// migrating an older one in place (version 1 -> 2: stored slots stay stored and are
-  /// challenged first). Errors (io): cannot open, or another process holds it ("another
+  /// challenged first; 2 -> 3: consumers have no account until they register again).
+  /// Errors (io): cannot open, or another process holds it ("another
   /// tracker uses ..."); (corrupt): not a tracker database, or a newer schema version.
   static Result<std::unique_ptr<TrackerDb>> open(const std::filesystem::path& path);
   ~TrackerDb();

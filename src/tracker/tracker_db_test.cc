@@ -25,6 +25,7 @@ ConsumerRow consumer_row(const std::string& id) {
   row.bytes_transferred = 5'000'000;
   row.millis_transferred = 250;
   row.online_ms = 99;
+  row.account = "0x8ba1f109551bD432803012645Ac136ddd64DBA72";
   return row;
 }
 
@@ -69,6 +70,8 @@ TEST(TrackerDb, RowsSurviveClosingAndReopening) {
   EXPECT_EQ((*consumer)->capacity, expected.capacity);
   EXPECT_EQ((*consumer)->audits_failed, 1);
   EXPECT_EQ((*consumer)->online_ms, 99);
+  EXPECT_EQ((*consumer)->price, 7);
+  EXPECT_EQ((*consumer)->account, expected.account);
   EXPECT_TRUE((*consumer)->online);
   auto file = (*db)->file("f1");
   ASSERT_TRUE(file && *file);
@@ -202,6 +205,8 @@ TEST(TrackerDb, AVersion1DatabaseIsMigratedInPlace) {
     EXPECT_EQ((*consumer)->free_said(), 1'000'000 - 1000);
     EXPECT_EQ((*consumer)->no_space_free, -1);
     EXPECT_FALSE((*consumer)->needs_reconcile);
+    EXPECT_EQ((*consumer)->account, "");  // none until it registers with one
+    EXPECT_EQ((*consumer)->price, 0);
     // The new table works.
     ASSERT_TRUE((*db)->add_discard("f1", 0, "c1"));
     EXPECT_EQ((*(*db)->discarding("f1")), std::set<std::string>{"c1"});

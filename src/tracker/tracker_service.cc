@@ -12,6 +12,7 @@
 #include "core/metrics.h"
 #include "core/protocol.h"
 #include "exchange/fetcher.h"
+#include "wallet/keys.h"
 
 namespace ob::tracker {
 
@@ -485,6 +486,8 @@ Result<pb::ConsumerInfo> Tracker::consumer_info(const ConsumerRow& consumer,
   info.set_audits_failed(static_cast<std::uint64_t>(std::max<std::int64_t>(consumer.audits_failed, 0)));
   info.set_nice_points(nice_points(consumer, load, now_ms));
   info.set_last_seen_unix(static_cast<std::uint64_t>(std::max<std::int64_t>(consumer.last_seen_ms, 0) / 1000));
+  info.set_account(consumer.account);
+  info.set_price(static_cast<std::uint64_t>(std::max<std::int64_t>(consumer.price, 0)));
   return info;
 }
 
@@ -726,6 +729,12 @@ grpc::Status Tracker::register_consumer(const net::PeerId& caller, const pb::Reg
         check_integer("free_bytes", request.free_bytes())}) {
     if (!error.empty()) return invalid(error);
   }
+  std::string account;
+  if (!request.account().empty()) {
+    auto address = wallet::Address::parse(request.account());
+    if (!address) return invalid("account: " + address.error().message);
+    account = address->to_checksum();
+  }
   std::lock_guard lock(mutex_);
   const std::int64_t now_ms = now();
   TRACKER_TRY(std::optional<ConsumerRow> existing, db_->consumer(caller.to_string()));
@@ -741,6 +750,7 @@ grpc::Status Tracker::register_consumer(const net::PeerId& caller, const pb::Reg
   note_space(row, request.capacity_bytes(), request.used_bytes(),
              request.has_free_bytes() ? std::optional(request.free_bytes()) : std::nullopt);
   row.price = static_cast<std::int64_t>(request.price());
+  row.account = std::move(account);
   row.last_seen_ms = now_ms;
   row.online = true;
   row.needs_reconcile = false;  // a registered consumer lists its slots (ReconcileSlots) next

@@ -327,6 +327,33 @@ TEST_F(TrackerServiceTest, RegistrationTellsConsumersTheMarketOnlyWhenThereIsOne
   EXPECT_EQ(last_market_.placer(), market_->placer);
 }
 
+TEST_F(TrackerServiceTest, AConsumersAccountAndPriceAreKeptAndABadAccountIsRefused) {
+  const auto registered = [&](const std::string& account, std::uint64_t price) {
+    pb::RegisterConsumerRequest request;
+    request.add_addresses("127.0.0.1:4001");
+    request.set_capacity_bytes(10 * kGB);
+    request.set_price(price);
+    request.set_account(account);
+    pb::RegisterConsumerReply reply;
+    return peer(1).client.consumer().RegisterConsumer(call_context().get(), request, &reply);
+  };
+  // Any spelling of an address is kept in its EIP-55 form.
+  ASSERT_TRUE(registered("0x8ba1f109551bd432803012645ac136ddd64dba72", 5).ok());
+  const std::string id = peer(1).id();
+  EXPECT_EQ(consumers()[id].account(), "0x8ba1f109551bD432803012645Ac136ddd64DBA72");
+  EXPECT_EQ(consumers()[id].price(), 5u);
+  // Not an address: refused, and the registration before it stands.
+  const grpc::Status bad = registered("0x1234", 9);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(bad.error_message().find("account"), std::string::npos) << bad.error_message();
+  EXPECT_EQ(consumers()[id].account(), "0x8ba1f109551bD432803012645Ac136ddd64DBA72");
+  EXPECT_EQ(consumers()[id].price(), 5u);
+  // No account: out of the market again.
+  ASSERT_TRUE(registered("", 0).ok());
+  EXPECT_EQ(consumers()[id].account(), "");
+  EXPECT_EQ(consumers()[id].price(), 0u);
+}
+
 TEST_F(TrackerServiceTest, PlacementSpreadsSlotsAndPlacesTheRestWhenConsumersJoin) {
   Peer& producer = peer(100);
   // The producer is a consumer too: it never gets a slot of its own file.

@@ -552,6 +552,12 @@ void Consumer::register_once() {
   request.set_capacity_bytes(now.capacity);
   request.set_used_bytes(now.used);
   request.set_free_bytes(now.free);
+  {
+    // The market's terms: with them the tracker may place paid-tier slots here.
+    std::lock_guard lock(mutex_);
+    request.set_account(config_.consumer_account);
+    request.set_price(config_.consumer_price_wei);
+  }
   tv1::RegisterConsumerReply reply;
   auto context = tracker::call_context(options_.tracker_deadline);
   const grpc::Status status = tracker_->consumer().RegisterConsumer(context.get(), request, &reply);
@@ -1030,6 +1036,7 @@ ConsumerStatus Consumer::status() const {
   status.directory = directory_locked();
   status.limit_bytes = config_.consumer_limit_bytes;
   status.account = config_.consumer_account;
+  status.price_wei = config_.consumer_price_wei;
   for (const auto& [ref, held] : held_) {
     status.slots.push_back(HeldSlot{ref.file, ref.slot, held.bytes});
     status.used_bytes += held.bytes;
@@ -1062,6 +1069,7 @@ Result<void> Consumer::configure(const ConsumerChange& change) {
   if (change.limit_bytes) disk_after.consumer_limit_bytes = *change.limit_bytes;
   if (change.start_on_startup) disk_after.consumer_start_on_startup = *change.start_on_startup;
   if (change.account) disk_after.consumer_account = *change.account;
+  if (change.price_wei) disk_after.consumer_price_wei = *change.price_wei;
 
   // 2. Move the slots: nothing else touches the directory meanwhile.
   std::vector<std::string> moved;
@@ -1162,7 +1170,13 @@ Result<void> Consumer::configure(const ConsumerChange& change) {
       config_.consumer_directory = disk_after.consumer_directory;
       config_.consumer_limit_bytes = disk_after.consumer_limit_bytes;
       config_.consumer_start_on_startup = disk_after.consumer_start_on_startup;
+      // New market terms reach the tracker with a new registration at the next heartbeat.
+      if (config_.consumer_account != disk_after.consumer_account ||
+          config_.consumer_price_wei != disk_after.consumer_price_wei) {
+        registered_ = false;
+      }
       config_.consumer_account = disk_after.consumer_account;
+      config_.consumer_price_wei = disk_after.consumer_price_wei;
       if (new_store) store_ = std::make_shared<SlotStore>(std::move(*new_store));
     }
     store = store_;

@@ -78,6 +78,7 @@ struct ConsumerStatus {
   std::uint64_t used_bytes = 0;        ///< bytes of slots held (blocks files)
   std::vector<HeldSlot> slots;         ///< sorted by file, then slot
   std::string account;                 ///< [consumer] account: EIP-55 address paid, "" = the wallet's default
+  std::uint64_t price_wei = 0;         ///< [consumer] price_wei_per_byte_second; 0 = Free tier only
 };
 
 /// A change of the consumer's config (seed 000 `consumer config`); absent fields stay.
@@ -87,6 +88,9 @@ struct ConsumerChange {
   std::optional<std::uint64_t> limit_bytes;  ///< seed 000's limit, already parsed ("2 GB")
   std::optional<bool> start_on_startup;      ///< run the daemon, and the consumer, at login
   std::optional<std::string> account;        ///< the wallet account paid (EIP-55 address, checked by the caller)
+  /// Wei per byte-second asked for paid-tier slots; at most 2^63 - 1 (checked by the caller,
+  /// as config.toml holds TOML integers).
+  std::optional<std::uint64_t> price_wei;
 };
 
 /// A report to the tracker about one slot (proto SlotReport), kept until it is sent.

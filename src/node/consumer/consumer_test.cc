@@ -317,6 +317,25 @@ TEST_F(ConsumerTest, StartRegistersAndRemembersThatItRuns) {
   EXPECT_FALSE(Consumer::was_started(node_->home->dir()));
 }
 
+TEST_F(ConsumerTest, NewMarketTermsReachTheTrackerWithANewRegistration) {
+  make_consumer();
+  ASSERT_TRUE(consumer_->start());
+  ASSERT_TRUE(eventually([&] { return consumer_->status().registered; }));
+  const std::size_t before = tracker_.registrations().size();
+  EXPECT_EQ(tracker_.registrations().back().account(), "");  // Free tier only
+  EXPECT_EQ(tracker_.registrations().back().price(), 0u);
+
+  ConsumerChange change;
+  change.account = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+  change.price_wei = 7;
+  ASSERT_TRUE(consumer_->configure(change));
+  ASSERT_TRUE(eventually([&] { return tracker_.registrations().size() > before; }));
+  EXPECT_EQ(tracker_.registrations().back().account(), *change.account);
+  EXPECT_EQ(tracker_.registrations().back().price(), 7u);
+  EXPECT_EQ(config_on_disk().consumer_price_wei, 7u);
+  EXPECT_EQ(consumer_->status().price_wei, 7u);
+}
+
 TEST_F(ConsumerTest, StoreServeAndDeleteASlot) {
   make_consumer();
   ASSERT_TRUE(consumer_->start());
@@ -757,6 +776,16 @@ TEST_F(ConsumerTest, RoutesAnswerAsSeed000Says) {
   EXPECT_EQ(reply.status, 400);
   EXPECT_EQ(reply.body["msg"], "Invalid directory");
   EXPECT_EQ(consumer_->status().limit_bytes, 10 * kSlotBytes);  // nothing applied
+  for (const json& price : {json(-1), json(1.5), json("12 wei"), json(""), json("9223372036854775808")}) {
+    reply = call("POST", "/v1/consumer/configs", json{{"price", price}, {"limit", "1 GB"}});
+    EXPECT_EQ(reply.status, 400) << price;
+    EXPECT_EQ(reply.body["msg"], "Invalid price") << price;
+  }
+  EXPECT_EQ(consumer_->status().limit_bytes, 10 * kSlotBytes);  // nothing applied
+  EXPECT_EQ(consumer_->status().price_wei, 0u);
+  EXPECT_EQ(call("POST", "/v1/consumer/configs", json{{"price", "9223372036854775807"}}).status, 200);
+  EXPECT_EQ(consumer_->status().price_wei, 9223372036854775807u);
+  EXPECT_EQ(call("POST", "/v1/consumer/configs", json{{"price", 12}}).status, 200);
 
   reply = call("POST", "/v1/consumer/configs", json{{"limit", "2 GB"}, {"startOnStartup", false}});
   EXPECT_EQ(reply.status, 200);
@@ -769,6 +798,7 @@ TEST_F(ConsumerTest, RoutesAnswerAsSeed000Says) {
   EXPECT_EQ(reply.body["limit"], "2 GB");
   EXPECT_EQ(reply.body["limitBytes"], 2'000'000'000u);
   EXPECT_EQ(reply.body["usedBytes"], 0u);
+  EXPECT_EQ(reply.body["price"], "12");
   EXPECT_EQ(reply.body["directory"], (tmp_.path() / "consume").string());
   EXPECT_TRUE(reply.body["slots"].is_array());
 
