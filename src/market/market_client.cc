@@ -141,6 +141,14 @@ Result<Small> as_small(const Value& v) {
   return static_cast<Small>(n);
 }
 
+/// A request or slot state (`what`) as the contract returns it: both enums have five values.
+template <typename State>
+Result<State> as_state(const Value& v, const char* what) {
+  OB_TRY(std::uint64_t n, v.as_u64());
+  if (n > 4) return fail(Errc::corrupt, "StorageMarket returned ", what, " state ", n);
+  return static_cast<State>(n);
+}
+
 Value proof_value(const ChainProof& proof) {
   Value::List path;
   for (const merkle::Hash& h : proof.path) path.emplace_back(Bytes(h.begin(), h.end()));
@@ -456,9 +464,7 @@ Result<Request> MarketClient::get_request(const U256& request_id) {
   if (f->size() != 18) return fail(Errc::corrupt, "StorageMarket's getRequest returned ", f->size(), " fields");
   Request r;
   OB_TRY(r.client, (*f)[0].as_address());
-  OB_TRY(std::uint8_t state, as_small<std::uint8_t>((*f)[1]));
-  if (state > 4) return fail(Errc::corrupt, "StorageMarket returned request state ", state);
-  r.state = RequestState(state);
+  OB_TRY(r.state, as_state<RequestState>((*f)[1], "request"));
   OB_TRY(r.n, as_small<std::uint8_t>((*f)[2]));
   OB_TRY(r.k, as_small<std::uint8_t>((*f)[3]));
   OB_TRY(r.filled, as_small<std::uint8_t>((*f)[4]));
@@ -481,9 +487,7 @@ Result<Request> MarketClient::get_request(const U256& request_id) {
 Result<RequestState> MarketClient::request_state(const U256& request_id) {
   const std::vector<Value> args{request_id};
   OB_TRY(std::vector<Value> out, view("requestState", args));
-  OB_TRY(std::uint8_t state, as_small<std::uint8_t>(out.at(0)));
-  if (state > 4) return fail(Errc::corrupt, "StorageMarket returned request state ", state);
-  return RequestState(state);
+  return as_state<RequestState>(out.at(0), "request");
 }
 
 Result<U256> MarketClient::request_id_of(const Address& client, const wallet::Hash32& nonce) {
@@ -499,9 +503,7 @@ Result<Slot> MarketClient::get_slot(const U256& request_id, std::uint64_t slot_i
   if (f->size() != 7) return fail(Errc::corrupt, "StorageMarket's getSlot returned ", f->size(), " fields");
   Slot s;
   OB_TRY(s.host, (*f)[0].as_address());
-  OB_TRY(std::uint8_t state, as_small<std::uint8_t>((*f)[1]));
-  if (state > 4) return fail(Errc::corrupt, "StorageMarket returned slot state ", state);
-  s.state = SlotState(state);
+  OB_TRY(s.state, as_state<SlotState>((*f)[1], "slot"));
   OB_TRY(s.slashes, as_small<std::uint8_t>((*f)[2]));
   OB_TRY(s.round, as_small<std::uint16_t>((*f)[3]));
   OB_TRY(s.paid_until, (*f)[4].as_u64());
