@@ -39,10 +39,10 @@ echo "== unit tests and the REST end-to-end test under ThreadSanitizer"
 reports=$PWD/build-tsan/tsan-reports
 rm -rf "$reports" && mkdir -p "$reports"
 tsan_failed=0
-TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp ignore_noninstrumented_modules=1 log_path=$reports/report second_deadlock_stack=1" \
-  ctest --test-dir build-tsan --output-on-failure -j "$JOBS" -L unit || tsan_failed=1
-TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp ignore_noninstrumented_modules=1 log_path=$reports/report second_deadlock_stack=1" \
-  ctest --test-dir build-tsan --output-on-failure -R '^rest_end_to_end$' || tsan_failed=1
+export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp ignore_noninstrumented_modules=1 log_path=$reports/report second_deadlock_stack=1"
+ctest --test-dir build-tsan --output-on-failure -j "$JOBS" -L unit || tsan_failed=1
+ctest --test-dir build-tsan --output-on-failure -R '^rest_end_to_end$' || tsan_failed=1
+unset TSAN_OPTIONS
 if compgen -G "$reports/report.*" >/dev/null; then
   cat "$reports"/report.* >&2
   echo "ThreadSanitizer: $(cat "$reports"/report.* | grep -c '^WARNING: ThreadSanitizer') report(s) above" >&2
