@@ -1,6 +1,8 @@
 #include "store/file_io.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -232,6 +234,52 @@ AtomicFile::~AtomicFile() {
 }
 
 Result<void> AtomicFile::write(ByteView data) { return write_all(fd_.get(), data, tmp_); }
+
+Result<AtomicFile::CopyMethod> AtomicFile::copy_from(int source_fd, const std::filesystem::path& source_for_errors,
+                                                     CopyMethod cheapest) {
+  const off_t written = ::lseek(fd_.get(), 0, SEEK_CUR);
+  if (written != 0) return fail(Errc::invalid_argument, "copy_from: ", tmp_.string(), " is not empty");
+  // A clone replaces the whole file at once; any error (EXDEV, EOPNOTSUPP on ext4, EINVAL)
+  // only means "not here": fall through.
+  if (cheapest == CopyMethod::clone && ::ioctl(fd_.get(), FICLONE, source_fd) == 0) {
+    if (::lseek(fd_.get(), 0, SEEK_END) < 0) return std::unexpected(errno_error("cannot seek", tmp_, errno));
+    return CopyMethod::clone;
+  }
+  loff_t offset = 0;  // of the source; the destination's position advances with it
+  CopyMethod method = CopyMethod::buffered;
+  if (cheapest != CopyMethod::buffered) {
+    method = CopyMethod::kernel;
+    for (;;) {
+      const ssize_t n = ::copy_file_range(source_fd, &offset, fd_.get(), nullptr, std::size_t{1} << 30, 0);
+      if (n > 0) continue;
+      if (n == 0) return method;
+      if (errno == EINTR) continue;
+      // Not supported between these two (older kernels across file systems, special files):
+      // finish the copy through user space from where it stopped.
+      if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) break;
+      return std::unexpected(errno_error("cannot copy", source_for_errors, errno));
+    }
+    if (offset == 0) method = CopyMethod::buffered;
+  }
+  Bytes buffer(std::size_t{1} << 20);
+  for (;;) {
+    const ssize_t n = ::pread(source_fd, buffer.data(), buffer.size(), offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::unexpected(errno_error("cannot read", source_for_errors, errno));
+    if (n == 0) return method;
+    OB_TRY_VOID(write_all(fd_.get(), ByteView(buffer.data(), static_cast<std::size_t>(n)), tmp_));
+    offset += n;
+  }
+}
+
+std::string_view to_string(AtomicFile::CopyMethod method) {
+  switch (method) {
+    case AtomicFile::CopyMethod::clone: return "clone";
+    case AtomicFile::CopyMethod::kernel: return "kernel copy";
+    case AtomicFile::CopyMethod::buffered: return "buffered copy";
+  }
+  return "unknown";
+}
 
 Result<void> AtomicFile::commit() {
   OB_TRY_VOID(sync_fd(fd_.get(), tmp_));

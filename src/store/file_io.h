@@ -97,6 +97,20 @@ class AtomicFile {
 
   /// Appends bytes. Errors (io).
   Result<void> write(ByteView data);
+
+  /// How copy_from copied.
+  enum class CopyMethod {
+    clone,     ///< FICLONE: the file shares the source's extents, copy-on-write (btrfs, XFS): nothing written
+    kernel,    ///< copy_file_range(2): the kernel copies, no bytes through user space
+    buffered,  ///< read(2)/write(2) through a 1 MiB buffer
+  };
+  /// Fills this (still empty) file with all of `source_fd`'s bytes, from offset 0 whatever the
+  /// descriptor's position, the cheapest way the file systems allow: a copy-on-write clone when
+  /// both are on one file system that supports it, else copy_file_range, else read/write
+  /// (`cheapest` caps the choice, for tests). The descriptor's position is left unchanged.
+  /// Errors (io): a read or write fails; (invalid_argument) something was written before.
+  Result<CopyMethod> copy_from(int source_fd, const std::filesystem::path& source_for_errors,
+                               CopyMethod cheapest = CopyMethod::clone);
   /// fsync, rename onto the final path, fsync the directory. Errors (io).
   Result<void> commit();
 
@@ -108,6 +122,9 @@ class AtomicFile {
   Fd fd_;
   bool committed_ = false;
 };
+
+/// "clone", "kernel copy", "buffered copy": for logs.
+std::string_view to_string(AtomicFile::CopyMethod method);
 
 /// A random lower-case hex string of `bytes` random bytes (temporary names).
 std::string random_suffix(std::size_t bytes = 8);

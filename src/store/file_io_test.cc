@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <string>
@@ -71,6 +74,42 @@ TEST(FileIoTest, AtomicFilesAreWrittenUnderOurTemporaryNamesOnly) {
   EXPECT_FALSE(is_temporary_name(kLeftover.substr(0, kLeftover.size() - 1)));
   EXPECT_FALSE(is_temporary_name(kLeftover + "0"));
   EXPECT_FALSE(is_temporary_name(std::string(kTemporaryPrefix) + "00112233445566778899AABBCCDDEEFF"));
+}
+
+// Every way copy_from may take gives the source's exact bytes, whatever the source
+// descriptor's position (it is left there), across the 1 MiB buffer and with an odd tail.
+TEST(FileIoTest, CopyFromGivesTheSourceBytesByEveryMethod) {
+  ob::testing::TempDir dir;
+  const Bytes data = ob::testing::seeded_bytes((std::size_t{3} << 20) + 4097, 7);
+  ASSERT_TRUE(write_file_atomic(dir.path() / "source", data).has_value());
+  auto in = open_fd(dir.path() / "source", O_RDONLY);
+  ASSERT_TRUE(in.has_value());
+  ASSERT_EQ(::lseek(in->get(), 12345, SEEK_SET), 12345);
+  using Method = AtomicFile::CopyMethod;
+  for (Method cheapest : {Method::clone, Method::kernel, Method::buffered}) {
+    const fs::path target = dir.path() / ("copy-" + std::string(to_string(cheapest)));
+    auto out = AtomicFile::create(target, 0600);
+    ASSERT_TRUE(out.has_value());
+    auto method = out->copy_from(in->get(), dir.path() / "source", cheapest);
+    ASSERT_TRUE(method.has_value()) << method.error().message;
+    // Never a cheaper method than allowed; the buffered one is always what it says.
+    EXPECT_GE(static_cast<int>(*method), static_cast<int>(cheapest));
+    if (cheapest == Method::buffered) {
+      EXPECT_EQ(*method, Method::buffered);
+    }
+    ASSERT_TRUE(out->commit().has_value());
+    auto copied = read_file(target, data.size() + 1);
+    ASSERT_TRUE(copied.has_value());
+    EXPECT_TRUE(*copied == data) << to_string(cheapest);
+    EXPECT_EQ(::lseek(in->get(), 0, SEEK_CUR), 12345);
+  }
+  // Only an empty file is filled: bytes written before would be overwritten by a clone.
+  auto out = AtomicFile::create(dir.path() / "half", 0600);
+  ASSERT_TRUE(out.has_value());
+  ASSERT_TRUE(out->write(ByteView(data.data(), 10)).has_value());
+  auto refused = out->copy_from(in->get(), dir.path() / "source");
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, Errc::invalid_argument);
 }
 
 TEST(FileIoTest, RemoveLeftoversTakesWhatACrashLeftButNotWhatIsBeingWritten) {

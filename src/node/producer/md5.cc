@@ -53,14 +53,18 @@ Result<std::string> Md5::finish_hex() {
 
 Result<FileDigest> md5_file(const std::filesystem::path& path) {
   OB_TRY(fileio::Fd fd, fileio::open_fd(path, O_RDONLY));
+  return md5_fd(fd.get(), path);
+}
+
+Result<FileDigest> md5_fd(int fd, const std::filesystem::path& path_for_errors) {
   OB_TRY(Md5 md5, Md5::create());
   Bytes buffer(1 << 20);
   FileDigest digest;
   for (;;) {
-    const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+    const ssize_t n = ::pread(fd, buffer.data(), buffer.size(), static_cast<off_t>(digest.size));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return std::unexpected(fileio::errno_error("cannot read", path, errno));
+      return std::unexpected(fileio::errno_error("cannot read", path_for_errors, errno));
     }
     if (n == 0) break;
     OB_TRY_VOID(md5.update(ByteView(buffer.data(), static_cast<std::size_t>(n))));

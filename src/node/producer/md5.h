@@ -42,5 +42,8 @@ struct FileDigest {
 
 /// A file's MD5 and size, read in 1 MiB pieces. Errors (not_found, io, crypto).
 Result<FileDigest> md5_file(const std::filesystem::path& path);
+/// The same of an open file, read from offset 0 whatever its position (left unchanged).
+/// Errors (io, crypto).
+Result<FileDigest> md5_fd(int fd, const std::filesystem::path& path_for_errors);
 
 }  // namespace ob::producer

@@ -27,7 +27,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kMaxFileIdBytes = 256;     // proto/tracker.proto limits
 constexpr std::size_t kMaxPathBytes = 4096;
-constexpr std::size_t kReadChunk = 1 << 20;
 
 /// A regular file's size and modification time; nullopt when it is not one (or is gone).
 struct FileStat {
@@ -895,8 +894,14 @@ Result<std::string> Producer::upload(const fs::path& path, const UploadOptions& 
     relative = inside.generic_string();
     note_written(relative);
   } else {
-    // Seed 000 upload step 2: copy it in, unless a file with the same MD5 is there.
-    OB_TRY(FileDigest digest, md5_file(source));
+    // Seed 000 upload step 2: copy it in, unless a file with the same MD5 is there. The source
+    // is read once for its MD5 (through the one descriptor the copy uses, so a file swapped in
+    // under the same name meanwhile cannot mix in); the copy itself is a clone or a kernel copy
+    // where the file systems allow (AtomicFile::copy_from), never a second pass through here.
+    OB_TRY(fileio::Fd in, fileio::open_fd(source, O_RDONLY));
+    struct stat before{};
+    if (::fstat(in.get(), &before) != 0) return std::unexpected(fileio::errno_error("cannot stat", source, errno));
+    OB_TRY(FileDigest digest, md5_fd(in.get(), source));
     std::vector<std::string> unhashed;
     {
       std::lock_guard lock(mutex_);
@@ -911,29 +916,24 @@ Result<std::string> Producer::upload(const fs::path& path, const UploadOptions& 
     }
     if (relative.empty()) {
       const fs::path target = free_name(dir, source.filename());
-      OB_TRY(fileio::Fd in, fileio::open_fd(source, O_RDONLY));
-      struct stat source_stat{};
-      if (::fstat(in.get(), &source_stat) != 0) return std::unexpected(fileio::errno_error("cannot stat", source, errno));
       // The copy is no more open than the source (a private file stays private); this user
       // keeps read access, which encoding it needs.
-      const unsigned mode = (static_cast<unsigned>(source_stat.st_mode) & 0777u) | S_IRUSR;
+      const unsigned mode = (static_cast<unsigned>(before.st_mode) & 0777u) | S_IRUSR;
       OB_TRY(fileio::AtomicFile out, fileio::AtomicFile::create(target, mode));
-      OB_TRY(Md5 md5, Md5::create());
-      Bytes buffer(kReadChunk);
-      for (;;) {
-        const ssize_t n = ::read(in.get(), buffer.data(), buffer.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return std::unexpected(fileio::errno_error("cannot read", source, errno));
-        if (n == 0) break;
-        const ByteView piece(buffer.data(), static_cast<std::size_t>(n));
-        OB_TRY_VOID(md5.update(piece));
-        OB_TRY_VOID(out.write(piece));
+      OB_TRY(fileio::AtomicFile::CopyMethod method, out.copy_from(in.get(), source));
+      // A write to the source since it was hashed changes its size, mtime or ctime (ns on the
+      // file systems we run on): then the copy may not be what the MD5 names.
+      struct stat after{};
+      if (::fstat(in.get(), &after) != 0) return std::unexpected(fileio::errno_error("cannot stat", source, errno));
+      const auto same_time = [](const timespec& a, const timespec& b) { return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec; };
+      if (after.st_size != before.st_size || static_cast<std::uint64_t>(after.st_size) != digest.size ||
+          !same_time(after.st_mtim, before.st_mtim) || !same_time(after.st_ctim, before.st_ctim)) {
+        return fail(Errc::io, "File ", path.string(), " changed while it was being copied");
       }
-      OB_TRY(std::string copied, md5.finish_hex());
-      if (copied != digest.md5) return fail(Errc::io, "File ", path.string(), " changed while it was being copied");
       OB_TRY_VOID(out.commit());
       relative = target.lexically_relative(dir).generic_string();
-      spdlog::info("producer: copied {} into the Producer directory as {}", source.string(), relative);
+      spdlog::info("producer: copied {} into the Producer directory as {} ({})", source.string(), relative,
+                   fileio::to_string(method));
     }
     note_written(relative);
   }
