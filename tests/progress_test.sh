@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Issue 14's progress convention, on a real terminal: a tracker, three consumer daemons and a
+# producer daemon on loopback; `data put`, `producer upload` (followed until UPLOADED) and
+# `producer cp` run under `script` (util-linux: a pseudo-terminal for stdout and stderr) and
+# must draw a progress line with bytes, a rate and an ETA; the same commands with --json print
+# one JSON document and no progress; with stdout sent to a file, nothing of it either.
+# Usage: progress_test.sh PATH/TO/open-bucket
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+BIN=${1:?usage: progress_test.sh PATH/TO/open-bucket}
+command -v script >/dev/null || { echo "progress_test needs script (util-linux)" >&2; exit 1; }
+e2e_setup
+NETWORK_ID=$(((RANDOM << 8) + 1414))
+TRACKER_PORT=$((20000 + RANDOM % 20000))
+
+# on_tty NAME COMMAND: runs COMMAND (a shell command line) with stdout and stderr on a
+# pseudo-terminal; what the terminal showed goes to $WORK/NAME.tty, its exit code is returned.
+on_tty() { script -qec "$2" /dev/null >"$WORK/$1.tty" </dev/null; }
+# A progress line: a bar, "done / total" in bytes, a rate and an ETA.
+BAR_RE='\[[# ]{30}\] +[0-9]+% [0-9.]+ (B|KiB|MiB) / [0-9.]+ (B|KiB|MiB)  [0-9.]+ (B|KiB|MiB)/s  ETA ([0-9]+ s|[0-9]+ min [0-9]+ s|--)'
+shows_bar() { grep -aEq "$BAR_RE" "$WORK/$1.tty"; }
+# no_progress NAME: nothing of a progress line (no ETA, no carriage return redraw, no escape code).
+no_progress() { ! grep -aq 'ETA' "$WORK/$1" && ! grep -aq $'\e' "$WORK/$1"; }
+# one_json NAME: the terminal's text (CR LF line ends) is exactly one JSON document.
+one_json() { tr -d '\r' <"$WORK/$1.tty" | jq -s -e 'length == 1' >/dev/null; }
+
+"$BIN" --home "$WORK/tracker" tracker --listen "127.0.0.1:$TRACKER_PORT" --heartbeat-ms 300 \
+  --audit-interval-ms 0 --repair-tick-ms 250 >>"$WORK/tracker.out" 2>>"$WORK/tracker.log" &
+PIDS[tracker]=$!
+wait_for 20 grep -q '^tracker ' "$WORK/tracker.out" || { echo "tracker did not start:" >&2; cat "$WORK/tracker.log" >&2; exit 1; }
+TRACKER=$(sed -n 's/^tracker //p' "$WORK/tracker.out" | head -1)
+for name in c1 c2 c3 producer; do
+  "$BIN" --home "$WORK/$name" init -d --api-port 0 --p2p-port 0 --dht-port 0 --network-id "$NETWORK_ID" --no-sync \
+    --tracker "$TRACKER" --limit "1 GB" --k 2 --m 1 --default-availability 2 >/dev/null || { echo "init $name failed" >&2; exit 1; }
+  start_daemon "$name"
+done
+for name in c1 c2 c3; do "$BIN" --home "$WORK/$name" consumer start >/dev/null || bad "consumer start on $name"; done
+
+P="$BIN --home $WORK/producer"
+# Big enough that its download takes several of producer cp's 100 ms polls.
+head -c $((48 << 20)) /dev/urandom >"$WORK/big.bin"
+head -c $((3 << 20)) /dev/urandom >"$WORK/small.bin"
+
+# --- data put -------------------------------------------------------------------------------------
+on_tty put "$P data put $WORK/small.bin" && ok || bad "data put on a terminal failed: $(cat "$WORK/put.tty")"
+shows_bar put && ok || bad "data put drew no progress line with bytes, rate and ETA: $(cat -v "$WORK/put.tty")"
+on_tty put_json "$P data put --json $WORK/small.bin" && one_json put_json && no_progress put_json.tty && ok ||
+  bad "data put --json on a terminal: $(cat -v "$WORK/put_json.tty")"
+on_tty put_file "$P data put $WORK/small.bin >$WORK/put.out" && no_progress put_file.tty && ok ||
+  bad "data put with stdout in a file drew progress: $(cat -v "$WORK/put_file.tty")"
+
+# --- producer upload, followed until UPLOADED ---------------------------------------------------
+on_tty upload "$P producer upload $WORK/big.bin" && ok || bad "producer upload on a terminal failed: $(cat -v "$WORK/upload.tty")"
+shows_bar upload && grep -aEq 'upload big.bin [0-9]/3 slots' "$WORK/upload.tty" && ok ||
+  bad "producer upload drew no bar of slots and bytes: $(cat -v "$WORK/upload.tty")"
+grep -aEq '(^|\[K)Uploaded' "$WORK/upload.tty" && ok || bad "producer upload did not end with Uploaded"
+ID=$(sed -n 's/^File ID: \([a-z0-9]*\).*/\1/p' "$WORK/upload.tty" | head -1)
+[ -n "$ID" ] && files_json | jq -e --arg id "$ID" '.[] | select(.id == $id and .status == "UPLOADED" and .slotsStored >= 3)' >/dev/null &&
+  ok || bad "the file is not UPLOADED once the command returned: $(files_json)"
+# --json and a file on stdout: the reply at once, as without a terminal.
+on_tty upload_json "$P producer upload --json $WORK/small.bin" && one_json upload_json && no_progress upload_json.tty && ok ||
+  bad "producer upload --json on a terminal: $(cat -v "$WORK/upload_json.tty")"
+tr -d '\r' <"$WORK/upload_json.tty" | jq -e '.msg and .id' >/dev/null && ok || bad "producer upload --json lost msg or id"
+
+# --- producer cp --------------------------------------------------------------------------------
+mkdir "$WORK/down" "$WORK/down_json" "$WORK/down_file"
+on_tty cp "$P producer cp $ID $WORK/down" && cmp -s "$WORK/big.bin" "$WORK/down/big.bin" && ok ||
+  bad "producer cp on a terminal failed: $(cat -v "$WORK/cp.tty")"
+shows_bar cp && ok || bad "producer cp drew no progress line with bytes, rate and ETA: $(cat -v "$WORK/cp.tty")"
+on_tty cp_json "$P producer cp --json $ID $WORK/down_json" && one_json cp_json && no_progress cp_json.tty && ok ||
+  bad "producer cp --json on a terminal: $(cat -v "$WORK/cp_json.tty")"
+on_tty cp_file "$P producer cp $ID $WORK/down_file >$WORK/cp.out" && no_progress cp_file.tty &&
+  grep -q "^Downloading file" "$WORK/cp.out" && ok || bad "producer cp with stdout in a file: $(cat -v "$WORK/cp_file.tty")"
+
+if [ "$failed" -ne 0 ]; then
+  for name in producer tracker; do echo "--- $name log" >&2; tail -n 20 "$WORK/$name.log" >&2; done
+fi
+echo "progress: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
