@@ -2,8 +2,9 @@
 # Issue 14's progress convention, on a real terminal: a tracker, three consumer daemons and a
 # producer daemon on loopback; `data put`, `producer upload` (followed until UPLOADED) and
 # `producer cp` run under `script` (util-linux: a pseudo-terminal for stdout and stderr) and
-# must draw a progress line with bytes, a rate and an ETA; the same commands with --json print
-# one JSON document and no progress; with stdout sent to a file, nothing of it either.
+# must draw a progress line with bytes, a rate and an ETA, and `wallet send` (anvil, one block
+# a second) its wait for the receipt; the same commands with --json print one JSON document and
+# no progress; with stdout sent to a file, nothing of it either.
 # Usage: progress_test.sh PATH/TO/open-bucket
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -72,6 +73,27 @@ on_tty cp_json "$P producer cp --json $ID $WORK/down_json" && one_json cp_json &
   bad "producer cp --json on a terminal: $(cat -v "$WORK/cp_json.tty")"
 on_tty cp_file "$P producer cp $ID $WORK/down_file >$WORK/cp.out" && no_progress cp_file.tty &&
   grep -q "^Downloading file" "$WORK/cp.out" && ok || bad "producer cp with stdout in a file: $(cat -v "$WORK/cp_file.tty")"
+
+# --- wallet send: the wait for the receipt (anvil mining a block a second) ---------------------
+need_chain_tools
+case $? in
+  0)
+    start_anvil "$WORK/anvil.log" --block-time 1 || exit 1
+    PIDS[anvil]=$ANVIL_PID
+    echo "test test test test test test test test test test test junk" >"$WORK/junk.txt"
+    echo "a passphrase" >"$WORK/pw"
+    "$BIN" --home "$WORK/payer" init -d --rpc "$ANVIL_URL" --mnemonic-file "$WORK/junk.txt" --password-file "$WORK/pw" \
+      --api-port 0 --p2p-port 0 --dht-port 0 >"$WORK/payer.init" 2>&1 || bad "init with the junk account: $(cat "$WORK/payer.init")"
+    TO=0x000000000000000000000000000000000000dEaD
+    W="$BIN --home $WORK/payer wallet send --to $TO --amount 0.01 --password-file $WORK/pw"
+    on_tty send "$W" && grep -aEq 'send 0\.01 ETH waiting for receipt 0x[0-9a-f]{8}… [0-9]+ s' "$WORK/send.tty" && ok ||
+      bad "wallet send showed no wait for its receipt: $(cat -v "$WORK/send.tty")"
+    on_tty send_json "$W --json" && one_json send_json && no_progress send_json.tty && ok ||
+      bad "wallet send --json on a terminal: $(cat -v "$WORK/send_json.tty")"
+    ;;
+  1) bad "anvil is missing (CI)" ;;
+  *) echo "progress: wallet send skipped (anvil is not installed)" ;;
+esac
 
 if [ "$failed" -ne 0 ]; then
   for name in producer tracker; do echo "--- $name log" >&2; tail -n 20 "$WORK/$name.log" >&2; done
