@@ -1,5 +1,6 @@
 #include "cli/output.h"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -72,6 +73,16 @@ std::string format_wait(std::string_view label, std::string_view phase, std::chr
   return line + " " + human_duration(elapsed);
 }
 
+std::string fit_to_width(const std::string& line, std::size_t columns) {
+  if (columns == 0) return line;
+  std::size_t characters = 0;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    // A byte 10xxxxxx continues a UTF-8 sequence; any other starts a character.
+    if ((static_cast<unsigned char>(line[i]) & 0xC0) != 0x80 && ++characters > columns) return line.substr(0, i);
+  }
+  return line;
+}
+
 ProgressBar::ProgressBar(std::string label, bool json)
     : label_(std::move(label)),
       enabled_(progress_wanted(json)),
@@ -90,7 +101,10 @@ bool ProgressBar::due(bool force) {
 
 void ProgressBar::draw(const std::string& line) {
   drawn_ = true;
-  std::fprintf(stderr, "\r%s\033[K", line.c_str());
+  struct winsize size {};
+  // One column spare: a line that fills the last column makes some terminals wrap.
+  const std::size_t columns = ::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 1 ? size.ws_col - 1u : 0;
+  std::fprintf(stderr, "\r%s\033[K", fit_to_width(line, columns).c_str());
   std::fflush(stderr);
 }
 

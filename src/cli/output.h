@@ -35,8 +35,12 @@ std::string format_progress(std::string_view label, std::uint64_t done, std::uin
 /// started; "LABEL 6 s" with an empty phase.
 std::string format_wait(std::string_view label, std::string_view phase, std::chrono::duration<double> elapsed);
 
+/// `line` cut to at most `columns` characters (UTF-8 sequences counted as one, never split), so
+/// that a redrawn line never wraps. columns 0: unknown, the line as it is.
+std::string fit_to_width(const std::string& line, std::size_t columns);
+
 /// A one-line progress display on stderr for a long transfer or wait, redrawn in place at most
-/// 10 times a second. Draws only when progress_wanted(json) held at construction; otherwise
+/// 10 times a second, cut to the terminal's width. Draws only when progress_wanted(json) held at construction; otherwise
 /// every call does nothing. Not thread-safe: one thread draws.
 class ProgressBar {
  public:

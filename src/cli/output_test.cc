@@ -55,6 +55,15 @@ TEST(FormatWait, LabelPhaseAndElapsed) {
   EXPECT_EQ(format_wait("upload", "", seconds(61)), "upload 1 min 01 s");
 }
 
+TEST(FitToWidth, CutsAtColumnsWithoutSplittingUtf8) {
+  EXPECT_EQ(fit_to_width("abcdef", 4), "abcd");
+  EXPECT_EQ(fit_to_width("abc", 4), "abc");
+  EXPECT_EQ(fit_to_width("abcdef", 0), "abcdef");
+  // "…" is three bytes and one column.
+  EXPECT_EQ(fit_to_width("0x12ab…wait", 7), "0x12ab…");
+  EXPECT_EQ(fit_to_width("0x12ab…wait", 6), "0x12ab");
+}
+
 TEST(ProgressWanted, NeverWithJson) { EXPECT_FALSE(progress_wanted(true)); }
 
 TEST(RunWithProgress, ReturnsTheWorkResultAndTicksWhileItRuns) {
