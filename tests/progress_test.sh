@@ -2,8 +2,8 @@
 # Issue 14's progress convention, on a real terminal: a tracker, three consumer daemons and a
 # producer daemon on loopback; `data put`, `producer upload` (followed until UPLOADED) and
 # `producer cp` run under `script` (util-linux: a pseudo-terminal for stdout and stderr) and
-# must draw a progress line with bytes, a rate and an ETA, and `wallet send` (anvil, one block
-# a second) its wait for the receipt; the same commands with --json print one JSON document and
+# must draw a progress line with bytes, a rate and an ETA; `nodes create` its wait for the
+# daemons, and `wallet send` (anvil, one block a second) its wait for the receipt; the same commands with --json print one JSON document and
 # no progress; with stdout sent to a file, nothing of it either.
 # Usage: progress_test.sh PATH/TO/open-bucket
 set -uo pipefail
@@ -73,6 +73,21 @@ on_tty cp_json "$P producer cp --json $ID $WORK/down_json" && one_json cp_json &
   bad "producer cp --json on a terminal: $(cat -v "$WORK/cp_json.tty")"
 on_tty cp_file "$P producer cp $ID $WORK/down_file >$WORK/cp.out" && no_progress cp_file.tty &&
   grep -q "^Downloading file" "$WORK/cp.out" && ok || bad "producer cp with stdout in a file: $(cat -v "$WORK/cp_file.tty")"
+
+# --- nodes create and down: what they wait for -------------------------------------------------
+"$BIN" --home "$WORK/fleet" init -d --tracker "$TRACKER" --network-id "$NETWORK_ID" --no-sync --api-port 0 \
+  --p2p-port 0 --dht-port 0 >/dev/null || bad "init of the fleet's home failed"
+N="$BIN --home $WORK/fleet nodes"
+on_tty create "$N create 2 --size '100 MB'" && ok || bad "nodes create on a terminal failed: $(cat -v "$WORK/create.tty")"
+# The supervisor runs detached: stopped at exit like the test's own processes.
+SUPERVISOR=$(jq -r .pid "$WORK/fleet/nodes/supervisor.json" 2>/dev/null)
+[ -n "$SUPERVISOR" ] && [ "$SUPERVISOR" != null ] && PIDS[supervisor]=$SUPERVISOR
+grep -aEq "nodes create [0-2]/2 started waiting for node [0-9]+'s daemon: .* [0-9]+ s" "$WORK/create.tty" && ok ||
+  bad "nodes create showed no wait for its daemons: $(cat -v "$WORK/create.tty")"
+on_tty create_json "$N create 1 --size '100 MB' --json" && one_json create_json && no_progress create_json.tty && ok ||
+  bad "nodes create --json on a terminal: $(cat -v "$WORK/create_json.tty")"
+on_tty down "$N down" && grep -aq 'supervisor and nodes stopped' "$WORK/down.tty" && ok ||
+  bad "nodes down on a terminal: $(cat -v "$WORK/down.tty")"
 
 # --- wallet send: the wait for the receipt (anvil mining a block a second) ---------------------
 need_chain_tools
