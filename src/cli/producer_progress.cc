@@ -1,6 +1,7 @@
 #include "cli/producer_progress.h"
 
 #include <chrono>
+#include <iostream>
 #include <thread>
 
 #include "cli/output.h"
@@ -40,6 +41,7 @@ Result<json> post_upload(api::RestClient& daemon, const json& body, const std::s
 }
 
 Result<void> follow_upload(api::RestClient& daemon, const std::string& file_id, const std::string& name) {
+  std::cerr << "Following the upload until UPLOADED (Ctrl-C stops following; the daemon goes on)\n";
   ProgressBar bar("upload " + name, /*json=*/false);
   for (;;) {
     OB_TRY(json files, daemon.get_json("/v1/producer/files"));
