@@ -63,6 +63,9 @@ ID=$(sed -n 's/^File ID: \([a-z0-9]*\).*/\1/p' "$WORK/upload.tty" | head -1)
 on_tty upload_json "$P producer upload --json $WORK/small.bin" && one_json upload_json && no_progress upload_json.tty && ok ||
   bad "producer upload --json on a terminal: $(cat -v "$WORK/upload_json.tty")"
 tr -d '\r' <"$WORK/upload_json.tty" | jq -e '.msg and .id' >/dev/null && ok || bad "producer upload --json lost msg or id"
+on_tty upload_file "$P producer upload $WORK/small.bin >$WORK/upload.out" && no_progress upload_file.tty &&
+  grep -q '^File ID: ' "$WORK/upload.out" && ! grep -q '^Uploaded' "$WORK/upload.out" && ok ||
+  bad "producer upload with stdout in a file: $(cat -v "$WORK/upload_file.tty") $(cat "$WORK/upload.out")"
 
 # --- producer cp --------------------------------------------------------------------------------
 mkdir "$WORK/down" "$WORK/down_json" "$WORK/down_file"
