@@ -61,7 +61,7 @@ std::string format_progress(std::string_view label, std::uint64_t done, std::uin
   std::snprintf(percent, sizeof percent, "%3d%%", static_cast<int>(100.0 * fraction));
   const std::string eta = done >= total ? human_duration(std::chrono::seconds(0))
                           : rate > 0    ? human_duration(std::chrono::duration<double>(
-                                              static_cast<double>(total - done) / rate))
+                                              std::ceil(static_cast<double>(total - done) / rate)))
                                         : std::string("--");
   return line + " [" + bar + "] " + percent + " " + human_bytes(done) + " / " + human_bytes(total) + "  " +
          rate_text + "  ETA " + eta;

@@ -26,8 +26,8 @@ bool progress_wanted(bool json);
 /// The progress line for `done` of `total` bytes, `elapsed` after the transfer started (pure:
 /// what ProgressBar draws, without the carriage return and erase codes).
 /// With a total: "LABEL [####      ]  40% 4.0 MiB / 10.0 MiB  2.0 MiB/s  ETA 3 s", the rate
-/// being the mean since the start and the ETA what is left at that rate ("ETA --" until a byte
-/// has moved). With total 0 (unknown): "LABEL 4.0 MiB  2.0 MiB/s".
+/// being the mean since the start and the ETA what is left at that rate, in whole seconds
+/// rounded up ("ETA --" until a byte has moved; "ETA 0 s" only when done). With total 0 (unknown): "LABEL 4.0 MiB  2.0 MiB/s".
 std::string format_progress(std::string_view label, std::uint64_t done, std::uint64_t total,
                             std::chrono::duration<double> elapsed);
 

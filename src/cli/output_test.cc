@@ -33,6 +33,12 @@ TEST(FormatProgress, EtaIsUnknownUntilBytesMoveAndZeroAtTheEnd) {
             "get [##############################] 100% 1000 B / 1000 B  0 B/s  ETA 0 s");
 }
 
+TEST(FormatProgress, EtaRoundsUpWhileBytesRemain) {
+  // 999 of 1000 bytes in 1 s: a millisecond left reads "1 s", never "0 s" before the end.
+  const std::string line = format_progress("x", 999, 1000, seconds(1));
+  EXPECT_TRUE(line.ends_with("ETA 1 s")) << line;
+}
+
 TEST(FormatProgress, MoreThanTheTotalStaysAFullBar) {
   const std::string line = format_progress("x", 3000, 1000, seconds(1));
   EXPECT_NE(line.find("[##############################] 100%"), std::string::npos) << line;

@@ -71,6 +71,7 @@ Result<json> post_download(api::RestClient& daemon, std::optional<api::RestClien
   const std::string path = remote_path(text(body, "path"));
   const std::string destination = text(body, "destination");
   ProgressBar bar("cp " + (file_id.empty() ? path : file_id.substr(0, 12)), json_output);
+  bool seen = false;  // the transfer was listed: once it is not, the daemon is finishing
   const auto tick = [&] {
     // A failed poll only costs this redraw: the download's own reply says how it ended.
     auto running = poller->get_json("/v1/producer/files/downloads");
@@ -78,11 +79,12 @@ Result<json> post_download(api::RestClient& daemon, std::optional<api::RestClien
       for (const json& d : *running) {
         if (!d.is_object() || text(d, "destination") != destination) continue;
         if (file_id.empty() ? remote_path(text(d, "path")) != path : text(d, "fileId") != file_id) continue;
+        seen = true;
         bar.update(number(d, "bytes"), number(d, "size"));
         return;
       }
     }
-    bar.wait("finding the file's consumers");
+    bar.wait(seen ? "checking and renaming into place" : "finding the file's consumers");
   };
   return run_with_progress(
       bar.enabled() && poller.has_value(),
