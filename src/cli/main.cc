@@ -194,7 +194,8 @@ int cmd_get(const std::optional<std::string>& home_flag, const std::string& cid_
   if (!cid) return report(cid.error());
   auto node = open_node(home_flag);
   if (!node) return report(node.error());
-  ProgressBar bar("get " + cid_text.substr(0, 12), /*json=*/false);
+  // With "-" the file's bytes go to stdout: no progress line beside them, even on a terminal.
+  ProgressBar bar("get " + cid_text.substr(0, 12), /*json=*/out_path == "-");
   const Progress progress = [&](std::uint64_t done, std::uint64_t total) { bar.update(done, total); };
   if (node->daemon) return get_via_daemon(*node->daemon, *cid, out_path, bar, progress);
 

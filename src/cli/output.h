@@ -44,7 +44,8 @@ std::string fit_to_width(const std::string& line, std::size_t columns);
 /// every call does nothing. Not thread-safe: one thread draws.
 class ProgressBar {
  public:
-  /// `label` starts every line (e.g. "put movie.mkv"); `json` is the command's --json.
+  /// `label` starts every line (e.g. "put movie.mkv"); `json` is the command's --json, or
+  /// true for any other reason the terminal must show nothing but the result (`data get CID -`).
   ProgressBar(std::string label, bool json);
   ~ProgressBar();
   ProgressBar(const ProgressBar&) = delete;
