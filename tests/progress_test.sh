@@ -3,8 +3,9 @@
 # producer daemon on loopback; `data put`, `producer upload` (followed until UPLOADED) and
 # `producer cp` run under `script` (util-linux: a pseudo-terminal for stdout and stderr) and
 # must draw a progress line with bytes, a rate and an ETA; `nodes create` its wait for the
-# daemons, and `wallet send` (anvil, one block a second) its wait for the receipt; the same commands with --json print one JSON document and
-# no progress; with stdout sent to a file, nothing of it either.
+# daemons, and `wallet send` (anvil, one block a second; skipped outside CI without anvil) its
+# wait for the receipt. The same commands with --json print one JSON document and no progress;
+# with stdout sent to a file, no progress either.
 # Usage: progress_test.sh PATH/TO/open-bucket
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -21,7 +22,8 @@ on_tty() { script -qec "$2" /dev/null >"$WORK/$1.tty" </dev/null; }
 # A progress line: a bar, "done / total" in bytes, a rate and an ETA.
 BAR_RE='\[[# ]{30}\] +[0-9]+% [0-9.]+ (B|KiB|MiB) / [0-9.]+ (B|KiB|MiB)  [0-9.]+ (B|KiB|MiB)/s  ETA ([0-9]+ s|[0-9]+ min [0-9]+ s|--)'
 shows_bar() { grep -aEq "$BAR_RE" "$WORK/$1.tty"; }
-# no_progress NAME: nothing of a progress line (no ETA, no carriage return redraw, no escape code).
+# no_progress FILE: nothing of a progress line in $WORK/FILE (no ETA, no escape code; the
+# terminal's own CR LF line ends are not one).
 no_progress() { ! grep -aq 'ETA' "$WORK/$1" && ! grep -aq $'\e' "$WORK/$1"; }
 # one_json NAME: the terminal's text (CR LF line ends) is exactly one JSON document.
 one_json() { tr -d '\r' <"$WORK/$1.tty" | jq -s -e 'length == 1' >/dev/null; }
