@@ -96,18 +96,50 @@ JsonReply upload(producer::Producer& p, const json& raw) {
   return {200, json{{"msg", "File " + path + " is uploading"}, {"id", *id}}};
 }
 
+/// How far an upload has come, for `producer upload` to follow (docs/api.md "Producer").
+struct UploadProgress {
+  std::uint64_t slots_wanted = 0;  ///< proven slots that make the file UPLOADED: k + availability - 1
+  std::uint64_t bytes_placed = 0;  ///< plaintext bytes the proven slots carry, ceil(size / k) each
+  std::uint64_t bytes_wanted = 0;  ///< the same for slots_wanted
+};
+
+/// All 0 for a file not registered yet (k unknown).
+UploadProgress upload_progress(const producer::RemoteFile& f) {
+  if (f.k == 0 || f.availability == 0) return {};
+  const std::uint64_t slot_bytes = f.size / f.k + (f.size % f.k != 0 ? 1 : 0);
+  const std::uint64_t wanted = std::uint64_t{f.k} + f.availability - 1;
+  return {wanted, slot_bytes * f.slots_stored, slot_bytes * wanted};
+}
+
 JsonReply list(producer::Producer& p) {
   auto files = p.list();
   if (!files) return error_reply(files.error());
   json rows = json::array();
   for (const producer::RemoteFile& f : *files) {
+    const UploadProgress progress = upload_progress(f);
     rows.push_back({{"id", f.id},
                     {"path", f.path},
                     {"size", format_size(f.size)},
                     {"status", f.status},
                     {"actualAvailability", f.actual_availability},
                     {"availability", f.availability},
-                    {"hash", f.hash}});
+                    {"hash", f.hash},
+                    {"slotsStored", f.slots_stored},
+                    {"slotsWanted", progress.slots_wanted},
+                    {"bytesPlaced", progress.bytes_placed},
+                    {"bytesWanted", progress.bytes_wanted}});
+  }
+  return {200, std::move(rows)};
+}
+
+JsonReply downloads(producer::Producer& p) {
+  json rows = json::array();
+  for (const producer::DownloadProgress& d : p.downloads()) {
+    rows.push_back({{"fileId", d.file_id},
+                    {"path", d.path},
+                    {"destination", d.destination.string()},
+                    {"size", d.size},
+                    {"bytes", d.bytes}});
   }
   return {200, std::move(rows)};
 }
@@ -203,6 +235,7 @@ std::vector<JsonRoute> producer_routes(producer::Producer& producer) {
       {"POST", "/v1/producer/files/upload", [p](const json& body) { return upload(*p, body); }},
       {"GET", "/v1/producer/files", [p](const json&) { return list(*p); }},
       {"GET", "/v1/producer/files/local", [p](const json&) { return list_local(*p); }},
+      {"GET", "/v1/producer/files/downloads", [p](const json&) { return downloads(*p); }},
       {"POST", "/v1/producer/files/download", [p](const json& body) { return download(*p, body); }},
       {"POST", "/v1/producer/files/remove", [p](const json& body) { return remove(*p, body); }},
       {"POST", "/v1/producer/edit", [p](const json& body) { return edit(*p, body); }},

@@ -139,6 +139,12 @@ TEST_F(ProducerRoutesTest, UploadValidatesThenAnswersWithTheFileId) {
   EXPECT_EQ(listed.body[0]["availability"], 2);
   EXPECT_EQ(listed.body[0]["actualAvailability"], 0);
   EXPECT_EQ(listed.body[0]["hash"].get<std::string>().size(), 32u);
+  // What `producer upload` follows: availability 2 alone is k = 1, m = 1, so 2 proven slots
+  // of 9 bytes each make the file UPLOADED; none is proven yet.
+  EXPECT_EQ(listed.body[0]["slotsStored"], 0);
+  EXPECT_EQ(listed.body[0]["slotsWanted"], 2);
+  EXPECT_EQ(listed.body[0]["bytesPlaced"], 0);
+  EXPECT_EQ(listed.body[0]["bytesWanted"], 18);
   const JsonReply local = call("GET", "/v1/producer/files/local");
   ASSERT_EQ(local.body.size(), 1u);
   EXPECT_EQ(local.body[0]["status"], "UPLOADING");
@@ -183,6 +189,8 @@ TEST_F(ProducerRoutesTest, KnownFilesAreDownloadedEditedAndRemoved) {
   EXPECT_EQ(reply.status, 200);
   EXPECT_EQ(reply.body, kMsg("Downloading file `" + id + "` to `" + dest.path().string() + "`"));
   EXPECT_TRUE(fs::exists(dest.path() / "known.txt"));
+  // A finished download is no longer listed as running.
+  EXPECT_EQ(call("GET", "/v1/producer/files/downloads").body, json::array());
 
   reply = call("POST", "/v1/producer/edit", {{"fileId", id}, {"path", "renamed.txt"}, {"availability", 2}});
   EXPECT_EQ(reply.status, 200);

@@ -153,7 +153,8 @@ Result<Receipt> ChainClient::wait_for_receipt(const wallet::Hash32& hash, std::c
 
 Result<SentTransaction> ChainClient::send_transaction(const wallet::PrivateKey& key,
                                                       const std::optional<wallet::Address>& to, const U256& value,
-                                                      ByteView data) {
+                                                      ByteView data,
+                                                      const std::function<void(const wallet::Hash32&)>& on_broadcast) {
   SentTransaction sent;
   sent.from = key.address();
   Eip1559Transaction& tx = sent.tx;
@@ -184,6 +185,7 @@ Result<SentTransaction> ChainClient::send_transaction(const wallet::PrivateKey& 
     return fail(Errc::corrupt, "the Ethereum node named the transaction ", to_data(hash), ", not ",
                 to_data(sent.signed_tx.hash));
   }
+  if (on_broadcast) on_broadcast(hash);
   OB_TRY(sent.receipt, wait_for_receipt(hash, receipt_timeout_));
   if (!sent.receipt.success) {
     return fail(Errc::invalid_argument, "transaction ", to_data(hash), " reverted in block ", sent.receipt.block_number,

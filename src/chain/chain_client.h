@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -85,9 +86,12 @@ class ChainClient {
   /// and waits for the receipt: the pending nonce, fees(), estimate_gas(), then refuses
   /// (invalid_argument, "insufficient funds: ...") when value + gas limit x max fee exceeds the
   /// balance, before anything is broadcast. Errors: those of the steps; (invalid_argument)
-  /// "transaction 0x... reverted" when the receipt's status is 0.
+  /// "transaction 0x... reverted" when the receipt's status is 0. `on_broadcast`, when given,
+  /// is called with the hash once the node accepted the transaction, before the wait for its
+  /// receipt (a command shows what it waits for).
   Result<SentTransaction> send_transaction(const wallet::PrivateKey& key, const std::optional<wallet::Address>& to,
-                                           const wallet::U256& value, ByteView data = {});
+                                           const wallet::U256& value, ByteView data = {},
+                                           const std::function<void(const wallet::Hash32&)>& on_broadcast = {});
 
  private:
   ChainClient(JsonRpcClient rpc, std::uint64_t chain_id, std::chrono::milliseconds receipt_timeout)

@@ -127,7 +127,7 @@ int cmd_put(const std::optional<std::string>& home_flag, const PutOptions& opts)
     size = static_cast<std::uint64_t>(st.st_size);
     name = std::filesystem::path(opts.path).filename().string();
   }
-  ProgressBar bar("put " + name);
+  ProgressBar bar("put " + name, opts.json);
   const Progress progress = [&](std::uint64_t done, std::uint64_t) { bar.update(done, size); };
   std::optional<Cid> cid;
   std::uint64_t stored_size = 0;
@@ -194,7 +194,8 @@ int cmd_get(const std::optional<std::string>& home_flag, const std::string& cid_
   if (!cid) return report(cid.error());
   auto node = open_node(home_flag);
   if (!node) return report(node.error());
-  ProgressBar bar("get " + cid_text.substr(0, 12));
+  // With "-" the file's bytes go to stdout: no progress line beside them, even on a terminal.
+  ProgressBar bar("get " + cid_text.substr(0, 12), /*json=*/out_path == "-");
   const Progress progress = [&](std::uint64_t done, std::uint64_t total) { bar.update(done, total); };
   if (node->daemon) return get_via_daemon(*node->daemon, *cid, out_path, bar, progress);
 
@@ -316,7 +317,7 @@ int cmd_verify(const std::optional<std::string>& home_flag, const std::string& c
   if (!cid) return report(cid.error());
   auto node = open_node(home_flag, Access::local_only, "verify");
   if (!node) return report(node.error());
-  ProgressBar bar("verify");
+  ProgressBar bar("verify", json);
   auto report_or = node->engine->verify(*cid, [&](std::uint64_t done, std::uint64_t total) { bar.update(done, total); });
   bar.finish();
   if (!report_or) return report(report_or.error());

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/output.h"
 #include "core/units.h"
 #include "net/identity.h"
 #include "net/tls.h"
@@ -69,9 +70,11 @@ Result<std::uint64_t> parse_node_size(const std::string& text) {
 }
 
 /// Polls `ready` every 200 ms until it yields a value or `timeout` passes; the error then says
-/// what was awaited and the last reason it was not ready.
+/// what was awaited and the last reason it was not ready. `bar`, when given, shows what is
+/// awaited, the last reason and the time so far (docs/cli.md "Progress and output").
 template <typename F>
-auto poll_until(std::chrono::seconds timeout, const std::string& what, F&& ready) -> decltype(ready()) {
+auto poll_until(std::chrono::seconds timeout, const std::string& what, F&& ready, ProgressBar* bar = nullptr)
+    -> decltype(ready()) {
   const auto deadline = Clock::now() + timeout;
   for (;;) {
     auto result = ready();
@@ -80,6 +83,7 @@ auto poll_until(std::chrono::seconds timeout, const std::string& what, F&& ready
       return fail(Errc::io, "timed out after ", timeout.count(), " s waiting for ", what, " (", result.error().message,
                   ")");
     }
+    if (bar != nullptr) bar->wait("waiting for " + what + ": " + result.error().message);
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
 }
@@ -266,7 +270,9 @@ int cmd_create(const std::optional<std::string>& home_flag, const CreateOptions&
     // Each daemon answers and its consumer is started (idempotent; it also records the start).
     json out = json::array();
     const auto deadline = Clock::now() + std::chrono::seconds(o.timeout_s);
+    ProgressBar bar("nodes create", o.json);
     for (const fleet::FleetNode& node : created) {
+      bar.set_label("nodes create " + std::to_string(out.size()) + "/" + std::to_string(created.size()) + " started");
       const auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - Clock::now());
       OB_TRY(api::RestClient client,
              poll_until(std::max(left, std::chrono::seconds(1)), "node " + std::to_string(node.id) + "'s daemon",
@@ -274,7 +280,8 @@ int cmd_create(const std::optional<std::string>& home_flag, const CreateOptions&
                           OB_TRY(std::optional<api::RestClient> c, node_client(node));
                           if (!c) return fail(Errc::not_found, "not answering yet; see " + (node.home / "daemon.log").string());
                           return std::move(*c);
-                        }));
+                        },
+                        &bar));
       OB_TRY(json reply, client.post_json("/v1/consumer/start", json::object()));
       (void)reply;
       const auto info = running_daemon(node.home);
@@ -284,6 +291,7 @@ int cmd_create(const std::optional<std::string>& home_flag, const CreateOptions&
                      {"peerId", info ? info->peer_id : ""},
                      {"apiPort", info ? info->api_port : 0}});
       if (!o.json) {
+        bar.finish();
         std::cout << "node " << node.id << ": consumer started, " << format_size(size) << ", peer "
                   << (info ? info->peer_id : "?") << ", API port " << (info ? info->api_port : 0) << "\n";
       }
@@ -456,7 +464,8 @@ std::set<std::pair<std::string, std::uint32_t>> held_slots(const json& listing) 
 /// Hands every slot of `node` over to the network: limit 0 (the consumer gives them all up, and
 /// reports capacity 0 so nothing new is placed there), then waits until it holds none and the
 /// tracker names another consumer storing each slot it held.
-Result<void> drain(const fleet::FleetNode& node, api::RestClient& client, std::chrono::seconds timeout) {
+Result<void> drain(const fleet::FleetNode& node, api::RestClient& client, std::chrono::seconds timeout,
+                   ProgressBar& bar) {
   OB_TRY(json before, client.get_json("/v1/consumer/slots"));
   const auto held = held_slots(before);
   const std::string self = running_daemon(node.home) ? running_daemon(node.home)->peer_id : "";
@@ -470,11 +479,14 @@ Result<void> drain(const fleet::FleetNode& node, api::RestClient& client, std::c
   OB_TRY_VOID(poll_until(left(), "node " + std::to_string(node.id) + " to give up its slots", [&]() -> Result<void> {
     OB_TRY(json now, client.get_json("/v1/consumer/slots"));
     const std::size_t count = held_slots(now).size();
-    if (count != last) std::cerr << "  " << count << " slot(s) still held\n";
+    if (count != last) {
+      bar.finish();
+      std::cerr << "  " << count << " slot(s) still held\n";
+    }
     last = count;
     if (count > 0) return fail(Errc::not_found, std::to_string(count) + " slot(s) still held");
     return {};
-  }));
+  }, &bar));
   if (held.empty()) return {};
   OB_TRY(tracker::TrackerClient tracker, tracker_for(node));
   std::size_t last_missing = held.size() + 1;
@@ -502,11 +514,14 @@ Result<void> drain(const fleet::FleetNode& node, api::RestClient& client, std::c
       }
       missing += !elsewhere;
     }
-    if (missing != last_missing) std::cerr << "  " << missing << " slot(s) not yet stored elsewhere\n";
+    if (missing != last_missing) {
+      bar.finish();
+      std::cerr << "  " << missing << " slot(s) not yet stored elsewhere\n";
+    }
     last_missing = missing;
     if (missing > 0) return fail(Errc::not_found, std::to_string(missing) + " slot(s) not yet stored elsewhere");
     return {};
-  });
+  }, &bar);
 }
 
 int cmd_rm(const std::optional<std::string>& home_flag, const RmOptions& o) {
@@ -514,8 +529,9 @@ int cmd_rm(const std::optional<std::string>& home_flag, const RmOptions& o) {
     OB_TRY(Place at, place(home_flag));
     OB_TRY(fleet::FleetNode node, find_node(at, o.id));
     OB_TRY(std::optional<api::RestClient> client, node_client(node));
+    ProgressBar bar("nodes rm " + std::to_string(node.id), /*json=*/false);
     if (client) {
-      if (auto drained = drain(node, *client, std::chrono::seconds(o.timeout_s)); !drained && !o.force) {
+      if (auto drained = drain(node, *client, std::chrono::seconds(o.timeout_s), bar); !drained && !o.force) {
         return fail(drained.error().code, drained.error().message,
                     "; the node stays, with limit 0 (run `nodes rm` again, or with --force to remove it anyway)");
       }
@@ -540,7 +556,8 @@ int cmd_rm(const std::optional<std::string>& home_flag, const RmOptions& o) {
                                if (now && now->find(node.id)) return fail(Errc::not_found, "still supervised");
                                if (running_daemon(node.home)) return fail(Errc::not_found, "its daemon still runs");
                                return {};
-                             }));
+                             },
+                             &bar));
     } else if (auto daemon = running_daemon(node.home)) {
       // No supervisor: stop the daemon ourselves.
       ::kill(static_cast<pid_t>(daemon->pid), SIGTERM);
@@ -548,9 +565,11 @@ int cmd_rm(const std::optional<std::string>& home_flag, const RmOptions& o) {
                                 [&]() -> Result<void> {
                                   if (running_daemon(node.home)) return fail(Errc::not_found, "still running");
                                   return {};
-                                });
+                                },
+                                &bar);
       if (!stopped) ::kill(static_cast<pid_t>(daemon->pid), SIGKILL);
     }
+    bar.finish();
     std::error_code ec;
     std::filesystem::remove_all(node.home, ec);
     if (ec) return fail(Errc::io, "node ", node.id, " stopped, but ", node.home.string(), " could not be deleted: ", ec.message());
@@ -581,11 +600,13 @@ int cmd_down(const std::optional<std::string>& home_flag) {
       return {};
     }
     ::kill(static_cast<pid_t>(supervisor->pid), SIGTERM);
+    ProgressBar bar("nodes down", /*json=*/false);
     // Its own deadline is 10 s per daemon (SIGTERM, then SIGKILL).
     OB_TRY_VOID(poll_until(std::chrono::seconds(30), "the supervisor to stop", [&]() -> Result<void> {
       if (::kill(static_cast<pid_t>(supervisor->pid), 0) == 0) return fail(Errc::not_found, "still running");
       return {};
-    }));
+    }, &bar));
+    bar.finish();
     std::cout << "supervisor and nodes stopped\n";
     return {};
   };

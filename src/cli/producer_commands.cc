@@ -9,6 +9,8 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/output.h"
+#include "cli/producer_progress.h"
 #include "core/cid.h"
 #include "node/home.h"
 #include "node/producer/producer_state.h"
@@ -24,6 +26,7 @@ struct ProducerFlags {
   std::string path;
   std::optional<std::uint32_t> availability, k, m;
   std::string tier = "free";
+  bool no_wait = false;
   // ls
   bool local = false;
   bool json = false;
@@ -125,13 +128,20 @@ int cmd_upload(const std::optional<std::string>& home, const ProducerFlags& f) {
   if (f.availability) body["availability"] = *f.availability;
   if (f.k) body["k"] = *f.k;
   if (f.m) body["m"] = *f.m;
-  auto reply = post(home, "/v1/producer/files/upload", body);
+  auto client = daemon_client(home, /*start=*/true);
+  if (!client) return report(client.error());
+  const std::string name = fs::path(f.path).filename().string();
+  auto reply = post_upload(*client, body, name, f.json);
   if (!reply) return report(reply.error());
   if (f.json) {
     print_reply(*reply, true);
   } else {
     std::cout << reply->value("msg", "") << "\n" << "File ID: " << reply->value("id", "") << "\n";
   }
+  // On a terminal the command stays until the file is UPLOADED (Ctrl-C leaves it to the daemon).
+  if (f.no_wait || !progress_wanted(f.json)) return 0;
+  if (auto done = follow_upload(*client, reply->value("id", ""), name); !done) return report(done.error());
+  std::cout << "Uploaded\n";
   return 0;
 }
 
@@ -194,7 +204,15 @@ int cmd_cp(const std::optional<std::string>& home, const ProducerFlags& f) {
   json body = file_ref(home, f.file, "path");
   body["destination"] = absolute(f.destination);
   body["wait"] = true;  // the command returns once the file is written and its MD5 checked
-  return print(post(home, "/v1/producer/files/download", body), f.json);
+  auto client = daemon_client(home, /*start=*/true);
+  if (!client) return report(client.error());
+  // A second client follows the transfer while the first waits for its reply; without one the
+  // download just runs without a bar.
+  std::optional<api::RestClient> poller;
+  if (progress_wanted(f.json)) {
+    if (auto second = daemon_client(home, /*start=*/false)) poller = std::move(*second);
+  }
+  return print(post_download(*client, std::move(poller), body, f.json), f.json);
 }
 
 int cmd_rm(const std::optional<std::string>& home, const ProducerFlags& f) {
@@ -271,6 +289,7 @@ CommandRunner add_producer_commands(CLI::App& app, const std::optional<std::stri
   upload->add_option("--tier", f->tier, "free, basic or premium (default free)")
       ->check(CLI::IsMember({"free", "basic", "premium"}, CLI::ignore_case));
   upload->add_flag("--json", f->json, "Print the reply as JSON");
+  upload->add_flag("--no-wait", f->no_wait, "On a terminal, return once registered instead of following until UPLOADED");
 
   auto* ls = producer->add_subcommand("ls", "List your files in the network (or, with -l, in the Producer directory)");
   ls->add_flag("-l,--local", f->local, "Show the files of the local Producer directory and their status");

@@ -11,10 +11,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <mutex>
 
 #include "api/wallet_routes.h"
 #include "chain/chain_client.h"
 #include "cli/commands.h"
+#include "cli/output.h"
 #include "node/home.h"
 #include "store/file_io.h"
 #include "wallet/amount.h"
@@ -314,6 +316,26 @@ struct SendOptions {
   std::optional<std::string> from;
 };
 
+/// send_transaction, showing on a terminal what it waits for: the node, then the receipt of
+/// the broadcast transaction (docs/cli.md "Progress and output").
+Result<chain::SentTransaction> send_with_progress(chain::ChainClient& client, const wallet::PrivateKey& key,
+                                                  const wallet::Address& to, const wallet::U256& value, bool as_json) {
+  ProgressBar bar("send " + wallet::format_eth(value) + " ETH", as_json);
+  std::mutex mutex;
+  std::string phase = "signing and broadcasting";
+  const auto on_broadcast = [&](const wallet::Hash32& hash) {
+    const std::string text = chain::to_data(hash);
+    std::lock_guard lock(mutex);
+    phase = "waiting for receipt " + text.substr(0, 10) + "…";
+  };
+  return run_with_progress(
+      bar.enabled(), [&] { return client.send_transaction(key, to, value, {}, on_broadcast); },
+      [&] {
+        std::lock_guard lock(mutex);
+        bar.wait(phase);
+      });
+}
+
 int cmd_send(const std::optional<std::string>& home_flag, const SendOptions& o) {
   // Everything checked before the passphrase is asked for and before anything is signed.
   auto to = wallet::Address::parse(o.to);
@@ -332,7 +354,7 @@ int cmd_send(const std::optional<std::string>& home_flag, const SendOptions& o) 
   if (!passphrase) return report(passphrase.error());
   auto key = store.unlock(*from, *passphrase);
   if (!key) return report(key.error());
-  auto sent = client->send_transaction(*key, *to, *value);
+  auto sent = send_with_progress(*client, *key, *to, *value, o.common.json);
   if (!sent) return report(sent.error());
   const std::string hash = chain::to_data(sent->signed_tx.hash);
   if (o.common.json) {

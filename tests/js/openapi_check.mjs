@@ -194,6 +194,7 @@ async function walk(api) {
   await step('POST', '/v1/producer/stop', 200);
   await step('GET', '/v1/producer/files', 400, { note: 'no tracker' });
   await step('GET', '/v1/producer/files/local', 200);
+  await step('GET', '/v1/producer/files/downloads', 200, { note: 'none running' });
   await step('POST', '/v1/producer/files/upload', 400, { body: {}, note: 'no path' });
   await step('POST', '/v1/producer/files/download', 400, { body: { fileId: cid }, note: 'no destination' });
   await step('POST', '/v1/producer/files/remove', 400, { body: {}, note: 'no file' });

@@ -972,7 +972,7 @@ Result<std::vector<RemoteFile>> Producer::list() {
   for (const pb::FileInfo& f : remote) {
     known.insert(f.file_id());
     rows.push_back({f.file_id(), f.path(), f.size(), remote_status_name(f.status()), f.actual_availability(),
-                    f.availability(), f.hash()});
+                    f.availability(), f.hash(), f.k(), f.slots_stored()});
   }
   std::lock_guard lock(mutex_);
   for (const LocalFile& f : state_.files) {
@@ -1012,6 +1012,13 @@ Result<void> Producer::download(const FileRef& file, const fs::path& destination
                         }),
                         done});
   return {};
+}
+
+std::vector<DownloadProgress> Producer::downloads() const {
+  std::lock_guard lock(mutex_);
+  std::vector<DownloadProgress> out;
+  for (const auto& transfer : transfers_) out.push_back(*transfer);
+  return out;
 }
 
 Result<FileReader> Producer::open_from_consumers(const pb::FileInfo& info) {
@@ -1080,9 +1087,27 @@ Result<void> Producer::run_download(const pb::FileInfo& info, const fs::path& de
   } forget{this, destination.string()};
   OB_TRY(fileio::AtomicFile out, fileio::AtomicFile::create(target, 0644));
   OB_TRY(Md5 md5, Md5::create());
+  // Shown by downloads() while it runs; `bytes` is written under mutex_ as stripes land.
+  auto progress = std::make_shared<DownloadProgress>(
+      DownloadProgress{info.file_id(), info.path(), destination, info.size(), 0});
+  {
+    std::lock_guard lock(mutex_);
+    transfers_.push_back(progress);
+  }
+  struct Untrack {
+    Producer* self;
+    std::shared_ptr<DownloadProgress> progress;
+    ~Untrack() {
+      std::lock_guard lock(self->mutex_);
+      self->transfers_.remove(progress);
+    }
+  } untrack{this, progress};
   const ByteSink sink = [&](ByteView data) -> Result<void> {
     OB_TRY_VOID(md5.update(data));
-    return out.write(data);
+    OB_TRY_VOID(out.write(data));
+    std::lock_guard lock(mutex_);
+    progress->bytes += data.size();
+    return {};
   };
   while (!reader.done()) OB_TRY_VOID(reader.read_stripe(sink));
   OB_TRY(std::string hash, md5.finish_hex());

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -94,6 +95,17 @@ struct RemoteFile {
   std::uint32_t actual_availability = 0;
   std::uint32_t availability = 0;   ///< desired
   std::string hash;                 ///< MD5, hex; empty while not yet hashed
+  std::uint32_t k = 0;              ///< data slots; 0 while not registered with the tracker
+  std::uint32_t slots_stored = 0;   ///< proven slots on online consumers (the tracker's count)
+};
+
+/// A download in progress (`producer cp`), for following it: GET /v1/producer/files/downloads.
+struct DownloadProgress {
+  std::string file_id;
+  std::string path;                  ///< the remote path
+  std::filesystem::path destination; ///< the directory it is written into
+  std::uint64_t size = 0;            ///< plaintext bytes, as registered
+  std::uint64_t bytes = 0;           ///< plaintext bytes decoded and written so far
 };
 
 /// `producer config` (seed 000): only the fields given change.
@@ -184,6 +196,9 @@ class Producer {
   /// destination"; (not_found): "File `<id|path>` not exists"; with `wait` also the transfer's
   /// errors, (corrupt) "MD5 mismatch".
   Result<void> download(const FileRef& file, const std::filesystem::path& destination, bool wait);
+
+  /// The downloads running now (with or without `wait`), oldest first.
+  std::vector<DownloadProgress> downloads() const;
 
   /// Seed 000 "Remove a file": asks the tracker to remove it, deletes the local file and any
   /// encoded copy, then waits until the tracker forgets it (every consumer confirmed deletion)
@@ -276,6 +291,8 @@ class Producer {
   std::map<std::string, std::chrono::steady_clock::time_point> retry_after_;  // path -> next try
   std::multiset<std::string> pinned_;  // file IDs being downloaded: their encoded copy stays
   std::vector<Download> downloads_;
+  /// Transfers running now, for downloads(); each run_download adds its own and removes it.
+  std::list<std::shared_ptr<DownloadProgress>> transfers_;
   std::atomic<bool> cancel_{false};    // abandons the encoding in progress (stop)
 
   std::unique_ptr<PWatcher> watcher_;  // lifecycle_mutex_
