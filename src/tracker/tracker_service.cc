@@ -568,7 +568,16 @@ grpc::Status Tracker::register_file(const net::PeerId& caller, const pb::Registe
       return invalid("a paid-tier file places all its ", manifest->params.k + manifest->params.m,
                      " slots: availability must be m + 1 = ", manifest->params.m + 1);
     }
-    auto checked = settings_.placer->check_request(request.request_id(), *manifest, encoded);
+    std::optional<FileRow> placed;
+    {
+      std::lock_guard lock(mutex_);
+      TRACKER_TRY(placed, db_->file(file_id));
+    }
+    // A producer resuming (after a restart) a file placed for this request: checked already,
+    // and the request may have started since.
+    const bool resumed = placed && placed->owner == owner && placed->request_id == request.request_id();
+    auto checked = resumed ? Result<CheckedRequest>(CheckedRequest{placed->request_id, placed->price})
+                           : settings_.placer->check_request(request.request_id(), *manifest, encoded);
     if (!checked) {
       if (checked.error().code == Errc::invalid_argument) return invalid(checked.error().message);
       return {grpc::StatusCode::UNAVAILABLE, "the storage market cannot be read: " + checked.error().message};

@@ -719,15 +719,27 @@ Result<std::pair<StorageRequest, std::shared_ptr<const wallet::PrivateKey>>> Pro
 
 Result<StorageRequest> Producer::pay_for(const LocalFile& entry, const Manifest& manifest, const Cid& file) {
   std::shared_ptr<const wallet::PrivateKey> key;
-  NodeConfig config;
   {
     std::lock_guard lock(mutex_);
     if (const auto it = keys_.find(entry.path); it != keys_.end()) key = it->second;
-    config = config_;
   }
   if (!key) {
     return fail(Errc::invalid_argument, "the account paying for ", entry.path,
                 " is locked: upload it again with its passphrase");
+  }
+  OB_TRY(auto opened, open_market());
+  const Bytes cid = file.to_bytes();
+  StorageRequest request = *entry.request;
+  OB_TRY(const market::StorageAsk ask, make_ask(manifest, cid, request, opened.second));
+  OB_TRY_VOID(open_request(request, opened.first, *key, ask, cid));
+  return request;
+}
+
+Result<std::pair<market::MarketClient, wallet::Address>> Producer::open_market() {
+  NodeConfig config;
+  {
+    std::lock_guard lock(mutex_);
+    config = config_;
   }
   OB_TRY(tracker::TrackerClient * client, tracker_client());
   pb::GetMarketReply reply;
@@ -750,11 +762,52 @@ Result<StorageRequest> Producer::pay_for(const LocalFile& entry, const Manifest&
   OB_TRY(const wallet::Address address, wallet::Address::parse(reply.market().address()));
   OB_TRY(const wallet::Address placer, wallet::Address::parse(reply.market().placer()));
   OB_TRY(market::MarketClient market, market::MarketClient::open(std::move(chain), address));
-  const Bytes cid = file.to_bytes();
-  StorageRequest request = *entry.request;
-  OB_TRY(const market::StorageAsk ask, make_ask(manifest, cid, request, placer));
-  OB_TRY_VOID(open_request(request, market, *key, ask, cid));
-  return request;
+  return std::pair(std::move(market), placer);
+}
+
+void Producer::refresh_requests(const std::vector<RemoteFile>& rows) {
+  std::vector<std::string> waiting;  // file IDs whose request was paid, not yet seen started
+  {
+    std::lock_guard lock(mutex_);
+    for (const RemoteFile& row : rows) {
+      const auto it = std::ranges::find(state_.files, row.id, &LocalFile::file_id);
+      if (it != state_.files.end() && it->request && it->request->phase == RequestPhase::requested &&
+          row.status == "UPLOADED") {
+        waiting.push_back(row.id);
+      }
+    }
+  }
+  if (waiting.empty()) return;
+  auto opened = open_market();
+  if (!opened) {
+    spdlog::warn("producer: cannot read the storage requests: {}", opened.error().message);
+    return;
+  }
+  for (const std::string& file_id : waiting) {
+    std::string request_id;
+    {
+      std::lock_guard lock(mutex_);
+      const auto it = std::ranges::find(state_.files, file_id, &LocalFile::file_id);
+      if (it == state_.files.end() || !it->request) continue;
+      request_id = it->request->request_id;
+    }
+    const auto id = wallet::U256::from_decimal(request_id);
+    if (!id) continue;
+    auto state = opened->first.request_state(*id);
+    if (!state) {
+      spdlog::warn("producer: storage request {}: {}", request_id, state.error().message);
+      continue;
+    }
+    if (*state == market::RequestState::New) continue;
+    const RequestPhase next = *state == market::RequestState::Started ? RequestPhase::started : RequestPhase::failed;
+    std::lock_guard lock(mutex_);
+    const auto it = std::ranges::find(state_.files, file_id, &LocalFile::file_id);
+    if (it == state_.files.end() || !it->request || !it->request->advance(next)) continue;
+    if (next == RequestPhase::failed) {
+      it->request->error = std::string("the chain says the request is ") + std::string(market::to_string(*state));
+    }
+    if (auto saved = save_locked(); !saved) spdlog::error("producer: {}", saved.error().message);
+  }
 }
 
 Result<std::string> Producer::upload_locked(const std::string& path) {
@@ -1091,6 +1144,7 @@ Result<std::vector<RemoteFile>> Producer::list() {
     row.request_id = f.request_id();
     rows.push_back(std::move(row));
   }
+  refresh_requests(rows);
   std::lock_guard lock(mutex_);
   for (RemoteFile& row : rows) {
     const auto it = std::ranges::find(state_.files, row.id, &LocalFile::file_id);

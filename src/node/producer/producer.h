@@ -259,6 +259,13 @@ class Producer {
   /// it, and returns it Requested. Errors: no key kept ("locked"), the tracker runs no market,
   /// the node is on another chain, the market's refusal, the chain's.
   Result<StorageRequest> pay_for(const LocalFile& entry, const Manifest& manifest, const Cid& file);
+  /// The tracker's market (GetMarket) on this node's [chain] node, which must be on the
+  /// market's chain, and the tracker's account (the placer). Errors: the tracker runs none,
+  /// another chain, the tracker's, the chain's.
+  Result<std::pair<market::MarketClient, wallet::Address>> open_market();
+  /// Requested -> Started (or Failed) for the files of `rows` the tracker reports UPLOADED,
+  /// as the chain has their requests now; a chain that cannot be read is logged and left.
+  void refresh_requests(const std::vector<RemoteFile>& rows);
   /// When the worker may next try to upload `file` (a PENDING one): after its retry time and
   /// once it has settled (mutex_ held).
   std::chrono::steady_clock::time_point ready_at(const LocalFile& file) const;

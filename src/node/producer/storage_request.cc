@@ -142,14 +142,16 @@ Result<std::uint64_t> parse_duration(std::string_view text) {
   if (text.empty()) return invalid();
   std::uint64_t unit = 1;
   std::string_view digits = text;
-  switch (text.back()) {
-    case 'd': unit = 24 * 3600; break;
-    case 'h': unit = 3600; break;
-    case 'm': unit = 60; break;
-    case 's': unit = 1; break;
-    default: break;
+  if (text.back() < '0' || text.back() > '9') {
+    switch (text.back()) {
+      case 'd': unit = 24 * 3600; break;
+      case 'h': unit = 3600; break;
+      case 'm': unit = 60; break;
+      case 's': unit = 1; break;
+      default: return invalid();
+    }
+    digits.remove_suffix(1);
   }
-  if (text.back() < '0' || text.back() > '9') digits.remove_suffix(1);
   std::uint64_t value = 0;
   const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
   if (ec != std::errc() || end != digits.data() + digits.size() || value == 0 || digits.empty()) return invalid();
