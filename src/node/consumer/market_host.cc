@@ -51,6 +51,8 @@ MarketHost::~MarketHost() { stop(); }
 
 void MarketHost::set_market(std::optional<MarketAddress> market) {
   std::lock_guard lock(mutex_);
+  // A registration follows any change of the consumer's account: unlock it afresh at next use.
+  key_changed_ = true;
   const bool same = market_.has_value() == market.has_value() &&
                     (!market || (market_->chain_id == market->chain_id && market_->address == market->address));
   if (same) return;
@@ -85,6 +87,11 @@ Result<market::MarketClient*> MarketHost::client() {
 }
 
 Result<const wallet::PrivateKey*> MarketHost::key() {
+  {
+    std::lock_guard lock(mutex_);
+    if (key_changed_) key_.reset();
+    key_changed_ = false;
+  }
   if (!key_) {
     OB_TRY(wallet::PrivateKey unlocked, hooks_.unlock());
     key_.emplace(std::move(unlocked));

@@ -70,7 +70,8 @@ class MarketHost {
   MarketHost(const MarketHost&) = delete;
   MarketHost& operator=(const MarketHost&) = delete;
 
-  /// The market the tracker runs (from RegisterConsumerReply); nullopt: none.
+  /// The market the tracker runs (from RegisterConsumerReply, after every registration);
+  /// nullopt: none. The account is unlocked again at its next use (it may have changed).
   void set_market(std::optional<MarketAddress> market);
 
   /// Fills slot `slot` of `request_id` (decimal) for file `file_id`, held here, with the placer's
@@ -120,6 +121,7 @@ class MarketHost {
   std::condition_variable cv_;
   std::optional<MarketAddress> market_;
   bool market_changed_ = false;  ///< client_ is for another market: connect again
+  bool key_changed_ = false;     ///< the consumer registered again (its account may be another): unlock again
   std::map<std::pair<std::string, std::uint32_t>, FilledSlot> slots_;
   std::map<std::pair<std::string, std::uint32_t>, std::uint64_t> proven_until_;  ///< next period to look at
   bool stopping_ = false;
