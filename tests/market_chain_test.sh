@@ -204,6 +204,16 @@ payer_before=$(balance "$PAYER")
 market_before=$(balance "$MARKET")
 
 head -c 300000 /dev/urandom >"$WORK/paid.bin"
+# A wrong passphrase is refused before anything is copied or charged.
+payer_nonce=$(nonce_of "$PAYER")
+if "$BIN" --home "$WORK/producer" producer upload --tier basic --duration 1d --password-file "$WORK/wrong" \
+  "$WORK/paid.bin" >/dev/null 2>"$WORK/upload.err"; then
+  bad "an upload with a wrong passphrase was accepted"
+else
+  check "a wrong passphrase is refused in one line: $(cat "$WORK/upload.err")" grep -q passphrase "$WORK/upload.err"
+fi
+check "and nothing was sent from the paying account" [ "$(nonce_of "$PAYER")" = "$payer_nonce" ]
+check "nor copied into the Producer directory" [ "$("$BIN" --home "$WORK/producer" producer ls -l --json | jq length)" = 0 ]
 "$BIN" --home "$WORK/producer" producer upload --k 2 --m 2 --tier basic --duration 1d --price 1 \
   --password-file "$WORK/pw" --json "$WORK/paid.bin" >"$WORK/upload.json" 2>"$WORK/upload.err" ||
   bad "a Basic-tier upload: $(cat "$WORK/upload.err")"

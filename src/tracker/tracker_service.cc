@@ -36,6 +36,8 @@ constexpr std::size_t kMaxDetailBytes = 1024;
 /// Orders stop being added to a HeartbeatReply past this size (the message limit is 1 MiB);
 /// the rest come with the next heartbeat.
 constexpr std::size_t kOrderBytesBudget = 768 * 1024;
+/// A storage request ID in decimal: a uint256 has at most 78 digits.
+constexpr std::size_t kMaxRequestIdBytes = 78;
 /// Addresses given per consumer source in a STORE order (each consumer may register 16).
 constexpr int kAddressesPerSource = 4;
 /// Consumers challenged at once in a round (one thread each; one consumer's challenges go in turn).
@@ -559,6 +561,9 @@ grpc::Status Tracker::register_file(const net::PeerId& caller, const pb::Registe
   // stored (and without the lock: the chain may be slow).
   std::optional<CheckedRequest> paid;
   if (!request.request_id().empty()) {
+    if (request.request_id().size() > kMaxRequestIdBytes) {
+      return invalid("request_id of ", request.request_id().size(), " bytes exceeds ", kMaxRequestIdBytes);
+    }
     if (request.tier() == pb::TIER_FREE) return invalid("a Free-tier file has no storage request");
     if (!settings_.placer) {
       return {grpc::StatusCode::FAILED_PRECONDITION, "this tracker runs no storage market (no --chain-rpc)"};

@@ -123,6 +123,7 @@ Result<void> MarketHost::fill(const std::string& file_id, std::uint32_t slot, co
     spdlog::info("consumer: slot {} of request {} is already filled by {}", slot, request_id,
                  account->address().to_checksum());
   } else {
+    // < 2^64 x 2^96: the product never overflows.
     const wallet::U256 collateral = *wallet::U256(request.slot_size).checked_mul(request.collateral_per_byte);
     Result<chain::Receipt> filled = fail(Errc::internal, "not tried");
     for (int attempt = 0; attempt < kFillTries; ++attempt) {

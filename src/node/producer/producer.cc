@@ -1108,12 +1108,15 @@ Result<std::string> Producer::upload(const fs::path& path, const UploadOptions& 
       e->m = options.m.value_or(0);
       e->tier = options.tier;
       e->error.clear();
-      if (paid) {
-        e->request = paid->first;
-        keys_[relative] = paid->second;
-      } else {
-        e->request.reset();
-      }
+      e->request.reset();
+      if (paid) e->request = paid->first;
+    }
+    // Also for a file encoded already whose request is still Unpaid: a restart forgot its key,
+    // and the worker's next registration pays with this one.
+    if (paid && e->request && e->request->phase == RequestPhase::unpaid) {
+      keys_[relative] = paid->second;
+    }
+    if (e->status == LocalStatus::pending) {
       retry_after_.erase(relative);
       OB_TRY_VOID(save_locked());
     }
