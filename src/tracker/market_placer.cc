@@ -31,9 +31,8 @@ Result<CheckedRequest> MarketPlacer::check_request(const std::string& request_id
   OB_TRY(const wallet::U256 id, parse_request_id(request_id));
   OB_TRY(const merkle::Hash root, merkle::dataset_root(manifest.slot_roots));
   const Bytes cid = Manifest::cid_of(encoded).to_bytes();
-  std::lock_guard lock(mutex_);
-  OB_TRY(const market::Request request, client_.get_request(id));
-  OB_TRY(const market::RequestState state, client_.request_state(id));
+  OB_TRY(const market::Request request, chain([&](market::MarketClient& c) { return c.get_request(id); }));
+  OB_TRY(const market::RequestState state, chain([&](market::MarketClient& c) { return c.request_state(id); }));
   const auto refuse = [&](auto&&... why) {
     return fail(Errc::invalid_argument, "storage request ", request_id, " ", why...);
   };
@@ -63,24 +62,28 @@ Result<CheckedRequest> MarketPlacer::check_request(const std::string& request_id
 Result<Bytes> MarketPlacer::fill_permit(const std::string& request_id, std::uint32_t slot, const std::string& host) {
   OB_TRY(const wallet::U256 id, parse_request_id(request_id));
   OB_TRY(const wallet::Address address, wallet::Address::parse(host));
-  std::lock_guard lock(mutex_);
-  OB_TRY(const market::Slot current, client_.get_slot(id, slot));
-  const wallet::Hash32 digest =
-      market::fill_permit_digest(client_.chain().chain_id(), client_.address(), id, slot, address, current.round);
+  std::uint64_t chain_id = 0;
+  wallet::Address market;
+  OB_TRY(const market::Slot current, chain([&](market::MarketClient& c) {
+           chain_id = c.chain().chain_id();
+           market = c.address();
+           return c.get_slot(id, slot);
+         }));
+  const wallet::Hash32 digest = market::fill_permit_digest(chain_id, market, id, slot, address, current.round);
   return market::sign_fill_permit(key_, digest);
 }
 
 std::uint32_t MarketPlacer::mark_missed_proofs(const std::vector<std::string>& request_ids) {
-  std::lock_guard lock(mutex_);
+  std::lock_guard pass(validator_mutex_);
   if (!params_) {
-    auto params = client_.params();
+    auto params = chain([](market::MarketClient& c) { return c.params(); });
     if (!params) {
       spdlog::warn("validator: cannot read the market's parameters: {}", params.error().message);
       return 0;
     }
     params_ = *params;
   }
-  auto period = client_.current_period();
+  auto period = chain([](market::MarketClient& c) { return c.current_period(); });
   if (!period) {
     spdlog::warn("validator: cannot read the current period: {}", period.error().message);
     return 0;
@@ -92,30 +95,31 @@ std::uint32_t MarketPlacer::mark_missed_proofs(const std::vector<std::string>& r
   for (const std::string& request_id : request_ids) {
     auto id = parse_request_id(request_id);
     if (!id) continue;
-    auto request = client_.get_request(*id);
-    auto state = request ? client_.request_state(*id) : Result<market::RequestState>(std::unexpected(request.error()));
+    auto request = chain([&](market::MarketClient& c) { return c.get_request(*id); });
+    auto state = request ? chain([&](market::MarketClient& c) { return c.request_state(*id); })
+                         : Result<market::RequestState>(std::unexpected(request.error()));
     if (!state) {
       spdlog::warn("validator: storage request {}: {}", request_id, state.error().message);
       continue;
     }
     if (*state != market::RequestState::New && *state != market::RequestState::Started) continue;
     for (std::uint32_t slot = 0; slot < request->n; ++slot) {
-      auto held = client_.get_slot(*id, slot);
+      auto held = chain([&](market::MarketClient& c) { return c.get_slot(*id, slot); });
       if (!held || held->state != market::SlotState::Filled) continue;
       std::uint64_t& next = next_period_[{request_id, slot}];
       // The fill's proof answers the fill's period; a new host starts after its own fill.
       std::uint64_t from = std::max(next, held->filled_period + 1);
       if (*period > lookback) from = std::max(from, *period - lookback);
       for (std::uint64_t p = from; p < *period; ++p) {
-        auto challenge = client_.get_challenge(*id, slot, p);
-        auto status = challenge ? client_.proof_status(*id, slot, p)
+        auto challenge = chain([&](market::MarketClient& c) { return c.get_challenge(*id, slot, p); });
+        auto status = challenge ? chain([&](market::MarketClient& c) { return c.proof_status(*id, slot, p); })
                                 : Result<std::pair<bool, bool>>(std::unexpected(challenge.error()));
         if (!status) {
           spdlog::debug("validator: request {} slot {} period {}: {}", request_id, slot, p, status.error().message);
           continue;
         }
         if (!challenge->required || status->first || status->second) continue;
-        auto receipt = client_.mark_proof_as_missing(key_, *id, slot, p);
+        auto receipt = chain([&](market::MarketClient& c) { return c.mark_proof_as_missing(key_, *id, slot, p); });
         if (receipt) {
           ++marked;
           spdlog::info("validator: marked the proof of request {} slot {} period {} missing (host {})", request_id,

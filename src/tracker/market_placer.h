@@ -3,8 +3,9 @@
 // of the request's slots, and, as validator, marks the proofs that hosts missed (the tracker's
 // account earns the validator share of each slash).
 //
-// Every call goes to the chain (MarketClient, one call at a time behind the placer's own
-// mutex); the Tracker never calls it with its database lock held.
+// Every call goes to the chain (MarketClient, one call at a time behind chain_mutex_, taken
+// per call, so a validator pass never holds up a heartbeat's permit for long); the Tracker
+// never calls it with its database lock held.
 #pragma once
 
 #include <cstdint>
@@ -64,9 +65,17 @@ class MarketPlacer {
   std::uint32_t mark_missed_proofs(const std::vector<std::string>& request_ids);
 
  private:
-  std::mutex mutex_;  ///< guards everything below: one chain call at a time
+  /// Runs `call(client_)` alone: MarketClient takes one call at a time.
+  template <typename F>
+  auto chain(F&& call) {
+    std::lock_guard lock(chain_mutex_);
+    return call(client_);
+  }
+
+  std::mutex chain_mutex_;  ///< guards client_, per call
   market::MarketClient client_;
-  wallet::PrivateKey key_;
+  const wallet::PrivateKey key_;
+  std::mutex validator_mutex_;  ///< one validator pass at a time; guards what follows
   std::optional<market::MarketParams> params_;
   /// (request, slot) -> the first period not yet looked at by the validator.
   std::map<std::pair<std::string, std::uint32_t>, std::uint64_t> next_period_;
