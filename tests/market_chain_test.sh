@@ -10,6 +10,14 @@
 #     deploys nothing (the deployer's nonce is unchanged)
 #   - market requests|request show a storage request that ethers opened (state, slots, escrow,
 #     the escrow matching the contract's balance), and refuse bad input in one line
+#   - the vertical slice: 4 consumers with funded accounts (anvil's developer keys imported with
+#     --private-key-file) and a producer; a Basic-tier upload pays its storage request
+#     (requestStorage) and reaches UPLOADED, every slot is Filled on chain by the consumer the
+#     tracker chose and the request Started (`producer ls` says so too), the escrow left the
+#     producer's account and each collateral its consumer's (eth_getBalance), ProofSubmitted
+#     events appear as periods pass (a background loop mines a block every 0.4 s), and a
+#     consumer killed with SIGKILL gets a proof marked missing by the tracker (ProofMissed, its
+#     slot slashed, the tracker's account credited the validator share)
 # Usage: market_chain_test.sh PATH/TO/open-bucket
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -151,6 +159,125 @@ market_refuses "an unknown request" "RequestNotFound(requestId: 9)" request 9 --
 market_refuses "a request ID that is not one" "not a request ID: 0x1" request 0x1 --rpc "$ANVIL_URL" --market "$MARKET"
 market_refuses "an address without the market" "no StorageMarket at" requests --rpc "$ANVIL_URL" --market "$PLACER"
 market_refuses "a node that is down" "cannot reach the Ethereum node" requests --rpc http://127.0.0.1:1 --market "$MARKET"
+
+# --- the vertical slice: a Basic-tier upload paid on chain, filled, proven and slashed ---------
+# anvil mines a block per transaction; a background loop mines one more every 0.4 s, so that a
+# 10-block proof period lasts about 4 s and its 5-block validation timeout about 2 s.
+start_tracker
+NETWORK_ID=$(((RANDOM << 8) + 4242))
+# dev_key I: the private key of anvil's developer account I (the "test ... junk" mnemonic).
+dev_key() {
+  (cd "$JS_DIR" && node -e "
+    const {HDNodeWallet}=require('ethers');
+    console.log(HDNodeWallet.fromPhrase('test test test test test test test test test test test junk', undefined,
+      \"m/44'/60'/0'/0/$1\").privateKey.slice(2))")
+}
+# paid_node NAME INDEX: a home on this test's network, on anvil, with developer account INDEX
+# imported (--private-key-file) as its default account "acct".
+paid_node() {
+  "$BIN" --home "$WORK/$1" init -d --api-port 0 --p2p-port 0 --dht-port 0 --network-id "$NETWORK_ID" --no-sync \
+    --tracker "$TRACKER" --limit "1 GB" --k 2 --m 2 --rpc "$ANVIL_URL" >/dev/null || { echo "init $1 failed" >&2; exit 1; }
+  dev_key "$2" >"$WORK/$1.key"
+  "$BIN" --home "$WORK/$1" wallet import --private-key-file "$WORK/$1.key" --name acct --password-file "$WORK/pw" \
+    >/dev/null || { echo "wallet import on $1 failed" >&2; exit 1; }
+  "$BIN" --home "$WORK/$1" wallet default acct >/dev/null || { echo "wallet default on $1 failed" >&2; exit 1; }
+}
+# bash arithmetic is 64-bit: balances (~10^22 wei) wrap, but their differences, far below 2^63, are exact.
+balance() { echo $(($(rpc "$ANVIL_URL" eth_getBalance "[\"$1\",\"latest\"]" | jq -r .))); }
+address_of() { "$BIN" --home "$WORK/$1" wallet ls --json | jq -r '.[] | select(.name == "acct") | .address'; }
+( while sleep 0.4; do rpc "$ANVIL_URL" anvil_mine '["0x1"]' >/dev/null; done ) &
+PIDS[miner]=$!
+
+CONSUMERS=4
+for i in $(seq 1 $CONSUMERS); do
+  paid_node c$i $((3 + i))
+  OPEN_BUCKET_PASSWORD=$(cat "$WORK/pw") start_daemon c$i
+  "$BIN" --home "$WORK/c$i" consumer config -d -c acct --price 1 >/dev/null || bad "consumer config on c$i"
+  "$BIN" --home "$WORK/c$i" consumer start >/dev/null || bad "consumer start on c$i"
+  HOST[$i]=$(address_of c$i)
+  HOST_BEFORE[$i]=$(balance "${HOST[$i]}")
+done
+paid_node producer 3
+start_daemon producer
+PAYER=$(address_of producer)
+payer_before=$(balance "$PAYER")
+market_before=$(balance "$MARKET")
+
+head -c 300000 /dev/urandom >"$WORK/paid.bin"
+# A wrong passphrase is refused before anything is copied or charged.
+payer_nonce=$(nonce_of "$PAYER")
+if "$BIN" --home "$WORK/producer" producer upload --tier basic --duration 1d --password-file "$WORK/wrong" \
+  "$WORK/paid.bin" >/dev/null 2>"$WORK/upload.err"; then
+  bad "an upload with a wrong passphrase was accepted"
+else
+  check "a wrong passphrase is refused in one line: $(cat "$WORK/upload.err")" grep -q passphrase "$WORK/upload.err"
+fi
+check "and nothing was sent from the paying account" [ "$(nonce_of "$PAYER")" = "$payer_nonce" ]
+check "nor copied into the Producer directory" [ "$("$BIN" --home "$WORK/producer" producer ls -l --json | jq length)" = 0 ]
+"$BIN" --home "$WORK/producer" producer upload --k 2 --m 2 --tier basic --duration 1d --price 1 \
+  --password-file "$WORK/pw" --json "$WORK/paid.bin" >"$WORK/upload.json" 2>"$WORK/upload.err" ||
+  bad "a Basic-tier upload: $(cat "$WORK/upload.err")"
+ID=$(jq -r .id "$WORK/upload.json")
+check "the paid file reaches UPLOADED" wait_for 60 file_is "$ID" UPLOADED 3
+RID=$(files_json | jq -r --arg id "$ID" '.[] | select(.id == $id) | .requestId')
+slots_filled() {
+  market_cli request "$RID" --json >"$WORK/paid.json" 2>/dev/null &&
+    jq -e --arg p "$PAYER" '.state == "Started" and .n == 4 and .k == 2 and .client == $p
+      and all(.slots[]; .state == "Filled")' "$WORK/paid.json" >/dev/null
+}
+check "every slot is Filled on chain and the request Started" wait_for 60 slots_filled
+shows_request() {
+  "$BIN" --home "$WORK/producer" producer ls --json | jq -e --arg id "$ID" --arg r "$RID" '.[] | select(.id == $id)
+    | .tier == "basic" and .requestId == $r and (.requestId | test("^[0-9]+$")) and .requestState == "Started"' >/dev/null
+}
+check "producer ls shows the tier, the request ($RID) and that it started" shows_request
+hosts=$(jq -r '[.slots[].host] | sort | join(" ")' "$WORK/paid.json")
+check "the four consumers host one slot each" [ "$hosts" = "$(printf '%s\n' "${HOST[@]}" | sort | tr '\n' ' ' | sed 's/ $//')" ]
+
+# Balances, from eth_getBalance: the escrow left the producer, each collateral its consumer.
+slot_size=$(jq -r .slotSize "$WORK/paid.json")
+escrow=$((4 * slot_size * 86400 * 1))
+collateral=$((slot_size * 86400))
+check "the market holds the escrow and four collaterals" \
+  [ "$(balance "$MARKET")" = "$((market_before + escrow + 4 * collateral))" ]
+# in_range VALUE LOW: LOW <= VALUE < LOW + 0.01 ETH (what gas may add).
+in_range() { [ "$1" -ge "$2" ] && [ "$1" -lt "$(($2 + 10000000000000000))" ]; }
+spent=$((payer_before - $(balance "$PAYER")))
+check "the escrow ($escrow wei) left the producer's account (spent $spent, gas < 0.01 ETH)" in_range "$spent" "$escrow"
+for i in $(seq 1 $CONSUMERS); do
+  spent=$((HOST_BEFORE[$i] - $(balance "${HOST[$i]}")))
+  check "c$i's collateral ($collateral wei) left its account (spent $spent)" in_range "$spent" "$collateral"
+done
+
+# Proofs: consumers answer the challenges that require one (Basic: one period in four). The
+# contract's events, read with eth_getLogs: ProofSubmitted for the request (topic 1).
+topic() { (cd "$JS_DIR" && node -e "console.log(require('ethers').id('$1'))"); }
+SUBMITTED=$(topic 'ProofSubmitted(uint256,uint256,uint64)')
+MISSED=$(topic 'ProofMissed(uint256,uint256,uint64,address,uint256,uint256)')
+RID_TOPIC=0x$(printf '%064x' "$RID")
+events() {
+  rpc "$ANVIL_URL" eth_getLogs "[{\"address\":\"$MARKET\",\"fromBlock\":\"0x0\",\"topics\":[\"$1\",\"$RID_TOPIC\"]}]" | jq length
+}
+proofs_submitted() { [ "$(events "$SUBMITTED")" -ge 2 ]; }
+check "challenged consumers submit proofs (ProofSubmitted on chain)" wait_for 60 proofs_submitted
+
+# A consumer killed with SIGKILL misses its proofs; the tracker marks one missing.
+kill -9 "${PIDS[c1]}"
+wait "${PIDS[c1]}" 2>/dev/null
+unset 'PIDS[c1]'
+missed() { grep -q "validator: marked the proof of request $RID slot [0-9]* period [0-9]* missing (host ${HOST[1]})" \
+  "$WORK/tracker.log"; }
+check "the killed consumer's proof is marked missing by the tracker" wait_for 90 missed
+check "ProofMissed is on chain" [ "$(events "$MISSED")" -ge 1 ]
+market_cli request "$RID" --json >"$WORK/paid.json" 2>/dev/null
+slashed() { jq -e --arg h "${HOST[1]}" 'any(.slots[]; .host == $h and .slashes >= 1)' "$WORK/paid.json" >/dev/null; }
+check "the killed consumer's slot was slashed" slashed
+placer_credit=$(rpc "$ANVIL_URL" eth_call "[{\"to\":\"$MARKET\",\"data\":\"0x$(node -e "
+  const {id}=require('$JS_DIR/node_modules/ethers');console.log(id('withdrawable(address)').slice(2,10))")$(printf '%064s' "${PLACER#0x}" | tr ' ' 0)\"},\"latest\"]" | jq -r .)
+check "the tracker's account earned the validator share ($placer_credit)" [ "$((placer_credit))" -gt 0 ]
+kill "${PIDS[miner]}" 2>/dev/null
+wait "${PIDS[miner]}" 2>/dev/null
+unset 'PIDS[miner]'
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -91,6 +91,20 @@ JsonReply upload(producer::Producer& p, const json& raw) {
   std::optional<std::string> tier;
   if (!string_field(*body, "tier", tier)) return message(400, "Invalid tier");
   if (tier) options.tier = *tier;
+  // Paid tiers: the storage request's terms and the paying account (docs/market.md).
+  std::optional<std::string> duration, price, account, passphrase;
+  if (!string_field(*body, "duration", duration)) return message(400, "Invalid duration");
+  if (!string_field(*body, "price", price)) return message(400, "Invalid price");
+  if (!string_field(*body, "account", account)) return message(400, "Invalid account");
+  if (!string_field(*body, "passphrase", passphrase)) return message(400, "Invalid passphrase");
+  if (duration) {
+    auto seconds = producer::parse_duration(*duration);
+    if (!seconds) return message(400, seconds.error().message);
+    options.duration = *seconds;
+  }
+  options.price = price;
+  options.account = account.value_or("");
+  options.passphrase = passphrase.value_or("");
   auto id = p.upload(path, options);
   if (!id) return error_reply(id.error());
   return {200, json{{"msg", "File " + path + " is uploading"}, {"id", *id}}};
@@ -127,7 +141,11 @@ JsonReply list(producer::Producer& p) {
                     {"slotsStored", f.slots_stored},
                     {"slotsWanted", progress.slots_wanted},
                     {"bytesPlaced", progress.bytes_placed},
-                    {"bytesWanted", progress.bytes_wanted}});
+                    {"bytesWanted", progress.bytes_wanted},
+                    {"tier", f.tier},
+                    {"requestId", f.request_id.empty() ? json() : json(f.request_id)},
+                    {"requestState", f.request_state.empty() ? json() : json(f.request_state)},
+                    {"error", f.error}});
   }
   return {200, std::move(rows)};
 }

@@ -27,6 +27,7 @@ struct ProducerFlags {
   std::optional<std::uint32_t> availability, k, m;
   std::string tier = "free";
   bool no_wait = false;
+  std::optional<std::string> duration, price, account, password_file;  // paid tiers
   // ls
   bool local = false;
   bool json = false;
@@ -128,6 +129,14 @@ int cmd_upload(const std::optional<std::string>& home, const ProducerFlags& f) {
   if (f.availability) body["availability"] = *f.availability;
   if (f.k) body["k"] = *f.k;
   if (f.m) body["m"] = *f.m;
+  if (f.duration) body["duration"] = *f.duration;
+  if (f.price) body["price"] = *f.price;
+  if (f.account) body["account"] = *f.account;
+  if (f.tier != "free") {  // the paying account's passphrase, as the wallet commands read it
+    auto passphrase = read_passphrase(f.password_file, "Passphrase of the paying account", false);
+    if (!passphrase) return report(passphrase.error());
+    body["passphrase"] = *passphrase;
+  }
   auto client = daemon_client(home, /*start=*/true);
   if (!client) return report(client.error());
   const std::string name = fs::path(f.path).filename().string();
@@ -288,6 +297,11 @@ CommandRunner add_producer_commands(CLI::App& app, const std::optional<std::stri
   availability->excludes(k)->excludes(m);
   upload->add_option("--tier", f->tier, "free, basic or premium (default free)")
       ->check(CLI::IsMember({"free", "basic", "premium"}, CLI::ignore_case));
+  upload->add_option("--duration", f->duration, "Paid tiers: how long the file is paid for (30d, 12h, 90m, 3600s)");
+  upload->add_option("--price", f->price, "Paid tiers: wei per byte of slot per second offered (default 1)");
+  upload->add_option("--account", f->account, "Paid tiers: the wallet account paying (default: the default account)");
+  upload->add_option("--password-file", f->password_file,
+                     "Paid tiers: the account's passphrase, first line of this file (else $OPEN_BUCKET_PASSWORD or a prompt)");
   upload->add_flag("--json", f->json, "Print the reply as JSON");
   upload->add_flag("--no-wait", f->no_wait, "On a terminal, return once registered instead of following until UPLOADED");
 

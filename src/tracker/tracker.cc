@@ -1,5 +1,7 @@
 #include "tracker/tracker.h"
 
+#include "tracker/market_placer.h"
+
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -56,6 +58,19 @@ Result<std::unique_ptr<TrackerServer>> TrackerServer::start(TrackerServerConfig 
     self->threads_.emplace_back([raw = self.get(), tick = config.repair_tick, tracker] {
       raw->loop(tick, "maintenance", [tracker] {
         if (auto ok = tracker->maintain(); !ok) spdlog::error("maintenance: {}", ok.error().message);
+      });
+    });
+  }
+  if (const std::shared_ptr<MarketPlacer> placer = config.settings.placer; placer && config.validator_tick.count() > 0) {
+    // The validator: each tick, the proofs missed in the periods that just ended are marked.
+    self->threads_.emplace_back([raw = self.get(), tick = config.validator_tick, tracker, placer] {
+      raw->loop(tick, "validator", [tracker, &placer] {
+        auto requests = tracker->paid_requests();
+        if (!requests) {
+          spdlog::error("validator: {}", requests.error().message);
+          return;
+        }
+        if (!requests->empty()) placer->mark_missed_proofs(*requests);
       });
     });
   }
@@ -195,12 +210,12 @@ std::filesystem::path tracker_file_path(const std::filesystem::path& home) { ret
 
 }  // namespace
 
-Result<std::optional<MarketSettings>> open_market(const TrackerOptions& options) {
+Result<void> open_market(const TrackerOptions& options, TrackerSettings& tracker_settings) {
   if (options.chain_rpc.empty()) {
     if (options.market || options.deploy_market) {
       return fail(Errc::invalid_argument, "--market and --deploy-market need --chain-rpc URL");
     }
-    return std::nullopt;
+    return {};
   }
   if (options.market.has_value() == options.deploy_market) {
     return fail(Errc::invalid_argument, "--chain-rpc needs either --market ADDRESS or --deploy-market");
@@ -248,7 +263,9 @@ Result<std::optional<MarketSettings>> open_market(const TrackerOptions& options)
     OB_TRY_VOID(fileio::write_file_atomic(remembered, as_bytes(text)));
     spdlog::info("deployed StorageMarket at {} on chain {}", client->address().to_checksum(), chain_id);
   }
-  return MarketSettings{chain_id, client->address().to_checksum(), key.address().to_checksum()};
+  tracker_settings.market = MarketSettings{chain_id, client->address().to_checksum(), key.address().to_checksum()};
+  tracker_settings.placer = std::make_shared<MarketPlacer>(std::move(*client), std::move(key));
+  return {};
 }
 
 Result<void> run_tracker(const TrackerOptions& options) {
@@ -287,7 +304,7 @@ Result<void> run_tracker(const TrackerOptions& options) {
   std::uint32_t challenge_tick = std::min<std::uint32_t>(1000, options.heartbeat_ms);
   if (options.audit_interval_ms > 0) challenge_tick = std::min(challenge_tick, options.audit_interval_ms);
   config.challenge_tick = std::chrono::milliseconds(challenge_tick);
-  OB_TRY(config.settings.market, open_market(options));
+  OB_TRY_VOID(open_market(options, config.settings));
   const std::optional<MarketSettings> market = config.settings.market;
   OB_TRY(std::unique_ptr<TrackerServer> server, TrackerServer::start(std::move(config), tls));
   std::unique_ptr<MetricsServer> metrics_server;

@@ -41,6 +41,8 @@ struct TrackerServerConfig {
   /// 0 = no challenge thread (tests run Tracker::audit_round by hand).
   std::chrono::milliseconds challenge_tick{1000};
   Auditor auditor;  ///< empty: network_auditor(tls, settings.audit_deadline)
+  /// How often the validator marks missed proofs (with settings.placer); 0 = never.
+  std::chrono::milliseconds validator_tick{1000};
 };
 
 /// A running tracker: the Tracker, its three gRPC services on one TLS server (1 MiB message
@@ -112,7 +114,8 @@ struct TrackerOptions {
 /// tracker's account (remembered in <home>/market.json). Errors (invalid_argument): --market
 /// or --deploy-market without --chain-rpc, neither or both with it, an unknown account, a
 /// wrong passphrase, no contract at --market; the chain's (an unreachable node is io).
-Result<std::optional<MarketSettings>> open_market(const TrackerOptions& options);
+/// Sets `settings.market` and `settings.placer` (the tracker's account on it) when it opens one.
+Result<void> open_market(const TrackerOptions& options, TrackerSettings& settings);
 
 /// Runs the tracker until SIGTERM or SIGINT: creates the home if needed, loads or creates the
 /// identity, serves, writes <home>/tracker.json and prints "tracker PEERID@host:port" on stdout

@@ -87,6 +87,11 @@ CREATE INDEX discards_consumer ON discards(consumer);
     R"sql(
 ALTER TABLE consumers ADD COLUMN account TEXT NOT NULL DEFAULT '';
 )sql",
+    // 3 -> 4: a paid-tier file's storage request on chain and its price (none before: Free).
+    R"sql(
+ALTER TABLE files ADD COLUMN request_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE files ADD COLUMN price INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 static_assert(std::size(kMigrations) + 1 == TrackerDb::kSchemaVersion, "one migration per version after 1");
 
@@ -394,24 +399,26 @@ Result<void> TrackerDb::put_file(const FileRow& row) {
   OB_TRY(Statement s, prepare(
                           "INSERT INTO files(file_id, owner, manifest, k, m, block_size, blocks_per_slot, "
                           "availability, "
-                          "tier, path, size, hash, sources, uploaded_once, removing, created_ms) "
-                          "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) "
+                          "tier, path, size, hash, sources, uploaded_once, removing, created_ms, request_id, price) "
+                          "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) "
                           "ON CONFLICT(file_id) DO UPDATE SET owner = ?2, manifest = ?3, k = ?4, m = ?5, "
                           "block_size = ?6, blocks_per_slot = ?7, availability = ?8, tier = ?9, path = ?10, "
                           "size = ?11, "
-                          "hash = ?12, sources = ?13, uploaded_once = ?14, removing = ?15, created_ms = ?16"));
+                          "hash = ?12, sources = ?13, uploaded_once = ?14, removing = ?15, created_ms = ?16, "
+                          "request_id = ?17, price = ?18"));
   s.bind(1, row.file_id).bind(2, row.owner).bind(3, ByteView(row.manifest)).bind(4, row.k).bind(5, row.m);
   s.bind(6, row.block_size).bind(7, row.blocks_per_slot).bind(8, row.availability).bind(9, row.tier);
   s.bind(10, row.path).bind(11, row.size).bind(12, row.hash).bind(13, join_lines(row.sources));
   s.bind(14, row.uploaded_once).bind(15, row.removing).bind(16, row.created_ms);
+  s.bind(17, row.request_id).bind(18, row.price);
   return s.run();
 }
 
 namespace {
-/// Columns 0..14 of a file row; the manifest, when selected, is column 15.
+/// Columns 0..16 of a file row; the manifest, when selected, is column 17.
 constexpr const char* kFileColumns =
     "file_id, owner, k, m, block_size, blocks_per_slot, availability, tier, path, size, hash, sources, "
-    "uploaded_once, removing, created_ms";
+    "uploaded_once, removing, created_ms, request_id, price";
 
 template <typename S>
 FileRow read_file_row(const S& s) {
@@ -431,6 +438,8 @@ FileRow read_file_row(const S& s) {
   row.uploaded_once = s.int64(12) != 0;
   row.removing = s.int64(13) != 0;
   row.created_ms = s.int64(14);
+  row.request_id = s.text(15);
+  row.price = s.int64(16);
   return row;
 }
 }  // namespace
@@ -442,7 +451,7 @@ Result<std::optional<FileRow>> TrackerDb::file(const std::string& file_id) {
   OB_TRY(bool row, s.step());
   if (!row) return std::optional<FileRow>();
   FileRow file = read_file_row(s);
-  file.manifest = s.blob(15);
+  file.manifest = s.blob(17);
   return std::optional<FileRow>(std::move(file));
 }
 

@@ -81,6 +81,11 @@ struct FileRow {
   bool uploaded_once = false;        ///< actual availability has reached the desired one once
   bool removing = false;
   std::int64_t created_ms = 0;
+  /// Paid tiers: the storage request on chain (decimal, docs/market.md); "" for the Free tier.
+  std::string request_id;
+  /// Paid tiers: the request's price in wei per byte-second, capped at 2^63 - 1; only
+  /// consumers asking at most this much are placed.
+  std::int64_t price = 0;
 
   /// n' = k + a - 1: how many slots are placed.
   std::uint32_t placed_slots() const noexcept { return k + availability - 1; }
@@ -101,8 +106,9 @@ class TrackerDb {
   /// Schema version written to PRAGMA user_version. 1: the first; 2: slots verified before
   /// they count (slots.next_check_ms, slots.unanswered_since_ms), consumers' reported free
   /// space and reconciliation (consumers.free_reported, no_space_free, needs_reconcile), and
-  /// the table `discards`; 3: consumers.account, and consumers.price in wei per byte-second.
-  static constexpr int kSchemaVersion = 3;
+  /// the table `discards`; 3: consumers.account, and consumers.price in wei per byte-second;
+  /// 4: files.request_id and files.price (the paid tiers' storage request).
+  static constexpr int kSchemaVersion = 4;
 
   /// Opens or creates the database at `path` (its directory must exist), creating the schema or
   /// migrating an older one in place (version 1 -> 2: stored slots stay stored and are

@@ -1,5 +1,7 @@
 #include "tracker/tracker_service.h"
 
+#include "tracker/market_placer.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -34,6 +36,8 @@ constexpr std::size_t kMaxDetailBytes = 1024;
 /// Orders stop being added to a HeartbeatReply past this size (the message limit is 1 MiB);
 /// the rest come with the next heartbeat.
 constexpr std::size_t kOrderBytesBudget = 768 * 1024;
+/// A storage request ID in decimal: a uint256 has at most 78 digits.
+constexpr std::size_t kMaxRequestIdBytes = 78;
 /// Addresses given per consumer source in a STORE order (each consumer may register 16).
 constexpr int kAddressesPerSource = 4;
 /// Consumers challenged at once in a round (one thread each; one consumer's challenges go in turn).
@@ -361,6 +365,10 @@ Result<std::uint32_t> Tracker::place_missing(const FileRow& file, Pool& pool, st
     for (const ConsumerRow& consumer : pool.consumers) {
       if (!consumer.online || consumer.peer_id == file.owner || holders.contains(consumer.peer_id)) continue;
       if (consumer.no_space_free >= 0 || discarding.contains(consumer.peer_id)) continue;
+      // A paid-tier slot goes to a consumer that fills from an account at the request's price or less.
+      if (!file.request_id.empty() && (consumer.account.empty() || consumer.price <= 0 || consumer.price > file.price)) {
+        continue;
+      }
       const ConsumerLoad& load = pool.loads[consumer.peer_id];
       if (free_bytes(consumer, load) < need) continue;
       const bool avoided = avoid.contains(consumer.peer_id);
@@ -451,6 +459,7 @@ Result<pb::FileInfo> Tracker::file_info(const FileRow& file) {
   info.set_size(file.size);
   info.set_hash(file.hash);
   info.set_tier(static_cast<pb::Tier>(file.tier));
+  info.set_request_id(file.request_id);
   info.set_k(file.k);
   info.set_m(file.m);
   info.set_availability(file.availability);
@@ -515,6 +524,14 @@ Result<std::vector<pb::PeerAddress>> Tracker::sources_of(const FileRow& file, co
 
 // --- Market ------------------------------------------------------------------------------------
 
+namespace {
+void set_market_info(const MarketSettings& settings, pb::MarketInfo& info) {
+  info.set_chain_id(settings.chain_id);
+  info.set_address(settings.address);
+  info.set_placer(settings.placer);
+}
+}  // namespace
+
 grpc::Status Tracker::register_file(const net::PeerId& caller, const pb::RegisterFileRequest& request,
                                     pb::RegisterFileReply* reply) {
   if (request.manifest().size() > kMaxManifestBytes) {
@@ -540,6 +557,38 @@ grpc::Status Tracker::register_file(const net::PeerId& caller, const pb::Registe
   }
   const std::string file_id = Manifest::cid_of(encoded).to_string();
   const std::string owner = caller.to_string();
+  // A paid-tier file comes with its storage request, checked on chain before anything is
+  // stored (and without the lock: the chain may be slow).
+  std::optional<CheckedRequest> paid;
+  if (!request.request_id().empty()) {
+    if (request.request_id().size() > kMaxRequestIdBytes) {
+      return invalid("request_id of ", request.request_id().size(), " bytes exceeds ", kMaxRequestIdBytes);
+    }
+    if (request.tier() == pb::TIER_FREE) return invalid("a Free-tier file has no storage request");
+    if (!settings_.placer) {
+      return {grpc::StatusCode::FAILED_PRECONDITION, "this tracker runs no storage market (no --chain-rpc)"};
+    }
+    // The request pays for n slots and proofs climb a dataset tree of n leaves: all are placed.
+    if (request.availability() != manifest->params.m + 1) {
+      return invalid("a paid-tier file places all its ", manifest->params.k + manifest->params.m,
+                     " slots: availability must be m + 1 = ", manifest->params.m + 1);
+    }
+    std::optional<FileRow> placed;
+    {
+      std::lock_guard lock(mutex_);
+      TRACKER_TRY(placed, db_->file(file_id));
+    }
+    // A producer resuming (after a restart) a file placed for this request: checked already,
+    // and the request may have started since.
+    const bool resumed = placed && placed->owner == owner && placed->request_id == request.request_id();
+    auto checked = resumed ? Result<CheckedRequest>(CheckedRequest{placed->request_id, placed->price})
+                           : settings_.placer->check_request(request.request_id(), *manifest, encoded);
+    if (!checked) {
+      if (checked.error().code == Errc::invalid_argument) return invalid(checked.error().message);
+      return {grpc::StatusCode::UNAVAILABLE, "the storage market cannot be read: " + checked.error().message};
+    }
+    paid = std::move(*checked);
+  }
 
   std::lock_guard lock(mutex_);
   const std::int64_t now_ms = now();
@@ -547,6 +596,10 @@ grpc::Status Tracker::register_file(const net::PeerId& caller, const pb::Registe
   const bool known = existing.has_value();
   if (existing && existing->owner != owner) {
     return {grpc::StatusCode::PERMISSION_DENIED, "file " + file_id + " belongs to another producer"};
+  }
+  if (existing && paid && !existing->request_id.empty() && existing->request_id != paid->request_id) {
+    return invalid("file ", file_id, " is placed for storage request ", existing->request_id, ", not ",
+                   paid->request_id);
   }
   FileRow file;
   if (known) {
@@ -572,6 +625,12 @@ grpc::Status Tracker::register_file(const net::PeerId& caller, const pb::Registe
     file.hash = request.hash();
     file.sources.assign(request.source_addresses().begin(), request.source_addresses().end());
     file.created_ms = now_ms;
+  }
+  if (paid) {
+    file.request_id = paid->request_id;
+    file.price = paid->price;
+    file.tier = request.tier();
+    file.availability = request.availability();
   }
   TRACKER_TRY_VOID(db_->transaction([&]() -> Result<void> {
     OB_TRY_VOID(db_->put_file(file));
@@ -604,6 +663,21 @@ grpc::Status Tracker::check_holders(const net::PeerId&, const pb::CheckHoldersRe
     holder->set_stored(counts(row.state));
   }
   return grpc::Status::OK;
+}
+
+grpc::Status Tracker::get_market(pb::GetMarketReply* reply) {
+  if (settings_.market) set_market_info(*settings_.market, *reply->mutable_market());
+  return grpc::Status::OK;
+}
+
+Result<std::vector<std::string>> Tracker::paid_requests() {
+  std::lock_guard lock(mutex_);
+  OB_TRY(std::vector<FileRow> files, db_->files(""));
+  std::vector<std::string> out;
+  for (const FileRow& file : files) {
+    if (!file.request_id.empty() && !file.removing) out.push_back(file.request_id);
+  }
+  return out;
 }
 
 // --- Producer ----------------------------------------------------------------------------------
@@ -667,6 +741,9 @@ grpc::Status Tracker::edit_file(const net::PeerId& caller, const pb::EditFileReq
   if (request.has_availability()) {
     if (std::string error = check_availability(request.availability(), file->m); !error.empty()) {
       return invalid(error);
+    }
+    if (!file->request_id.empty() && request.availability() != file->availability) {
+      return invalid("a paid-tier file keeps all its slots: its storage request pays for them");
     }
   }
   const std::uint32_t old_availability = file->availability;
@@ -758,12 +835,7 @@ grpc::Status Tracker::register_consumer(const net::PeerId& caller, const pb::Reg
   spdlog::info("consumer {} registered at {} ({} of {} bytes used, {} free)", row.peer_id, row.addresses.front(),
                row.used, row.capacity, row.free_said());
   reply->set_heartbeat_interval_ms(static_cast<std::uint32_t>(settings_.heartbeat_interval.count()));
-  if (settings_.market) {
-    pb::MarketInfo* market = reply->mutable_market();
-    market->set_chain_id(settings_.market->chain_id);
-    market->set_address(settings_.market->address);
-    market->set_placer(settings_.market->placer);
-  }
+  if (settings_.market) set_market_info(*settings_.market, *reply->mutable_market());
   return grpc::Status::OK;
 }
 
@@ -774,7 +846,7 @@ grpc::Status Tracker::heartbeat(const net::PeerId& caller, const pb::HeartbeatRe
         check_integer("free_bytes", request.free_bytes())}) {
     if (!error.empty()) return invalid(error);
   }
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   const std::int64_t now_ms = now();
   TRACKER_TRY(std::optional<ConsumerRow> consumer, db_->consumer(caller.to_string()));
   if (!consumer) {
@@ -811,7 +883,8 @@ grpc::Status Tracker::heartbeat(const net::PeerId& caller, const pb::HeartbeatRe
     if (!add(delete_order(file_id, slot))) return grpc::Status::OK;
   }
   TRACKER_TRY(std::vector<SlotRow> rows, db_->slots_of_consumer(consumer->peer_id));
-  std::map<std::string, std::vector<pb::PeerAddress>> sources;  // per file
+  // Per file: its sources, and its storage request (paid tiers).
+  std::map<std::string, std::pair<std::vector<pb::PeerAddress>, std::string>> files;
   for (const SlotRow& row : rows) {
     if (row.state == SlotState::deleting) {
       if (!add(delete_order(row.file_id, row.slot))) break;
@@ -822,17 +895,44 @@ grpc::Status Tracker::heartbeat(const net::PeerId& caller, const pb::HeartbeatRe
     order.set_kind(pb::SlotOrder::STORE);
     order.set_file_id(row.file_id);
     order.set_slot(row.slot);
-    auto it = sources.find(row.file_id);
-    if (it == sources.end()) {
+    auto it = files.find(row.file_id);
+    if (it == files.end()) {
       TRACKER_TRY(std::optional<FileRow> file, db_->file(row.file_id));
       if (!file) continue;
       TRACKER_TRY(std::vector<pb::PeerAddress> peers, sources_of(*file, consumer->peer_id));
-      it = sources.emplace(row.file_id, std::move(peers)).first;
+      it = files.emplace(row.file_id, std::pair(std::move(peers), file->request_id)).first;
     }
-    for (const pb::PeerAddress& peer : it->second) *order.add_sources() = peer;
+    for (const pb::PeerAddress& peer : it->second.first) *order.add_sources() = peer;
+    order.set_request_id(it->second.second);
     if (!add(std::move(order))) break;
   }
+  lock.unlock();
+  add_fill_permits(consumer->account, *reply);
   return grpc::Status::OK;
+}
+
+void Tracker::add_fill_permits(const std::string& account, pb::HeartbeatReply& reply) {
+  // Signed from the slot's round on chain, outside the lock; an order whose permit cannot be
+  // made now is left out of this reply and comes again with a later heartbeat.
+  auto* orders = reply.mutable_orders();
+  for (int i = 0; i < orders->size();) {
+    pb::SlotOrder& order = orders->at(i);
+    if (order.kind() != pb::SlotOrder::STORE || order.request_id().empty()) {
+      ++i;
+      continue;
+    }
+    Result<Bytes> permit = settings_.placer && !account.empty()
+                               ? settings_.placer->fill_permit(order.request_id(), order.slot(), account)
+                               : fail(Errc::invalid_argument, "no market or no account");
+    if (permit) {
+      order.set_permit(std::string(as_chars(*permit)));
+      ++i;
+    } else {
+      spdlog::warn("no fill permit for slot {} of {} (request {}): {}", order.slot(), order.file_id(),
+                   order.request_id(), permit.error().message);
+      orders->erase(orders->begin() + i);
+    }
+  }
 }
 
 grpc::Status Tracker::report_slots(const net::PeerId& caller, const pb::ReportSlotsRequest& request,
@@ -1299,6 +1399,10 @@ grpc::Status as_caller(grpc::ServerContext* context, Body&& body) {
 grpc::Status MarketService::RegisterFile(grpc::ServerContext* context, const pb::RegisterFileRequest* request,
                                          pb::RegisterFileReply* reply) {
   return as_caller(context, [&](const net::PeerId& caller) { return tracker_.register_file(caller, *request, reply); });
+}
+
+grpc::Status MarketService::GetMarket(grpc::ServerContext*, const pb::GetMarketRequest*, pb::GetMarketReply* reply) {
+  return tracker_.get_market(reply);
 }
 
 grpc::Status MarketService::CheckHolders(grpc::ServerContext* context, const pb::CheckHoldersRequest* request,

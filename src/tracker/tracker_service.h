@@ -35,6 +35,8 @@
 
 namespace ob::tracker {
 
+class MarketPlacer;
+
 /// Unix time in milliseconds; tests substitute a fake clock.
 using Clock = std::function<std::int64_t()>;
 
@@ -75,6 +77,9 @@ struct TrackerSettings {
   Clock clock;
   /// The market on chain; none: the Free tier only.
   std::optional<MarketSettings> market;
+  /// The tracker's account on that market (checks requests, signs fill permits, validates);
+  /// set exactly when `market` is. Shared with the validator thread.
+  std::shared_ptr<MarketPlacer> placer;
 };
 
 /// One audit: asks `consumer` (at one of `addresses`) to prove block `block` of slot `slot` of
@@ -122,6 +127,8 @@ class Tracker {
                              openbucket::tracker::v1::RegisterFileReply* reply);
   grpc::Status check_holders(const net::PeerId& caller, const openbucket::tracker::v1::CheckHoldersRequest& request,
                              openbucket::tracker::v1::CheckHoldersReply* reply);
+  /// The market of the paid tiers (empty reply without one).
+  grpc::Status get_market(openbucket::tracker::v1::GetMarketReply* reply);
   // --- Producer ---
   grpc::Status list_files(const net::PeerId& caller, const openbucket::tracker::v1::ListFilesRequest& request,
                           openbucket::tracker::v1::ListFilesReply* reply);
@@ -141,6 +148,10 @@ class Tracker {
                                openbucket::tracker::v1::ReconcileSlotsReply* reply);
   grpc::Status consumer_status(const net::PeerId& caller, openbucket::tracker::v1::ConsumerStatusReply* reply);
   grpc::Status list_consumers(openbucket::tracker::v1::ListConsumersReply* reply);
+
+  /// The storage requests of the paid-tier files not being removed (decimal IDs): what the
+  /// validator watches. Errors (io): the database.
+  Result<std::vector<std::string>> paid_requests();
 
   /// Gauges for the tracker's GET /metrics: consumers known and online, slots stored on
   /// online consumers, files by status. Errors (io): the database.
@@ -191,6 +202,9 @@ class Tracker {
   /// settle_file, then place_missing, for each of `file_ids` (whose slots just changed).
   /// Caller holds mutex_ and an open transaction.
   Result<void> settle_and_place(const std::set<std::string>& file_ids, std::int64_t now_ms);
+  /// Signs the fill permit of every paid-tier STORE order of `reply` for the consumer's
+  /// `account`; an order whose permit cannot be made now is left out. Caller does not hold mutex_.
+  void add_fill_permits(const std::string& account, openbucket::tracker::v1::HeartbeatReply& reply);
   /// The FileInfo of `file` as it stands.
   Result<openbucket::tracker::v1::FileInfo> file_info(const FileRow& file);
   Result<openbucket::tracker::v1::ConsumerInfo> consumer_info(const ConsumerRow& consumer,
@@ -216,6 +230,8 @@ class MarketService final : public openbucket::tracker::v1::Market::Service {
                             openbucket::tracker::v1::RegisterFileReply* reply) override;
   grpc::Status CheckHolders(grpc::ServerContext* context, const openbucket::tracker::v1::CheckHoldersRequest* request,
                             openbucket::tracker::v1::CheckHoldersReply* reply) override;
+  grpc::Status GetMarket(grpc::ServerContext* context, const openbucket::tracker::v1::GetMarketRequest* request,
+                         openbucket::tracker::v1::GetMarketReply* reply) override;
 
  private:
   Tracker& tracker_;

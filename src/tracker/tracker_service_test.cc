@@ -327,6 +327,31 @@ TEST_F(TrackerServiceTest, RegistrationTellsConsumersTheMarketOnlyWhenThereIsOne
   EXPECT_EQ(last_market_.placer(), market_->placer);
 }
 
+TEST_F(TrackerServiceTest, AStorageRequestNeedsAPaidTierAndATrackerWithAMarket) {
+  Peer& producer = peer(100);
+  const Bytes manifest = make_manifest(2, 2, 40);
+  const auto with_request = [&](pb::Tier tier) {
+    pb::RegisterFileRequest request;
+    request.set_manifest(std::string(as_chars(manifest)));
+    request.set_availability(3);
+    request.set_tier(tier);
+    request.set_request_id("1");
+    pb::RegisterFileReply reply;
+    return producer.client.market().RegisterFile(call_context().get(), request, &reply);
+  };
+  const grpc::Status free = with_request(pb::TIER_FREE);
+  EXPECT_EQ(free.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(free.error_message(), "a Free-tier file has no storage request");
+  const grpc::Status no_market = with_request(pb::TIER_BASIC);
+  EXPECT_EQ(no_market.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(no_market.error_message(), "this tracker runs no storage market (no --chain-rpc)");
+  // Refused: nothing stored.
+  EXPECT_FALSE(file_info(producer, Manifest::cid_of(manifest).to_string()));
+  pb::GetMarketReply market;
+  ASSERT_TRUE(producer.client.market().GetMarket(call_context().get(), {}, &market).ok());
+  EXPECT_FALSE(market.has_market());
+}
+
 TEST_F(TrackerServiceTest, AConsumersAccountAndPriceAreKeptAndABadAccountIsRefused) {
   const auto registered = [&](const std::string& account, std::uint64_t price) {
     pb::RegisterConsumerRequest request;

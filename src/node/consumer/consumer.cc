@@ -20,6 +20,7 @@
 #include "node/network.h"
 #include "node/startup.h"
 #include "store/file_io.h"
+#include "wallet/wallet_store.h"
 
 namespace ob::consumer {
 namespace {
@@ -43,6 +44,9 @@ constexpr std::size_t kMaxAddressBytes = 256;
 constexpr std::size_t kMaxQueuedOrders = 1024;
 
 fs::path state_file(const fs::path& home_dir) { return home_dir / "state" / "consumer.json"; }
+fs::path market_slots_file(const fs::path& home_dir) { return home_dir / "state" / "market_slots.json"; }
+/// How often the filled slots' challenges are looked at (periods are many blocks long).
+constexpr std::chrono::seconds kProveInterval{1};
 
 /// `text` cut to `max` bytes at a UTF-8 character boundary.
 std::string truncate_utf8(std::string text, std::size_t max) {
@@ -261,6 +265,8 @@ Result<std::unique_ptr<Consumer>> Consumer::create(const Home& home, Engine& eng
                                                    ConsumerOptions options) {
   std::unique_ptr<Consumer> consumer(
       new Consumer(home, engine, network, std::move(tracker), std::move(config), std::move(options)));
+  OB_TRY(consumer->host_, MarketHost::open(market_slots_file(home.dir()), consumer->config_.chain_rpc,
+                                           consumer->market_hooks()));
   // Unsent reports of an earlier run.
   auto state = fileio::read_file(state_file(home.dir()), 64 * 1024 * 1024);
   if (state) {
@@ -415,6 +421,7 @@ Result<bool> Consumer::start() {
   network_.set_consumer_slots(store);
   heartbeat_ = std::thread([this] { heartbeat_loop(); });
   for (unsigned i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { worker_loop(); });
+  host_->start(kProveInterval);
   spdlog::info("consumer started: {} (limit {}), tracker {}", store->dir().string(),
                format_size(status().limit_bytes), tracker_->address().to_string());
   return false;
@@ -446,6 +453,7 @@ void Consumer::halt() {
   if (heartbeat_.joinable()) heartbeat_.join();
   for (std::thread& worker : workers_) worker.join();
   workers_.clear();
+  host_->stop();
   if (watcher_) {
     watcher_->stop();
     watcher_.reset();
@@ -572,6 +580,8 @@ void Consumer::register_once() {
   }
   registered_ = true;
   reconcile_wanted_ = true;  // the tracker may have lost track of what we hold
+  host_->set_market(reply.has_market() ? std::optional(MarketAddress{reply.market().chain_id(), reply.market().address()})
+                                       : std::nullopt);
   if (tracker_down_) spdlog::info("consumer: the tracker is reachable again");
   tracker_down_ = false;
   if (reply.heartbeat_interval_ms() > 0) {
@@ -678,7 +688,7 @@ void Consumer::accept_orders(const google::protobuf::RepeatedPtrField<tv1::SlotO
       queue_report(make_report(ref, tv1::SlotReport::FAILED, "slot " + std::to_string(o.slot()) + " is out of range"));
       continue;
     }
-    Order order{store, ref, {}};
+    Order order{store, ref, {}, o.request_id(), Bytes(o.permit().begin(), o.permit().end())};
     for (const tv1::PeerAddress& source : o.sources()) {
       auto peer = net::PeerId::parse(source.peer_id());
       if (!peer || *peer == network_.peer_id()) continue;
@@ -783,6 +793,9 @@ void Consumer::worker_loop() {
     }
     const Order& order = *next;
     PendingReport report = execute(order);
+    if (order.store && !order.request_id.empty() && report.state == tv1::SlotReport::STORED) {
+      report = fill_paid(order, std::move(report));
+    }
     unlock_file(order.ref, writes);
     {
       std::lock_guard lock(mutex_);
@@ -945,8 +958,58 @@ PendingReport Consumer::execute_delete(const Order& order) {
     std::lock_guard lock(mutex_);
     held_.erase(ref);
   }
+  host_->forget(ref.file.to_string(), ref.slot);
   maybe_drop_manifest(ref.file);
   return make_report(ref, tv1::SlotReport::DELETED, "");
+}
+
+PendingReport Consumer::fill_paid(const Order& order, PendingReport stored) {
+  const std::string file_id = order.ref.file.to_string();
+  if (host_->filled(file_id, order.ref.slot)) return stored;
+  auto filled = host_->fill(file_id, order.ref.slot, order.request_id, order.permit);
+  if (filled) return stored;
+  // Not filled, not paid for: the slot goes, and the tracker places it elsewhere.
+  const std::string why = "cannot fill slot " + std::to_string(order.ref.slot) + " of storage request " +
+                          order.request_id + ": " + filled.error().message;
+  std::shared_lock store_lock(store_mutex_);
+  PendingReport dropped = execute_delete(order);
+  if (dropped.state != tv1::SlotReport::DELETED) spdlog::warn("consumer: {}", dropped.detail);
+  return make_report(order.ref, tv1::SlotReport::FAILED, why);
+}
+
+MarketHostHooks Consumer::market_hooks() {
+  MarketHostHooks hooks;
+  hooks.unlock = [this]() -> Result<wallet::PrivateKey> {
+    std::string account;
+    {
+      std::lock_guard lock(mutex_);
+      account = config_.consumer_account;
+    }
+    const char* passphrase = std::getenv("OPEN_BUCKET_PASSWORD");
+    if (passphrase == nullptr) {
+      return fail(Errc::invalid_argument,
+                  "the consumer's account is locked: start the daemon with $OPEN_BUCKET_PASSWORD set to its passphrase");
+    }
+    const wallet::WalletStore wallet(home_.dir());
+    OB_TRY(const wallet::Account found, wallet.find_or_default(account));
+    return wallet.unlock(found, passphrase);
+  };
+  hooks.prove = [this](const std::string& file_id, std::uint32_t slot,
+                       std::uint64_t segment) -> Result<market::StorageProof> {
+    OB_TRY(const Cid file, Cid::parse(file_id));
+    std::shared_lock store_lock(store_mutex_);
+    std::shared_ptr<SlotStore> store;
+    {
+      std::lock_guard lock(mutex_);
+      store = store_;
+    }
+    if (!store) return fail(Errc::not_found, "the Consumer directory is not open");
+    OB_TRY(const Bytes encoded, engine_.blocks().get(file));
+    OB_TRY(const Manifest manifest, Manifest::decode(encoded));
+    OB_TRY(const SlotReader reader, store->open_slot(file, slot));
+    return market::prove_segment(manifest, reader, segment);
+  };
+  return hooks;
 }
 
 void Consumer::maybe_drop_manifest(const Cid& file) {

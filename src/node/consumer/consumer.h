@@ -17,7 +17,11 @@
 //     (and answers DELETED for a slot not held). Each outcome is reported (ReportSlots: STORED
 //     with bytes and millis, FAILED with why, DELETED, GIVEN_UP); a report that cannot be sent
 //     is kept, on disk too, and sent with a later heartbeat;
-//   - CWatcher (cwatcher.h) gives up a slot that someone modified or deleted on disk.
+//   - CWatcher (cwatcher.h) gives up a slot that someone modified or deleted on disk;
+//   - a paid-tier slot (a STORE order with a storage request and a fill permit) is filled on
+//     chain once stored (MarketHost, market_host.h: collateral from the consumer's account,
+//     unlocked with the passphrase in the daemon's $OPEN_BUCKET_PASSWORD), and proven every
+//     period after; a fill the chain refuses drops the slot and reports FAILED with why.
 // Lowering the limit below what is stored gives up slots, newest first, until it fits.
 //
 //   <home>/state/consumer.json   {"started": bool, "reports": [unsent reports]}, written
@@ -52,6 +56,7 @@
 #include "exchange/fetcher.h"
 #include "net/identity.h"
 #include "node/consumer/cwatcher.h"
+#include "node/consumer/market_host.h"
 #include "node/home.h"
 #include "tracker/tracker_client.h"
 
@@ -181,6 +186,8 @@ class Consumer {
     bool store = true;  // STORE, else DELETE
     SlotRef ref;
     std::vector<Source> sources;
+    std::string request_id;  // STORE of a paid-tier slot: its storage request, decimal
+    Bytes permit;            // and the placer's fill permit
   };
   struct Held {
     std::uint64_t bytes = 0;
@@ -216,6 +223,12 @@ class Consumer {
   PendingReport execute(const Order& order);
   PendingReport execute_store(const Order& order);
   PendingReport execute_delete(const Order& order);
+  /// Fills the paid-tier slot `order` just stored (`stored` is its STORED report) on chain;
+  /// when the chain refuses, drops the slot and returns FAILED with why. Called without
+  /// store_mutex_ held (MarketHost's prove hook takes it).
+  PendingReport fill_paid(const Order& order, PendingReport stored);
+  /// MarketHost's hooks over this consumer's account and slots.
+  MarketHostHooks market_hooks();
   Result<Bytes> manifest_for(const Cid& file, const std::vector<exchange::PeerClient>& peers);
   void lock_file(const Cid& file);
   /// Releases `file`; `changed`: the work wrote or removed `ref`, whose events CWatcher then
@@ -262,6 +275,7 @@ class Consumer {
   bool tracker_down_ = false;     // warned that the tracker is unreachable
   std::chrono::milliseconds interval_;
   std::unique_ptr<CWatcher> watcher_;
+  std::unique_ptr<MarketHost> host_;  // the paid tiers' fills and proofs; set by create()
   std::thread heartbeat_;
   std::vector<std::thread> workers_;
 };

@@ -17,6 +17,7 @@
 #include "node/producer/md5.h"
 #include "node/startup.h"
 #include "store/file_io.h"
+#include "wallet/wallet_store.h"
 
 namespace ob::producer {
 namespace {
@@ -225,6 +226,16 @@ Result<CodingChoice> choose_coding(const UploadOptions& options, const CodingPar
   OB_TRY_VOID(choice.params.validate());
   return choice;
 }
+
+namespace {
+std::string tier_name(pb::Tier tier) {
+  switch (tier) {
+    case pb::TIER_BASIC: return "basic";
+    case pb::TIER_PREMIUM: return "premium";
+    default: return "free";
+  }
+}
+}  // namespace
 
 Result<pb::Tier> parse_tier(std::string_view name) {
   std::string lower(name);
@@ -626,8 +637,31 @@ Result<void> Producer::register_file(const std::string& file_id) {
   OB_TRY(pb::Tier tier, parse_tier(entry.tier));
   OB_TRY(Manifest decoded, Manifest::decode(manifest));
   pb::RegisterFileRequest request;
+  if (entry.request) {
+    // A paid tier: the escrow is paid before the tracker places anything.
+    if (entry.request->phase == RequestPhase::unpaid) {
+      auto paid = pay_for(entry, decoded, cid);
+      std::lock_guard lock(mutex_);
+      const auto it = std::ranges::find(state_.files, file_id, &LocalFile::file_id);
+      if (!paid) {
+        if (it != state_.files.end() && it->request) {
+          it->request->error = paid.error().message;
+          it->error = "storage request: " + paid.error().message;
+          (void)save_locked();
+        }
+        return std::unexpected(paid.error());
+      }
+      if (it != state_.files.end()) it->request = *paid;
+      keys_.erase(entry.path);
+      entry.request = std::move(*paid);
+      OB_TRY_VOID(save_locked());
+      spdlog::info("producer: {} paid for: storage request {}", entry.path, entry.request->request_id);
+    }
+    request.set_request_id(entry.request->request_id);
+  }
   request.set_manifest(std::string(as_chars(manifest)));
-  request.set_availability(entry.availability != 0 ? entry.availability : decoded.params.m + 1);
+  // A paid tier places all n slots: the request pays for them and proofs need them (docs/market.md).
+  request.set_availability(entry.availability != 0 && !entry.request ? entry.availability : decoded.params.m + 1);
   request.set_tier(tier);
   request.set_path(entry.path);
   request.set_size(decoded.original_size);
@@ -651,6 +685,129 @@ Result<void> Producer::register_file(const std::string& file_id) {
 }
 
 // --- uploads ----------------------------------------------------------------------------------
+
+Result<std::pair<StorageRequest, std::shared_ptr<const wallet::PrivateKey>>> Producer::prepare_request(
+    const UploadOptions& options) {
+  StorageRequest request;
+  request.tier = options.tier;
+  for (char& c : request.tier) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!options.duration) {
+    return fail(Errc::invalid_argument, "Invalid duration: a ", request.tier, "-tier upload needs one (e.g. 30d)");
+  }
+  request.duration = *options.duration;
+  if (options.price) {
+    const auto price = wallet::U256::from_decimal(*options.price);
+    if (!price) return fail(Errc::invalid_argument, "Invalid price: '", *options.price, "' is not a number of wei");
+    request.price = *price;
+  } else {
+    request.price = kDefaultPrice;
+  }
+  request.account = options.account;
+  // The ask's own checks (duration, price), before anything is copied or charged.
+  Manifest probe;
+  probe.params.k = 1;
+  probe.params.block_size = 1024;
+  probe.slot_roots.resize(1);
+  OB_TRY_VOID(make_ask(probe, as_bytes(std::string_view("probe")), request, wallet::Address{}));
+  const wallet::WalletStore wallet(home_.dir());
+  OB_TRY(const wallet::Account account, wallet.find_or_default(options.account));
+  OB_TRY(wallet::PrivateKey key, wallet.unlock(account, options.passphrase));
+  request.account = account.address.to_checksum();
+  return std::pair(std::move(request), std::make_shared<const wallet::PrivateKey>(std::move(key)));
+}
+
+Result<StorageRequest> Producer::pay_for(const LocalFile& entry, const Manifest& manifest, const Cid& file) {
+  std::shared_ptr<const wallet::PrivateKey> key;
+  {
+    std::lock_guard lock(mutex_);
+    if (const auto it = keys_.find(entry.path); it != keys_.end()) key = it->second;
+  }
+  if (!key) {
+    return fail(Errc::invalid_argument, "the account paying for ", entry.path,
+                " is locked: upload it again with its passphrase");
+  }
+  OB_TRY(auto opened, open_market());
+  const Bytes cid = file.to_bytes();
+  StorageRequest request = *entry.request;
+  OB_TRY(const market::StorageAsk ask, make_ask(manifest, cid, request, opened.second));
+  OB_TRY_VOID(open_request(request, opened.first, *key, ask, cid));
+  return request;
+}
+
+Result<std::pair<market::MarketClient, wallet::Address>> Producer::open_market() {
+  NodeConfig config;
+  {
+    std::lock_guard lock(mutex_);
+    config = config_;
+  }
+  OB_TRY(tracker::TrackerClient * client, tracker_client());
+  pb::GetMarketReply reply;
+  auto context = tracker::call_context(options_.tracker_timeout);
+  if (const grpc::Status status = client->market().GetMarket(context.get(), pb::GetMarketRequest(), &reply);
+      !status.ok()) {
+    return std::unexpected(tracker::call_error("asking the tracker for its market", status));
+  }
+  if (!reply.has_market()) {
+    return fail(Errc::invalid_argument, "the tracker runs no storage market: upload with --tier free");
+  }
+  if (config.chain_id != 0 && config.chain_id != reply.market().chain_id()) {
+    return fail(Errc::invalid_argument, "the tracker's market is on chain ", reply.market().chain_id(),
+                "; this node's [chain] chain_id is ", config.chain_id);
+  }
+  chain::ChainSettings settings;
+  settings.rpc = config.chain_rpc;
+  settings.chain_id = reply.market().chain_id();  // the node must be on the tracker's chain
+  OB_TRY(chain::ChainClient chain, chain::ChainClient::connect(settings));
+  OB_TRY(const wallet::Address address, wallet::Address::parse(reply.market().address()));
+  OB_TRY(const wallet::Address placer, wallet::Address::parse(reply.market().placer()));
+  OB_TRY(market::MarketClient market, market::MarketClient::open(std::move(chain), address));
+  return std::pair(std::move(market), placer);
+}
+
+void Producer::refresh_requests(const std::vector<RemoteFile>& rows) {
+  std::vector<std::string> waiting;  // file IDs whose request was paid, not yet seen started
+  {
+    std::lock_guard lock(mutex_);
+    for (const RemoteFile& row : rows) {
+      const auto it = std::ranges::find(state_.files, row.id, &LocalFile::file_id);
+      if (it != state_.files.end() && it->request && it->request->phase == RequestPhase::requested &&
+          row.status == "UPLOADED") {
+        waiting.push_back(row.id);
+      }
+    }
+  }
+  if (waiting.empty()) return;
+  auto opened = open_market();
+  if (!opened) {
+    spdlog::warn("producer: cannot read the storage requests: {}", opened.error().message);
+    return;
+  }
+  for (const std::string& file_id : waiting) {
+    std::string request_id;
+    {
+      std::lock_guard lock(mutex_);
+      const auto it = std::ranges::find(state_.files, file_id, &LocalFile::file_id);
+      if (it == state_.files.end() || !it->request) continue;
+      request_id = it->request->request_id;
+    }
+    const auto id = wallet::U256::from_decimal(request_id);
+    if (!id) continue;
+    auto state = opened->first.request_state(*id);
+    if (!state) {
+      spdlog::warn("producer: storage request {}: {}", request_id, state.error().message);
+      continue;
+    }
+    if (*state == market::RequestState::New) continue;
+    const RequestPhase next = *state == market::RequestState::Started ? RequestPhase::started : RequestPhase::failed;
+    std::lock_guard lock(mutex_);
+    const auto it = std::ranges::find(state_.files, file_id, &LocalFile::file_id);
+    if (it == state_.files.end() || !it->request || !it->request->advance(next)) continue;
+    if (next == RequestPhase::failed) {
+      it->request->error = std::string("the chain says the request is ") + std::string(market::to_string(*state));
+    }
+    if (auto saved = save_locked(); !saved) spdlog::error("producer: {}", saved.error().message);
+  }
+}
 
 Result<std::string> Producer::upload_locked(const std::string& path) {
   fs::path dir;
@@ -882,6 +1039,10 @@ Result<std::string> Producer::upload(const fs::path& path, const UploadOptions& 
     OB_TRY_VOID(choose_coding(options, config.coding, config.default_availability));
     OB_TRY_VOID(parse_tier(options.tier));
   }
+  std::optional<std::pair<StorageRequest, std::shared_ptr<const wallet::PrivateKey>>> paid;
+  if (options.tier != "free") {
+    OB_TRY(paid, prepare_request(options));
+  }
   // Seed 000 upload step 1: start the producer unless it runs.
   OB_TRY_VOID(start());
   const fs::path dir = fs::canonical(directory(), ec);
@@ -947,6 +1108,15 @@ Result<std::string> Producer::upload(const fs::path& path, const UploadOptions& 
       e->m = options.m.value_or(0);
       e->tier = options.tier;
       e->error.clear();
+      e->request.reset();
+      if (paid) e->request = paid->first;
+    }
+    // Also for a file encoded already whose request is still Unpaid: a restart forgot its key,
+    // and the worker's next registration pays with this one.
+    if (paid && e->request && e->request->phase == RequestPhase::unpaid) {
+      keys_[relative] = paid->second;
+    }
+    if (e->status == LocalStatus::pending) {
       retry_after_.erase(relative);
       OB_TRY_VOID(save_locked());
     }
@@ -971,15 +1141,30 @@ Result<std::vector<RemoteFile>> Producer::list() {
   std::set<std::string> known;
   for (const pb::FileInfo& f : remote) {
     known.insert(f.file_id());
-    rows.push_back({f.file_id(), f.path(), f.size(), remote_status_name(f.status()), f.actual_availability(),
-                    f.availability(), f.hash(), f.k(), f.slots_stored()});
+    RemoteFile row{f.file_id(), f.path(), f.size(), remote_status_name(f.status()), f.actual_availability(),
+                   f.availability(), f.hash(), f.k(), f.slots_stored()};
+    row.tier = tier_name(f.tier());
+    row.request_id = f.request_id();
+    rows.push_back(std::move(row));
   }
+  refresh_requests(rows);
   std::lock_guard lock(mutex_);
+  for (RemoteFile& row : rows) {
+    const auto it = std::ranges::find(state_.files, row.id, &LocalFile::file_id);
+    if (it != state_.files.end() && it->request) row.request_state = to_string(it->request->phase);
+  }
   for (const LocalFile& f : state_.files) {
     if (f.status == LocalStatus::uploaded || known.contains(f.file_id)) continue;
     // Not on the tracker yet: waiting to be encoded, or encoded and waiting to be registered.
-    rows.push_back({f.file_id, f.path, f.size, std::string(status_name(LocalStatus::pending)), 0,
-                    f.availability != 0 ? f.availability : config_.default_availability, f.md5});
+    RemoteFile row{f.file_id, f.path, f.size, std::string(status_name(LocalStatus::pending)), 0,
+                   f.availability != 0 ? f.availability : config_.default_availability, f.md5, "", "", "", ""};
+    row.tier = f.tier;
+    row.error = f.error;
+    if (f.request) {
+      row.request_id = f.request->request_id;
+      row.request_state = to_string(f.request->phase);
+    }
+    rows.push_back(std::move(row));
   }
   return rows;
 }

@@ -38,6 +38,7 @@
 #include "node/home.h"
 #include "node/producer/producer_state.h"
 #include "node/producer/pwatcher.h"
+#include "node/producer/storage_request.h"
 #include "tracker/tracker_client.h"
 
 namespace ob {
@@ -54,7 +55,15 @@ struct UploadOptions {
   std::optional<std::uint32_t> k{};             ///< data slots
   std::optional<std::uint32_t> m{};             ///< parity slots
   std::string tier = "free";                  ///< "free", "basic" or "premium"
+  // Paid tiers (basic, premium): the storage request the upload opens on chain (storage_request.h).
+  std::optional<std::uint64_t> duration{};     ///< seconds the file is paid for; required for a paid tier
+  std::optional<std::string> price{};          ///< wei per byte-second, decimal; default kDefaultPrice
+  std::string account{};                       ///< the wallet account paying; "" = the default one
+  std::string passphrase{};                    ///< that account's keystore passphrase (never stored)
 };
+
+/// Wei per byte of slot per second a paid-tier upload offers when it names no price.
+inline constexpr std::uint64_t kDefaultPrice = 1;
 
 /// The coding of one upload and the availability the tracker is asked for.
 struct CodingChoice {
@@ -97,6 +106,10 @@ struct RemoteFile {
   std::string hash;                 ///< MD5, hex; empty while not yet hashed
   std::uint32_t k = 0;              ///< data slots; 0 while not registered with the tracker
   std::uint32_t slots_stored = 0;   ///< proven slots on online consumers (the tracker's count)
+  std::string tier = "free";        ///< "free", "basic", "premium"
+  std::string request_id;           ///< paid tiers: the storage request on chain, decimal; "" before
+  std::string request_state;        ///< paid tiers: "Unpaid", "Requested", "Started", "Failed"; "" for Free
+  std::string error;                ///< why a PENDING file is not uploading yet; "" when none
 };
 
 /// A download in progress (`producer cp`), for following it: GET /v1/producer/files/downloads.
@@ -252,6 +265,22 @@ class Producer {
   // Uploads and statuses (upload_mutex_ held).
   Result<std::string> upload_locked(const std::string& path);
   Result<void> register_file(const std::string& file_id);
+  /// The storage request of a paid-tier upload of `options`, Unpaid, and its account's key
+  /// (unlocked: a wrong passphrase is refused before anything is copied). Errors
+  /// (invalid_argument): no duration, a bad price, an unknown account, a wrong passphrase.
+  Result<std::pair<StorageRequest, std::shared_ptr<const wallet::PrivateKey>>> prepare_request(
+      const UploadOptions& options);
+  /// Opens the storage request of `entry` (Unpaid) on the tracker's market with the key kept for
+  /// it, and returns it Requested. Errors: no key kept ("locked"), the tracker runs no market,
+  /// the node is on another chain, the market's refusal, the chain's.
+  Result<StorageRequest> pay_for(const LocalFile& entry, const Manifest& manifest, const Cid& file);
+  /// The tracker's market (GetMarket) on this node's [chain] node, which must be on the
+  /// market's chain, and the tracker's account (the placer). Errors: the tracker runs none,
+  /// another chain, the tracker's, the chain's.
+  Result<std::pair<market::MarketClient, wallet::Address>> open_market();
+  /// Requested -> Started (or Failed) for the files of `rows` the tracker reports UPLOADED,
+  /// as the chain has their requests now; a chain that cannot be read is logged and left.
+  void refresh_requests(const std::vector<RemoteFile>& rows);
   /// When the worker may next try to upload `file` (a PENDING one): after its retry time and
   /// once it has settled (mutex_ held).
   std::chrono::steady_clock::time_point ready_at(const LocalFile& file) const;
@@ -289,6 +318,8 @@ class Producer {
   bool rescan_ = false;                                   // the worker must scan the whole directory
   std::deque<std::pair<std::string, Change>> events_;     // from the watcher, for the worker
   std::map<std::string, std::chrono::steady_clock::time_point> retry_after_;  // path -> next try
+  /// Paid uploads not yet Requested: path -> the paying account's key (memory only).
+  std::map<std::string, std::shared_ptr<const wallet::PrivateKey>> keys_;
   std::multiset<std::string> pinned_;  // file IDs being downloaded: their encoded copy stays
   std::vector<Download> downloads_;
   /// Transfers running now, for downloads(); each run_download adds its own and removes it.

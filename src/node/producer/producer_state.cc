@@ -64,6 +64,7 @@ nlohmann::json state_to_json(const ProducerState& state) {
                      {"m", f.m},
                      {"tier", f.tier},
                      {"error", f.error}});
+    if (f.request) files.back()["storageRequest"] = request_to_json(*f.request);
   }
   return {{"version", kVersion},
           {"started", state.started},
@@ -96,6 +97,9 @@ Result<ProducerState> state_from_json(const nlohmann::json& json) {
     OB_TRY_VOID(read_field(item, "m", f.m));
     OB_TRY_VOID(read_field(item, "tier", f.tier));
     OB_TRY_VOID(read_field(item, "error", f.error));
+    if (const auto request = item.find("storageRequest"); request != item.end()) {
+      OB_TRY(f.request, request_from_json(*request));
+    }
     OB_TRY(f.status, parse_status(status));
     if (f.path.empty()) return fail(Errc::corrupt, "producer state: a file entry has no path");
     if (f.status != LocalStatus::pending && f.file_id.empty()) {

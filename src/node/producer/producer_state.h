@@ -6,18 +6,21 @@
 //   {"version": 1, "started": true,
 //    "files": [{"path": "docs/a.txt", "md5": "9e10...", "size": 5, "mtimeNs": 1700000000000000000,
 //               "present": true, "status": "UPLOADING", "fileId": "bafy...",
-//               "availability": 2, "k": 0, "m": 0, "tier": "free", "error": ""}],
+//               "availability": 2, "k": 0, "m": 0, "tier": "free", "error": "",
+//               "storageRequest": {...}}],      (paid tiers only: storage_request.h)
 //    "downloadDirs": ["/home/me/Downloads"]}
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/error.h"
+#include "node/producer/storage_request.h"
 
 namespace ob::producer {
 
@@ -50,6 +53,8 @@ struct LocalFile {
   std::uint32_t m = 0;            ///< parity slots asked for; 0 = the default
   std::string tier = "free";      ///< "free", "basic" or "premium"
   std::string error;              ///< the last upload failure, empty when none
+  /// Paid tiers: the file's storage request on chain (storage_request.h); none for Free.
+  std::optional<StorageRequest> request;
   /// Not saved: RegisterFile succeeded since this process started (every UPLOADING file is
   /// registered again at start, so that the tracker has this node's current address).
   bool registered = false;

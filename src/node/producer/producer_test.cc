@@ -241,7 +241,12 @@ TEST_F(ProducerTest, UploadCopiesAFileInOncePerMd5) {
   ob::testing::TempDir outside;
   const Bytes content = seeded_bytes(50'000, 2);
   write(outside.path() / "photo.jpg", content);
-  auto id = p.upload(outside.path() / "photo.jpg", {.availability = 2, .tier = "premium"});  // starts the producer
+  // A paid tier opens a storage request: without its duration it is refused, nothing copied.
+  auto paid = p.upload(outside.path() / "photo.jpg", {.availability = 2, .tier = "premium"});
+  ASSERT_FALSE(paid);
+  EXPECT_EQ(paid.error().message, "Invalid duration: a premium-tier upload needs one (e.g. 30d)");
+  EXPECT_FALSE(fs::exists(produce() / "photo.jpg"));
+  auto id = p.upload(outside.path() / "photo.jpg", {.availability = 2, .tier = "free"});  // starts the producer
   ASSERT_TRUE(id) << id.error().message;
   EXPECT_TRUE(p.running());
   EXPECT_EQ(read(produce() / "photo.jpg"), content);
@@ -249,7 +254,7 @@ TEST_F(ProducerTest, UploadCopiesAFileInOncePerMd5) {
   ASSERT_TRUE(info);
   EXPECT_EQ(info->k(), 1u);  // availability alone: replication
   EXPECT_EQ(info->m(), 1u);
-  EXPECT_EQ(info->tier(), tpb::TIER_PREMIUM);
+  EXPECT_EQ(info->tier(), tpb::TIER_FREE);
   EXPECT_EQ(info->path(), "photo.jpg");
 
   // The same bytes under another name: already there, not copied, same file.

@@ -1,0 +1,137 @@
+#include "tracker/market_placer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "coding/merkle.h"
+#include "core/cid.h"
+#include "wallet/uint256.h"
+
+namespace ob::tracker {
+
+namespace {
+
+Result<wallet::U256> parse_request_id(const std::string& text) {
+  auto id = wallet::U256::from_decimal(text);
+  if (!id || id->is_zero()) return fail(Errc::invalid_argument, "not a storage request ID: '", text, "'");
+  return *id;
+}
+
+}  // namespace
+
+MarketPlacer::MarketPlacer(market::MarketClient client, wallet::PrivateKey key)
+    : client_(std::move(client)), key_(std::move(key)) {}
+
+wallet::Address MarketPlacer::placer() const { return key_.address(); }
+
+Result<CheckedRequest> MarketPlacer::check_request(const std::string& request_id, const Manifest& manifest,
+                                                   ByteView encoded) {
+  OB_TRY(const wallet::U256 id, parse_request_id(request_id));
+  OB_TRY(const merkle::Hash root, merkle::dataset_root(manifest.slot_roots));
+  const Bytes cid = Manifest::cid_of(encoded).to_bytes();
+  OB_TRY(const market::Request request, chain([&](market::MarketClient& c) { return c.get_request(id); }));
+  OB_TRY(const market::RequestState state, chain([&](market::MarketClient& c) { return c.request_state(id); }));
+  const auto refuse = [&](auto&&... why) {
+    return fail(Errc::invalid_argument, "storage request ", request_id, " ", why...);
+  };
+  if (request.manifest_cid != cid) return refuse("is for another file");
+  if (request.dataset_root != root) return refuse("names another dataset root than the manifest's");
+  const std::uint32_t n = manifest.params.k + manifest.params.m;
+  if (request.n != n || request.k != manifest.params.k) {
+    return refuse("has n ", int{request.n}, ", k ", int{request.k}, "; the manifest has n ", n, ", k ",
+                  manifest.params.k);
+  }
+  if (request.block_size != manifest.params.block_size ||
+      request.slot_size != manifest.stripe_count() * std::uint64_t{manifest.params.block_size}) {
+    return refuse("has another block or slot size than the manifest's");
+  }
+  if (request.placer != key_.address()) {
+    return refuse("names placer ", request.placer.to_checksum(), ", not this tracker (",
+                  key_.address().to_checksum(), ")");
+  }
+  if (state != market::RequestState::New) return refuse("is ", market::to_string(state), ", not New");
+  CheckedRequest checked{request_id, std::numeric_limits<std::int64_t>::max()};
+  if (const auto price = request.price_per_byte_second.to_u64(); price && *price < std::uint64_t(checked.price)) {
+    checked.price = static_cast<std::int64_t>(*price);
+  }
+  return checked;
+}
+
+Result<Bytes> MarketPlacer::fill_permit(const std::string& request_id, std::uint32_t slot, const std::string& host) {
+  OB_TRY(const wallet::U256 id, parse_request_id(request_id));
+  OB_TRY(const wallet::Address address, wallet::Address::parse(host));
+  std::uint64_t chain_id = 0;
+  wallet::Address market;
+  OB_TRY(const market::Slot current, chain([&](market::MarketClient& c) {
+           chain_id = c.chain().chain_id();
+           market = c.address();
+           return c.get_slot(id, slot);
+         }));
+  const wallet::Hash32 digest = market::fill_permit_digest(chain_id, market, id, slot, address, current.round);
+  return market::sign_fill_permit(key_, digest);
+}
+
+std::uint32_t MarketPlacer::mark_missed_proofs(const std::vector<std::string>& request_ids) {
+  std::lock_guard pass(validator_mutex_);
+  if (!params_) {
+    auto params = chain([](market::MarketClient& c) { return c.params(); });
+    if (!params) {
+      spdlog::warn("validator: cannot read the market's parameters: {}", params.error().message);
+      return 0;
+    }
+    params_ = *params;
+  }
+  auto period = chain([](market::MarketClient& c) { return c.current_period(); });
+  if (!period) {
+    spdlog::warn("validator: cannot read the current period: {}", period.error().message);
+    return 0;
+  }
+  // Periods that ended and may still be marked: with timeout <= period, only the last one;
+  // one more for a pass that came late.
+  const std::uint64_t lookback = 1 + (params_->proof_timeout + params_->proof_period - 1) / params_->proof_period;
+  std::uint32_t marked = 0;
+  for (const std::string& request_id : request_ids) {
+    auto id = parse_request_id(request_id);
+    if (!id) continue;
+    auto request = chain([&](market::MarketClient& c) { return c.get_request(*id); });
+    auto state = request ? chain([&](market::MarketClient& c) { return c.request_state(*id); })
+                         : Result<market::RequestState>(std::unexpected(request.error()));
+    if (!state) {
+      spdlog::warn("validator: storage request {}: {}", request_id, state.error().message);
+      continue;
+    }
+    if (*state != market::RequestState::New && *state != market::RequestState::Started) continue;
+    for (std::uint32_t slot = 0; slot < request->n; ++slot) {
+      auto held = chain([&](market::MarketClient& c) { return c.get_slot(*id, slot); });
+      if (!held || held->state != market::SlotState::Filled) continue;
+      std::uint64_t& next = next_period_[{request_id, slot}];
+      // The fill's proof answers the fill's period; a new host starts after its own fill.
+      std::uint64_t from = std::max(next, held->filled_period + 1);
+      if (*period > lookback) from = std::max(from, *period - lookback);
+      for (std::uint64_t p = from; p < *period; ++p) {
+        auto challenge = chain([&](market::MarketClient& c) { return c.get_challenge(*id, slot, p); });
+        auto status = challenge ? chain([&](market::MarketClient& c) { return c.proof_status(*id, slot, p); })
+                                : Result<std::pair<bool, bool>>(std::unexpected(challenge.error()));
+        if (!status) {
+          spdlog::debug("validator: request {} slot {} period {}: {}", request_id, slot, p, status.error().message);
+          continue;
+        }
+        if (!challenge->required || status->first || status->second) continue;
+        auto receipt = chain([&](market::MarketClient& c) { return c.mark_proof_as_missing(key_, *id, slot, p); });
+        if (receipt) {
+          ++marked;
+          spdlog::info("validator: marked the proof of request {} slot {} period {} missing (host {})", request_id,
+                       slot, p, held->host.to_checksum());
+        } else {
+          spdlog::warn("validator: request {} slot {} period {}: {}", request_id, slot, p, receipt.error().message);
+        }
+      }
+      next = std::max(next, *period);
+    }
+  }
+  return marked;
+}
+
+}  // namespace ob::tracker

@@ -1,0 +1,84 @@
+// The tracker's side of the storage market (docs/market.md): it checks the storage request a
+// producer names for a paid-tier file, signs the fill permit of each consumer it places on one
+// of the request's slots, and, as validator, marks the proofs that hosts missed (the tracker's
+// account earns the validator share of each slash).
+//
+// Every call goes to the chain (MarketClient, one call at a time behind chain_mutex_, taken
+// per call, so a validator pass never holds up a heartbeat's permit for long); the Tracker
+// never calls it with its database lock held.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "coding/manifest.h"
+#include "core/bytes.h"
+#include "core/error.h"
+#include "market/market_client.h"
+#include "wallet/keys.h"
+
+namespace ob::tracker {
+
+/// What the tracker keeps of a storage request it checked.
+struct CheckedRequest {
+  std::string request_id;  ///< decimal
+  /// The request's pricePerByteSecond, capped at 2^63 - 1 (consumers' prices are int64).
+  std::int64_t price = 0;
+};
+
+/// The tracker's market account on one StorageMarket. Thread-safe.
+class MarketPlacer {
+ public:
+  /// Places for `client`'s market with `key` (the tracker's account, the requests' placer).
+  MarketPlacer(market::MarketClient client, wallet::PrivateKey key);
+  MarketPlacer(const MarketPlacer&) = delete;
+  MarketPlacer& operator=(const MarketPlacer&) = delete;
+
+  /// The placer's address (the tracker's account).
+  wallet::Address placer() const;
+
+  /// Checks that storage request `request_id` (decimal) is one the tracker may place the file
+  /// of `manifest` (encoded as `encoded`) for: it exists and is New (nobody filled it in full
+  /// yet), names the manifest's CID and dataset root, has the manifest's n = k + m slots and
+  /// its k, and names this tracker as placer. Errors (invalid_argument): not a request ID, or
+  /// one line naming the first field that differs ("storage request 3 is for another file");
+  /// the chain's (io when unreachable).
+  Result<CheckedRequest> check_request(const std::string& request_id, const Manifest& manifest, ByteView encoded);
+
+  /// The 65-byte permit that lets `host` fill slot `slot` of `request_id` in the slot's current
+  /// round (read from getSlot). Errors (invalid_argument): a bad request ID or address; the
+  /// chain's; (crypto).
+  Result<Bytes> fill_permit(const std::string& request_id, std::uint32_t slot, const std::string& host);
+
+  /// One validator pass over `request_ids` (decimal): for each slot Filled on chain and each
+  /// period that has ended and may still be marked, after the host's fill, whose challenge
+  /// required a proof that was neither submitted nor marked, markProofAsMissing from the
+  /// tracker's account. Periods already looked at are remembered. Returns how many proofs
+  /// were marked missing; a request that cannot be read or a mark the chain refuses is logged
+  /// and skipped, never fatal.
+  std::uint32_t mark_missed_proofs(const std::vector<std::string>& request_ids);
+
+ private:
+  /// Runs `call(client_)` alone: MarketClient takes one call at a time.
+  template <typename F>
+  auto chain(F&& call) {
+    std::lock_guard lock(chain_mutex_);
+    return call(client_);
+  }
+
+  std::mutex chain_mutex_;  ///< guards client_, per call
+  market::MarketClient client_;
+  const wallet::PrivateKey key_;
+  std::mutex validator_mutex_;  ///< one validator pass at a time; guards what follows
+  std::optional<market::MarketParams> params_;
+  /// (request, slot) -> the first period not yet looked at by the validator.
+  std::map<std::pair<std::string, std::uint32_t>, std::uint64_t> next_period_;
+};
+
+}  // namespace ob::tracker
