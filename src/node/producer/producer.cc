@@ -1142,7 +1142,7 @@ Result<std::vector<RemoteFile>> Producer::list() {
   for (const pb::FileInfo& f : remote) {
     known.insert(f.file_id());
     RemoteFile row{f.file_id(), f.path(), f.size(), remote_status_name(f.status()), f.actual_availability(),
-                   f.availability(), f.hash(), f.k(), f.slots_stored()};
+                   f.availability(), f.hash(), f.k(), f.slots_stored(), "", "", "", ""};
     row.tier = tier_name(f.tier());
     row.request_id = f.request_id();
     rows.push_back(std::move(row));
@@ -1157,7 +1157,7 @@ Result<std::vector<RemoteFile>> Producer::list() {
     if (f.status == LocalStatus::uploaded || known.contains(f.file_id)) continue;
     // Not on the tracker yet: waiting to be encoded, or encoded and waiting to be registered.
     RemoteFile row{f.file_id, f.path, f.size, std::string(status_name(LocalStatus::pending)), 0,
-                   f.availability != 0 ? f.availability : config_.default_availability, f.md5, "", "", "", ""};
+                   f.availability != 0 ? f.availability : config_.default_availability, f.md5, 0, 0, "", "", "", ""};
     row.tier = f.tier;
     row.error = f.error;
     if (f.request) {
