@@ -32,6 +32,33 @@ key_before=$(sha256sum <"$OPEN_BUCKET_HOME/keys/master.key")
 "$BIN" init --force >/dev/null && ok || bad "init --force"
 [ "$key_before" = "$(sha256sum <"$OPEN_BUCKET_HOME/keys/master.key")" ] && ok || bad "init --force replaced the master secret"
 
+# --- one mnemonic, the same keys on any machine (docs/formats.md "Keys of a home") ---
+export OPEN_BUCKET_TEST_SCRYPT_N=4096  # the wallet's keystore: scrypt n = 4096 (seconds saved)
+echo "test test test test test test test test test test test junk" >"$WORK/words"
+echo "legal winner thank year wave sausage worth useful legal winner thank yellow" >"$WORK/other-words"
+echo "keystore passphrase" >"$WORK/pw"
+for h in first again other; do
+  words="$WORK/words"
+  [ "$h" = other ] && words="$WORK/other-words"
+  "$BIN" --home "$WORK/$h" init -d --mnemonic-file "$words" --password-file "$WORK/pw" >"$WORK/$h.out" 2>&1 ||
+    bad "init --mnemonic-file ($h): $(cat "$WORK/$h.out")"
+done
+grep -q "Derived the master secret" "$WORK/first.out" && ok || bad "init does not say the keys come from the words"
+cmp -s "$WORK/first/keys/master.key" "$WORK/again/keys/master.key" && ok || bad "the same words gave another master secret"
+cmp -s "$WORK/first/keys/identity.key" "$WORK/again/keys/identity.key" && ok || bad "the same words gave another identity"
+cmp -s "$WORK/first/keys/master.key" "$WORK/other/keys/master.key" && bad "other words gave the same master secret" || ok
+cmp -s "$WORK/first/keys/identity.key" "$WORK/other/keys/identity.key" && bad "other words gave the same identity" || ok
+"$BIN" --home "$WORK/first" wallet ls --json 2>/dev/null | jq -e '.[0].address == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"' \
+  >/dev/null && ok || bad "account 0 of the words is not the wallet's"
+# A home with random keys keeps them, and says the words cannot recover it.
+"$BIN" --home "$WORK/first" init -d --force --mnemonic-file "$WORK/other-words" --password-file "$WORK/pw" \
+  >"$WORK/kept.out" 2>&1 && grep -q "not derived from this mnemonic" "$WORK/kept.out" && ok ||
+  bad "re-init with other words: $(cat "$WORK/kept.out")"
+cmp -s "$WORK/first/keys/master.key" "$WORK/again/keys/master.key" && ok || bad "re-init replaced the master secret"
+echo "test test test wrong" >"$WORK/bad-words"
+expect_fail "bad words" 1 "bad-words" -- "$BIN" --home "$WORK/bad" init -d --mnemonic-file "$WORK/bad-words"
+[ ! -e "$WORK/bad" ] && ok || bad "bad words still wrote a home"
+
 # --- round trips of real files and edge sizes ---
 : >"$WORK/empty"
 printf 'x' >"$WORK/one"

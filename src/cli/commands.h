@@ -8,12 +8,17 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "api/rest_client.h"
 #include "core/error.h"
+
+namespace ob::wallet {
+class Mnemonic;
+}
 
 namespace ob::cli {
 
@@ -70,6 +75,11 @@ struct AccountStep {
   bool new_account = false;                  ///< create one from a new mnemonic
   std::optional<std::string> password_file;  ///< its keystore passphrase (else env, else prompt)
   bool interactive = false;                  ///< neither given: ask on the terminal
+  /// The home's root words (init): account 0 of them is imported (as the default account when
+  /// the wallet has none); when `created`, init made them, and they are printed once even when
+  /// the wallet has a default account already, since the home's keys derive from them.
+  std::shared_ptr<const wallet::Mnemonic> root;
+  bool created = false;
 };
 /// The step (init, producer start, consumer start): nothing when the wallet has a default
 /// account; else imports or creates one as `step` says, asks on a terminal, or skips. Returns

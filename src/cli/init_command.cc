@@ -1,7 +1,11 @@
 // `open-bucket init`: seed 000's "Daemon > Init" in three steps.
-//   1. The wallet's default Ethereum account, when it has none: imported from --mnemonic-file,
-//      created with --new-account, or asked about on a terminal; skipped otherwise (the step
-//      is optional). Done once the home exists, after every answer was checked.
+//   1. The root words: a new home's master secret and peer identity derive from the mnemonic of
+//      --mnemonic-file, or of a new one (--new-account, or the answer "create" on a terminal),
+//      and account 0 of it becomes the wallet's default account when it has none (RootKeys in
+//      node/home.h, docs/formats.md "Keys of a home"); so the words alone recover the node's
+//      files and account on another machine. Without words the keys are random and the wallet
+//      step is optional. The words are checked before anything is written; the account is
+//      added once the home exists.
 //   2. The config: the producer's and the consumer's settings (and where the tracker is), from
 //      flags, or asked for on a terminal; then the home, its keys and config.toml are written.
 //   3. Starting the producer and the consumer: `--start-producer`, `--start-consumer` (or a
@@ -51,6 +55,44 @@ std::string ask(const std::string& question, const std::string& current) {
 bool ask_yes(const std::string& question) {
   const std::string answer = ask(question + " (y/N)", "");
   return !answer.empty() && (answer[0] == 'y' || answer[0] == 'Y');
+}
+
+/// Step 1's words: the home's root secret (docs/formats.md "Keys of a home") and its wallet's
+/// first account.
+struct RootWords {
+  std::shared_ptr<const wallet::Mnemonic> words;  ///< none: random keys (or the home's, kept)
+  bool created = false;                           ///< made now: printed once, after init
+  bool asked = false;                             ///< the terminal was asked (and answered)
+};
+
+/// Those of --mnemonic-file; on a home without keys yet, new words for --new-account or when
+/// the terminal's answer is "create"; none otherwise. Read and checked before anything is
+/// written. Errors: the file's (not_found, io), the words' (invalid_argument), (crypto).
+Result<RootWords> root_words(const std::filesystem::path& dir, std::optional<std::string> file, bool create,
+                             bool interactive) {
+  std::error_code ec;
+  const bool has_keys = std::filesystem::exists(dir / "keys" / "master.key", ec);
+  bool asked = false;
+  if (!file && !has_keys && !create && interactive) {
+    asked = true;
+    std::cout << "One mnemonic can hold this node's keys and its wallet, and recover both on another machine.\n";
+    const std::string answer = ask("[c]reate one, [i]mport a mnemonic file, or [s]kip (random keys, no account)", "c");
+    if (answer == "i" || answer == "import") {
+      file = ask("File holding the mnemonic words", "");
+      if (file->empty()) return fail(Errc::invalid_argument, "no mnemonic file given");
+    }
+    create = answer == "c" || answer == "create";
+  }
+  if (file) {
+    OB_TRY(Bytes text, fileio::read_file(*file, 64 * 1024));
+    auto words = wallet::Mnemonic::parse(as_chars(text));
+    std::fill(text.begin(), text.end(), 0);
+    if (!words) return fail(words.error().code, *file, ": ", words.error().message);
+    return RootWords{std::make_shared<const wallet::Mnemonic>(std::move(*words)), false, asked};
+  }
+  if (!create || has_keys) return RootWords{nullptr, false, asked};
+  OB_TRY(wallet::Mnemonic words, wallet::Mnemonic::generate(12));
+  return RootWords{std::make_shared<const wallet::Mnemonic>(std::move(words)), true, asked};
 }
 
 /// The config the options (and answers) describe; every value checked.
@@ -149,26 +191,39 @@ int cmd_init(const std::optional<std::string>& home_flag, InitOptions options) {
   if (options.account.mnemonic_file && options.account.new_account) {
     return report(Error{Errc::invalid_argument, "give --mnemonic-file or --new-account, not both"});
   }
-  if (options.account.mnemonic_file) {
-    // Checked before anything is written; the words are read again when imported.
-    auto words = fileio::read_file(*options.account.mnemonic_file, 64 * 1024);
-    if (!words) return report(words.error());
-    auto mnemonic = wallet::Mnemonic::parse(as_chars(*words));
-    std::fill(words->begin(), words->end(), 0);
-    if (!mnemonic) return report(Error{mnemonic.error().code, *options.account.mnemonic_file + ": " + mnemonic.error().message});
+  // Step 1's words, checked before anything is written: a new home's keys derive from them.
+  auto root = root_words(*dir, options.account.mnemonic_file, options.account.new_account, interactive);
+  if (!root) return report(root.error());
+  std::optional<RootKeys> keys;
+  if (root->words) {
+    auto seed = root->words->seed();
+    if (!seed) return report(seed.error());
+    auto derived = derive_root_keys(*seed);
+    std::fill(seed->begin(), seed->end(), 0);
+    if (!derived) return report(derived.error());
+    keys = *derived;
   }
   auto config = build_config(options, interactive);
   if (!config) return report(config.error());
-  auto result = Home::init(*dir, options.force, *config);
+  auto result = Home::init(*dir, options.force, *config, keys ? &*keys : nullptr);
+  if (keys) std::fill(keys->master.begin(), keys->master.end(), 0);
   if (!result) return report(result.error());
   std::cout << "Initialised Open Bucket home " << dir->string() << "\n";
-  if (result->created_master_secret) {
+  if (result->created_master_secret && result->keys_from_root) {
+    std::cout << "Derived the master secret " << (*dir / "keys/master.key").string()
+              << " (mode 0600) and the peer identity from the mnemonic: its words recover them on any machine.\n";
+  } else if (result->created_master_secret) {
     std::cout << "Created master secret " << (*dir / "keys/master.key").string()
               << " (mode 0600). Back it up: without it no stored file can be read.\n";
   } else {
     std::cout << "Kept the existing master secret and keys; config.toml was rewritten.\n";
+    if (root->words && !result->keys_from_root) {
+      std::cout << "They were not derived from this mnemonic: back up keys/master.key, the words cannot recover it.\n";
+    }
   }
-  options.account.interactive = interactive && !options.account.mnemonic_file && !options.account.new_account;
+  options.account.root = root->words;
+  options.account.created = root->created;
+  options.account.interactive = interactive && !root->asked && !root->words && !options.account.new_account;
   if (const int code = ensure_default_account(*dir, options.account); code != 0) return code;
   if (interactive && !config->tracker.empty()) {
     if (!options.start_producer) options.start_producer = ask_yes("Start the producer now?");
@@ -201,9 +256,9 @@ CommandRunner add_init_command(CLI::App& app, const std::optional<std::string>& 
   init->add_option("--rpc", options->rpc, "Ethereum node for the wallet, a JSON-RPC URL (its chain ID is recorded)");
   init->add_option("--chain-id", options->chain_id, "The chain that node must be on (default: the one it is on)");
   init->add_option("--mnemonic-file", options->account.mnemonic_file,
-                   "Step 1: import account 0 of these mnemonic words as the wallet's default account");
+                   "Step 1: derive a new home's keys from these mnemonic words; account 0 becomes the wallet's default account");
   init->add_flag("--new-account", options->account.new_account,
-                 "Step 1: create the default account from a new mnemonic (its words are printed once)");
+                 "Step 1: the same from a new mnemonic (its words are printed once: they recover this home)");
   init->add_option("--password-file", options->account.password_file,
                    "The new keystore's passphrase, first line of this file (else $OPEN_BUCKET_PASSWORD, else a prompt)");
   init->add_option("--start-producer", options->start_producer, "Start the producer after init (true/false)");

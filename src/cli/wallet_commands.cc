@@ -457,6 +457,14 @@ int ensure_default_account(const std::filesystem::path& home_dir, const AccountS
   wallet::WalletStore store(home_dir);
   auto existing = store.default_account();
   if (!existing) return report(existing.error());
+  if (step.root && (step.created || !*existing)) {
+    auto passphrase = read_passphrase(step.password_file, "Passphrase for the new keystore", true);
+    if (!passphrase) return report(passphrase.error());
+    auto added = store.import_mnemonic(*step.root, 0, "", *passphrase);
+    if (!added) return report(added.error());
+    print_added(store, *added, step.created ? "Created" : "Imported", false, step.created ? step.root.get() : nullptr);
+    return 0;
+  }
   if (*existing) {
     if (step.interactive || step.mnemonic_file || step.new_account) {
       std::cout << "The wallet's default account is " << label(**existing) << "\n";

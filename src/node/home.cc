@@ -257,7 +257,20 @@ Result<std::filesystem::path> resolve_home(const std::optional<std::string>& fla
   return fail(Errc::invalid_argument, "no home directory: pass --home or set OPEN_BUCKET_HOME");
 }
 
-Result<InitResult> Home::init(const std::filesystem::path& dir, bool force, const NodeConfig& config) {
+Result<RootKeys> derive_root_keys(ByteView bip39_seed) {
+  if (bip39_seed.size() != 64) {
+    return fail(Errc::invalid_argument, "a BIP-39 seed is 64 bytes, not ", bip39_seed.size());
+  }
+  RootKeys keys;
+  OB_TRY(crypto::Key master, crypto::hkdf_sha256(bip39_seed, {}, "open-bucket/v1/master-secret"));
+  OB_TRY(crypto::Key identity, crypto::hkdf_sha256(bip39_seed, {}, "open-bucket/v1/identity-key"));
+  std::ranges::copy(master, keys.master.begin());
+  std::ranges::copy(identity, keys.identity_seed.begin());
+  return keys;
+}
+
+Result<InitResult> Home::init(const std::filesystem::path& dir, bool force, const NodeConfig& config,
+                              const RootKeys* root) {
   const std::filesystem::path config_path = dir / kConfigFile;
   std::error_code ec;
   if (std::filesystem::exists(config_path, ec) && !force) {
@@ -272,14 +285,27 @@ Result<InitResult> Home::init(const std::filesystem::path& dir, bool force, cons
 
   InitResult result{false};
   const std::filesystem::path key_path = dir / kMasterKeyFile;
+  const std::filesystem::path identity_path = dir / "keys" / "identity.key";
   if (!std::filesystem::exists(key_path, ec)) {
     std::array<std::uint8_t, protocol::kMasterSecretSize> secret;
-    OB_TRY_VOID(crypto::random_bytes(secret));
+    if (root != nullptr) {
+      secret = root->master;
+    } else {
+      OB_TRY_VOID(crypto::random_bytes(secret));
+    }
     OB_TRY_VOID(fileio::write_file_atomic(key_path, secret, 0600));
     result.created_master_secret = true;
   }
+  if (root != nullptr && !std::filesystem::exists(identity_path, ec)) {
+    OB_TRY_VOID(fileio::write_file_atomic(identity_path, root->identity_seed, 0600));
+  }
   // The node's peer identity; kept, like the master secret, when it exists.
-  OB_TRY_VOID(net::Identity::load_or_create(dir / "keys" / "identity.key"));
+  OB_TRY(net::Identity identity, net::Identity::load_or_create(identity_path));
+  if (root != nullptr) {
+    OB_TRY(Bytes master, fileio::read_private_file(key_path, 1024));
+    OB_TRY(net::Identity derived, net::Identity::from_seed(root->identity_seed));
+    result.keys_from_root = std::ranges::equal(master, root->master) && identity.peer_id() == derived.peer_id();
+  }
   // The REST API's token; kept when it exists, so clients holding it keep working.
   OB_TRY_VOID(load_or_create_api_token(dir / "keys" / "api.token"));
   OB_TRY_VOID(save_config(dir, config));

@@ -93,17 +93,37 @@ Result<std::string> load_or_create_api_token(const std::filesystem::path& path);
 /// What init did, for the message the user sees.
 struct InitResult {
   bool created_master_secret;  ///< false when --force kept an existing secret
+  /// Whether the home's master secret and identity are the ones derived from the root keys
+  /// init was given (made now, or already those); false without root keys.
+  bool keys_from_root = false;
 };
+
+/// The keys of a home derived from one root secret, the 64-byte BIP-39 seed of its owner's
+/// mnemonic (BIP-39 with an empty passphrase, as the wallet's accounts use), so that the same
+/// words give the same master secret (every file key) and the same peer identity on any
+/// machine (docs/formats.md "Keys of a home"):
+///   master secret = HKDF-SHA256(ikm = seed, salt = "", info = "open-bucket/v1/master-secret")
+///   identity seed = HKDF-SHA256(ikm = seed, salt = "", info = "open-bucket/v1/identity-key")
+/// (RFC 5869; the identity seed is the node's Ed25519 private seed, RFC 8032).
+struct RootKeys {
+  std::array<std::uint8_t, protocol::kMasterSecretSize> master{};
+  std::array<std::uint8_t, 32> identity_seed{};
+};
+/// Derives RootKeys from a BIP-39 seed (64 bytes). Errors (invalid_argument): another size;
+/// (crypto): the library failed.
+Result<RootKeys> derive_root_keys(ByteView bip39_seed);
 
 /// An opened home: its paths, configuration and master secret.
 class Home {
  public:
   /// Creates the home (mode 0700, as its missing parents), config.toml, keys/master.key,
-  /// keys/identity.key and keys/api.token.
+  /// keys/identity.key and keys/api.token. The master secret and the identity are `root`'s
+  /// when given, random otherwise.
   /// Without `force` an existing config is an error (already_exists); with it the config is
   /// rewritten. Existing keys are never replaced: every stored file's key derives from the
   /// master secret. `config` is written as config.toml. Errors (already_exists, io, crypto).
-  static Result<InitResult> init(const std::filesystem::path& dir, bool force, const NodeConfig& config = {});
+  static Result<InitResult> init(const std::filesystem::path& dir, bool force, const NodeConfig& config = {},
+                                 const RootKeys* root = nullptr);
   /// Opens an initialised home. Errors (not_found): not initialised ("run open-bucket init");
   /// (invalid_argument): bad config; (corrupt): a master key of the wrong size or readable by
   /// others than its owner; (io).

@@ -5,8 +5,10 @@
 
 #include <fstream>
 
+#include "net/identity.h"
 #include "store/file_io.h"
 #include "testing/test_util.h"
+#include "wallet/mnemonic.h"
 
 namespace ob {
 namespace {
@@ -31,6 +33,95 @@ TEST_F(HomeTest, InitCreatesConfigAndPrivateMasterSecret) {
   ASSERT_TRUE(home) << home.error().message;
   EXPECT_EQ(home->config().coding, CodingParams{});
   EXPECT_TRUE(home->config().sync);
+}
+
+// Vectors from independent implementations (tests/js, Node 18): the BIP-39 seed by ethers v6
+// (Mnemonic.fromPhrase(words).computeSeed()), the keys by node:crypto's hkdfSync("sha256",
+// seed, "", info, 32), the Ed25519 public key by node:crypto from the identity seed.
+constexpr std::string_view kWords = "test test test test test test test test test test test junk";
+constexpr std::string_view kSeedHex =
+    "9dfc3c64c2f8bede1533b6a79f8570e5943e0b8fd1cf77107adf7b72cef42185"
+    "d564a3aee24cab43f80e3c4538087d70fc824eabbad596a23c97b6ee8322ccc0";
+constexpr std::string_view kMasterHex = "83a18e454132efd718bb37222e365bb5f1c81c07fbf368d1b0b9f5d4f10eef75";
+constexpr std::string_view kIdentityHex = "dbbdf896bce67a6264495293cbbdff9552db1c2c7682b33a7dd3bcb41face81f";
+constexpr std::string_view kPublicKeyHex = "43a9432a34a5cab616fb9a3edcbc764fcca2f3bb130942574f5be8fe29854933";
+
+RootKeys root_of(std::string_view words) {
+  auto mnemonic = wallet::Mnemonic::parse(words);
+  EXPECT_TRUE(mnemonic);
+  auto seed = mnemonic->seed();
+  EXPECT_TRUE(seed);
+  auto keys = derive_root_keys(*seed);
+  EXPECT_TRUE(keys) << keys.error().message;
+  return *keys;
+}
+
+TEST(RootKeysTest, DeriveTheMasterSecretAndIdentityAsNodesCryptoDoes) {
+  auto mnemonic = wallet::Mnemonic::parse(kWords);
+  ASSERT_TRUE(mnemonic);
+  auto seed = mnemonic->seed();
+  ASSERT_TRUE(seed);
+  EXPECT_EQ(to_hex(*seed), kSeedHex);
+  const RootKeys keys = root_of(kWords);
+  EXPECT_EQ(to_hex(keys.master), kMasterHex);
+  EXPECT_EQ(to_hex(keys.identity_seed), kIdentityHex);
+  EXPECT_NE(keys.master, keys.identity_seed);  // distinct labels
+  auto identity = net::Identity::from_seed(keys.identity_seed);
+  ASSERT_TRUE(identity);
+  EXPECT_EQ(to_hex(identity->public_key()), kPublicKeyHex);
+  // Other words, other keys.
+  const RootKeys other = root_of("legal winner thank year wave sausage worth useful legal winner thank yellow");
+  EXPECT_NE(other.master, keys.master);
+  EXPECT_NE(other.identity_seed, keys.identity_seed);
+}
+
+TEST(RootKeysTest, RefuseASeedOfTheWrongSize) {
+  const Bytes short_seed(32, 1);
+  auto keys = derive_root_keys(short_seed);
+  ASSERT_FALSE(keys);
+  EXPECT_EQ(keys.error().code, Errc::invalid_argument);
+}
+
+TEST_F(HomeTest, TwoHomesFromTheSameWordsHaveTheSameKeysAndPeerId) {
+  const RootKeys keys = root_of(kWords);
+  auto first = Home::init(dir_, false, {}, &keys);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_TRUE(first->created_master_secret);
+  EXPECT_TRUE(first->keys_from_root);
+  const std::filesystem::path second_dir = tmp_.path() / "recovered";
+  auto second = Home::init(second_dir, false, {}, &keys);
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_TRUE(second->keys_from_root);
+  for (const char* file : {"keys/master.key", "keys/identity.key"}) {
+    auto a = fileio::read_file(dir_ / file, 64);
+    auto b = fileio::read_file(second_dir / file, 64);
+    ASSERT_TRUE(a && b);
+    EXPECT_EQ(*a, *b) << file;
+    struct stat st {};
+    ASSERT_EQ(::stat((second_dir / file).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << file;
+  }
+  auto home = Home::open(second_dir);
+  ASSERT_TRUE(home);
+  EXPECT_EQ(to_hex(home->master_secret()), kMasterHex);
+  auto a = net::Identity::load_or_create(dir_ / "keys/identity.key");
+  auto b = net::Identity::load_or_create(second_dir / "keys/identity.key");
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->peer_id(), b->peer_id());
+}
+
+TEST_F(HomeTest, ExistingRandomKeysAreKeptAndSaidNotToBeTheWords) {
+  ASSERT_TRUE(Home::init(dir_, false));
+  auto before = fileio::read_file(dir_ / "keys/master.key", 64);
+  ASSERT_TRUE(before);
+  const RootKeys keys = root_of(kWords);
+  auto again = Home::init(dir_, true, {}, &keys);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_FALSE(again->created_master_secret);
+  EXPECT_FALSE(again->keys_from_root);
+  auto after = fileio::read_file(dir_ / "keys/master.key", 64);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(*after, *before);
 }
 
 TEST_F(HomeTest, InitNeverOverwritesSilentlyAndForceKeepsTheSecret) {
