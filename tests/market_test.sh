@@ -5,7 +5,9 @@
 # come back byte-identical, the tracker reports DEGRADED and repairs onto the other consumers
 # until availability is 3 again; a slot corrupted on a consumer's disk is caught and repaired;
 # the tracker and the producer restart without losing anything; seed 000's REST replies and
-# refusals are checked on the way; `producer rm` removes the slots from every consumer.
+# refusals are checked on the way; `producer rm` removes the slots from every consumer. A share
+# link (`producer share`) lets a node that is neither producer nor consumer read the coded file
+# from the consumers, found in the DHT; without it, or expired, it cannot.
 # Usage: market_test.sh PATH/TO/open-bucket
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -104,6 +106,49 @@ wait_for 60 file_is "$ID1" UPLOADED 3 && ok || bad "k=4 m=2 file reaches UPLOADE
 wait_for 60 file_is "$ID2" UPLOADED 3 && ok || bad "3-copy file reaches UPLOADED at availability 3: $(files_json)"
 [ "$(holders "$ID1" | wc -l)" -eq 6 ] && ok || bad "six consumers hold a slot of the coded file: $(holders "$ID1" | xargs)"
 [ "$(holders "$ID2" | wc -l)" -eq 3 ] && ok || bad "three consumers hold a copy: $(holders "$ID2" | xargs)"
+
+# --- a share link: a node that is neither producer nor consumer reads the file with it ----------
+node reader
+start_daemon reader
+"$BIN" --home "$WORK/producer" producer share "$ID1" >"$WORK/token" 2>"$WORK/share.err" ||
+  bad "producer share: $(cat "$WORK/share.err")"
+TOKEN=$(cat "$WORK/token")
+case "$TOKEN" in z*) ok ;; *) bad "producer share prints one token (multibase base58btc): '$TOKEN'" ;; esac
+mkdir -p "$WORK/shared"
+# The consumers announce the file in the DHT when they store a slot; the reader finds them there.
+shared_read() { "$BIN" --home "$WORK/reader" data get "$TOKEN" "$WORK/shared/coded.bin" 2>"$WORK/shared.err"; }
+wait_for 60 shared_read && cmp -s "$WORK/coded.bin" "$WORK/shared/coded.bin" && ok ||
+  bad "another node reads the shared file byte-identical: $(cat "$WORK/shared.err")"
+# Without the token the same node cannot read it (it is not the owner), even from a holder it
+# is connected to: the key check comes before any block moves.
+holder=$(holders "$ID1" | head -1)
+"$BIN" --home "$WORK/reader" network connect "$(jq -r .peerId "$WORK/$holder/daemon.json")" \
+  "$(jq -r .p2pAddress "$WORK/$holder/daemon.json")" >/dev/null || bad "network connect to $holder"
+if "$BIN" --home "$WORK/reader" data get "$ID1" "$WORK/shared/stolen.bin" 2>"$WORK/stolen.err"; then
+  bad "the reader read the file without a token"
+else
+  grep -q "not put by this node's owner" "$WORK/stolen.err" && ok || bad "without the token: $(cat "$WORK/stolen.err")"
+fi
+[ ! -e "$WORK/shared/stolen.bin" ] && ok || bad "a refused read left a file"
+# An expired token and a token of the wrong shape are refused, in one line.
+"$BIN" --home "$WORK/producer" producer share "$ID1" --expires 1s >"$WORK/short-token" 2>/dev/null ||
+  bad "producer share --expires 1s"
+sleep 2
+refused() {  # refused NAME TEXT ARGS...: data get ARGS fails with one line holding TEXT
+  local name=$1 text=$2
+  shift 2
+  if "$BIN" --home "$WORK/reader" data get "$@" 2>"$WORK/refused.err" >/dev/null; then
+    bad "$name was accepted"
+  elif [ "$(grep -c . "$WORK/refused.err")" = 1 ] && grep -q "$text" "$WORK/refused.err"; then
+    ok
+  else
+    bad "$name: $(cat "$WORK/refused.err")"
+  fi
+}
+refused "an expired token" "has expired" "$(cat "$WORK/short-token")" "$WORK/shared/late.bin"
+refused "a cut token" "not a share token\|not an Open Bucket file\|Invalid CID\|invalid" "${TOKEN:0:60}" "$WORK/shared/cut.bin"
+expect producer POST /v1/producer/files/share '{"fileId": "'"$ID1"'", "expires": "soon"}' 400 "Invalid expires: 'soon' (e.g. 7d, 12h, 90m, 3600s)"
+kill9 reader
 
 # --- two consumers die ---------------------------------------------------------------------------
 # Kill two holders of both files where possible, so that both lose availability.

@@ -11,6 +11,10 @@
 
 namespace ob::api {
 
+/// The request header of GET /v1/data/{cid}/network/stream that carries a share token
+/// (coding/share_token.h): a header, not the URL, so that it stays out of logs and histories.
+inline constexpr const char* kShareTokenHeader = "X-Open-Bucket-Share-Token";
+
 /// The HTTP status for an error: 400 invalid_argument and out_of_range, 404 not_found, 409 already_exists,
 /// 507 quota_exceeded, 500 for the rest (corrupt, unrecoverable, io, crypto, internal): those
 /// are the node's trouble, not the request's.

@@ -1,5 +1,6 @@
 #include "api/producer_routes.h"
 
+#include <chrono>
 #include <limits>
 
 #include "api/http.h"
@@ -198,6 +199,30 @@ JsonReply download(producer::Producer& p, const json& raw) {
   return message(200, "Downloading file `" + ref->label() + "` to `" + destination + "`");
 }
 
+/// POST /v1/producer/files/share {"fileId" | "path", "expires": "7d" (optional)}: a share link.
+JsonReply share(producer::Producer& p, const json& raw) {
+  const auto body = object_body(raw);
+  if (!body) return message(400, "the request body must be a JSON object");
+  const auto ref = file_ref(*body, "path");
+  if (!ref) return message(400, "Invalid fileId or path: one of them is required, as a string");
+  std::optional<std::string> expires;
+  if (!string_field(*body, "expires", expires)) return message(400, "Invalid expires: a duration such as \"7d\"");
+  std::uint64_t expires_at = 0;
+  if (expires) {
+    auto seconds = producer::parse_duration(*expires);
+    if (!seconds) return message(400, "Invalid expires: '" + *expires + "' (e.g. 7d, 12h, 90m, 3600s)");
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+    expires_at = static_cast<std::uint64_t>(now.count()) + *seconds;
+  }
+  auto token = p.share(*ref, expires_at);
+  if (!token) return error_reply(token.error());
+  json reply = message(200, "Share link for file `" + ref->label() + "`").body;
+  reply["fileId"] = token->file.to_string();
+  reply["token"] = encode_share_token(*token);
+  reply["expiresAt"] = expires_at == 0 ? json() : json(expires_at);
+  return {200, std::move(reply)};
+}
+
 JsonReply remove(producer::Producer& p, const json& raw) {
   const auto body = object_body(raw);
   if (!body) return message(400, "the request body must be a JSON object");
@@ -255,6 +280,7 @@ std::vector<JsonRoute> producer_routes(producer::Producer& producer) {
       {"GET", "/v1/producer/files/local", [p](const json&) { return list_local(*p); }},
       {"GET", "/v1/producer/files/downloads", [p](const json&) { return downloads(*p); }},
       {"POST", "/v1/producer/files/download", [p](const json& body) { return download(*p, body); }},
+      {"POST", "/v1/producer/files/share", [p](const json& body) { return share(*p, body); }},
       {"POST", "/v1/producer/files/remove", [p](const json& body) { return remove(*p, body); }},
       {"POST", "/v1/producer/edit", [p](const json& body) { return edit(*p, body); }},
       {"POST", "/v1/producer/configs", [p](const json& body) { return configs(*p, body); }},

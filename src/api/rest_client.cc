@@ -146,14 +146,16 @@ Result<FileEntry> RestClient::put(const ByteSource& source, std::optional<std::u
   return entry_from_json(reply);
 }
 
-Result<std::uint64_t> RestClient::get(const Cid& cid, const SinkOpener& open_sink, const Progress& progress) {
+Result<std::uint64_t> RestClient::get(const Cid& cid, const SinkOpener& open_sink, const Progress& progress,
+                                      const std::string& share_token) {
   int status = 0;
   std::string error_text;
   std::optional<Error> local_error;
   ByteSink sink;
   std::uint64_t received = 0;
   httplib::Result result = impl_->http.Get(
-      "/v1/data/" + cid.to_string() + "/network/stream", httplib::Headers{},
+      "/v1/data/" + cid.to_string() + "/network/stream",
+      share_token.empty() ? httplib::Headers{} : httplib::Headers{{kShareTokenHeader, share_token}},
       [&](const httplib::Response& response) {
         status = response.status;
         if (status != 200) return true;  // the error body follows

@@ -57,8 +57,10 @@ class RestClient {
                         const CodingParams& params, const Progress& progress = {});
   /// GET /v1/data/{cid}: the file's bytes into the sink `open_sink` returns. Returns the bytes
   /// received. Errors: the daemon's (not_found, invalid_argument, io for 5xx); the opener's and
-  /// the sink's; (io) the connection ended before the last byte.
-  Result<std::uint64_t> get(const Cid& cid, const SinkOpener& open_sink, const Progress& progress = {});
+  /// the sink's; (io) the connection ended before the last byte. With `share_token` (text of a
+  /// share token for `cid`), the daemon reads the file from the network with the token's key.
+  Result<std::uint64_t> get(const Cid& cid, const SinkOpener& open_sink, const Progress& progress = {},
+                            const std::string& share_token = {});
   /// GET /v1/data. Errors: the daemon's; (corrupt) a reply that is not the documented JSON; (io).
   Result<std::vector<FileEntry>> list();
   /// DELETE /v1/data/{cid}. Errors (not_found) not stored; the daemon's; (io).

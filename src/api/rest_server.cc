@@ -15,6 +15,7 @@
 
 #include "api/gated_server.h"
 #include "api/http.h"
+#include "coding/share_token.h"
 #include "core/bytes.h"
 #include "core/cid.h"
 #include "node/engine.h"
@@ -247,8 +248,10 @@ struct RestServer::Impl {
   void providers(Response& res, const std::string& cid_text);
   void find_peer(Response& res, const std::string& peer_text);
   /// A reader of `cid`: from this node's store when it is here, else (`network`) from its
-  /// providers, without storing it (Network::open_reader). Replies with the error otherwise.
-  std::optional<FileReader> open_reader(Response& res, const Cid& cid, bool network);
+  /// providers, without storing it (Network::open_reader). With a share token in the request's
+  /// kShareTokenHeader, always from the network with the token's key, once the token names
+  /// `cid` and has not expired (400, 403). Replies with the error otherwise.
+  std::optional<FileReader> open_reader(const Request& req, Response& res, const Cid& cid, bool network);
 };
 
 bool RestServer::Impl::authorized(const Request& req) const {
@@ -498,7 +501,7 @@ void RestServer::Impl::download(const Request& req, Response& res, const std::st
   // Opening checks the manifest and every slot's index (or, from the network, plans which
   // slots to read from whom), so a file with fewer than k usable slots is refused here, with
   // a status, rather than after the headers went out.
-  auto reader = open_reader(res, *cid, network);
+  auto reader = open_reader(req, res, *cid, network);
   if (!reader) return;
   const FileMetadata& entry = reader->metadata();
 
@@ -550,7 +553,43 @@ void RestServer::Impl::download(const Request& req, Response& res, const std::st
       });
 }
 
-std::optional<FileReader> RestServer::Impl::open_reader(Response& res, const Cid& cid, bool network) {
+std::optional<FileReader> RestServer::Impl::open_reader(const Request& req, Response& res, const Cid& cid,
+                                                         bool network) {
+  if (req.has_header(kShareTokenHeader)) {
+    auto token = parse_share_token(req.get_header_value(kShareTokenHeader));
+    if (!token || token->file != cid) {
+      reply_error(res, 400, token ? "the share token is for file " + token->file.to_string() + ", not " + cid.to_string()
+                                  : token.error().message);
+      return std::nullopt;
+    }
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+    if (token->expired(static_cast<std::uint64_t>(now.count()))) {
+      reply_error(res, 403, "the share token for " + cid.to_string() + " has expired");
+      return std::nullopt;
+    }
+    if (!network || config.network == nullptr) {
+      reply_error(res, 503, "a shared file is read from the network, and this node is not on one");
+      return std::nullopt;
+    }
+    auto reader = config.network->open_reader(cid, &token->key);
+    if (reader) return std::move(*reader);
+    if (reader.error().code != Errc::not_found || !config.holders) {
+      reply_error(res, reader.error());
+      return std::nullopt;
+    }
+    // Nobody in the DHT: the consumers the tracker knows of.
+    auto peers = config.holders(cid);
+    if (!peers) {
+      reply_error(res, prefixed(peers.error(), reader.error().message));
+      return std::nullopt;
+    }
+    auto from_holders = config.network->open_reader(cid, *peers, &token->key);
+    if (!from_holders) {
+      reply_error(res, from_holders.error());
+      return std::nullopt;
+    }
+    return std::move(*from_holders);
+  }
   auto local = engine.has(cid);
   if (!local) {
     reply_error(res, local.error());

@@ -30,6 +30,7 @@
 #include "coding/manifest.h"
 #include "core/error.h"
 #include "core/metrics.h"
+#include "exchange/fetcher.h"
 
 namespace ob {
 class Engine;
@@ -79,6 +80,9 @@ struct RestServerConfig {
   /// The node's network (must outlive the server); null serves local data only and answers the
   /// network endpoints with 503.
   Network* network = nullptr;
+  /// Who holds slots of a file when the DHT knows no provider of it (the tracker's
+  /// CheckHolders, tracker::holder_clients), for reads with a share token; empty: the DHT only.
+  std::function<Result<std::vector<exchange::PeerClient>>(const Cid&)> holders;
   /// More endpoints (seed 000's /v1/producer/*, /v1/consumer/*); their objects must outlive
   /// the server.
   std::vector<JsonRoute> routes;

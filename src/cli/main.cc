@@ -18,6 +18,7 @@
 #include "api/rest_client.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "coding/share_token.h"
 #include "core/cid.h"
 #include "node/daemon.h"
 #include "net/identity.h"
@@ -164,7 +165,7 @@ int cmd_put(const std::optional<std::string>& home_flag, const PutOptions& opts)
 /// `data get` through the daemon: the same output rules, the bytes streamed from its API. The
 /// daemon logs slots it had to rebuild without; they are not reported here.
 int get_via_daemon(api::RestClient& daemon, const Cid& cid, const std::string& out_path, ProgressBar& bar,
-                   const Progress& progress) {
+                   const Progress& progress, const std::string& share_token = {}) {
   std::optional<fileio::AtomicFile> file;
   std::filesystem::path target;
   auto received = daemon.get(
@@ -179,7 +180,7 @@ int get_via_daemon(api::RestClient& daemon, const Cid& cid, const std::string& o
         file.emplace(std::move(created));
         return ByteSink([&file](ByteView data) { return file->write(data); });
       },
-      progress);
+      progress, share_token);
   bar.finish();
   if (!received) return report(received.error());
   if (!file) return 0;  // standard output
@@ -190,6 +191,19 @@ int get_via_daemon(api::RestClient& daemon, const Cid& cid, const std::string& o
 
 int cmd_get(const std::optional<std::string>& home_flag, const std::string& cid_text,
             const std::string& out_path) {
+  if (looks_like_share_token(cid_text)) {
+    // Someone's share link: read from the network by this node's daemon, with the token's key.
+    auto token = parse_share_token(cid_text);
+    if (!token) return report(token.error());
+    auto node = open_node(home_flag);
+    if (!node) return report(node.error());
+    if (!node->daemon) {
+      return report(Error{Errc::invalid_argument, "a shared file is read from the network: start the daemon first"});
+    }
+    ProgressBar bar("get " + token->file.to_string().substr(0, 12), /*json=*/out_path == "-");
+    const Progress progress = [&](std::uint64_t done, std::uint64_t total) { bar.update(done, total); };
+    return get_via_daemon(*node->daemon, token->file, out_path, bar, progress, cid_text);
+  }
   auto cid = parse_cid(cid_text);
   if (!cid) return report(cid.error());
   auto node = open_node(home_flag);
@@ -396,8 +410,8 @@ int run(int argc, char** argv) {
   put->add_flag("--json", put_opts.json, "Print the result as JSON");
 
   std::string cid_text, out_path;
-  auto* get = data->add_subcommand("get", "Retrieve a file by CID, rebuilding lost slots");
-  get->add_option("CID", cid_text, "File CID")->required();
+  auto* get = data->add_subcommand("get", "Retrieve a file by CID, rebuilding lost slots, or anyone's by a share token");
+  get->add_option("CID", cid_text, "File CID, or a share token (`producer share`) to read from the network")->required();
   get->add_option("OUT", out_path, "Output file or directory ('-' for standard output)")->required();
 
   bool json = false;

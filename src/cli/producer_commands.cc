@@ -31,9 +31,10 @@ struct ProducerFlags {
   // ls
   bool local = false;
   bool json = false;
-  // cp, rm, edit
+  // cp, rm, edit, share
   std::string file;  // PATH or FILEID
   std::string destination;
+  std::optional<std::string> expires;  // share
   // edit, config
   bool detach = false;
   std::optional<std::string> remote_path, directory;
@@ -224,6 +225,19 @@ int cmd_cp(const std::optional<std::string>& home, const ProducerFlags& f) {
   return print(post_download(*client, std::move(poller), body, f.json), f.json);
 }
 
+/// `producer share FILE [--expires D]`: the token alone on stdout (for scripts and pasting),
+/// what it opens on stderr; --json prints the reply.
+int cmd_share(const std::optional<std::string>& home, const ProducerFlags& f) {
+  json body = file_ref(home, f.file, "path");
+  if (f.expires) body["expires"] = *f.expires;
+  auto reply = post(home, "/v1/producer/files/share", body);
+  if (!reply || f.json || !reply->contains("token")) return print(reply, f.json);
+  std::cout << (*reply)["token"].get<std::string>() << "\n";
+  std::cerr << (*reply)["msg"].get<std::string>() << ": anyone holding this token can read that file (and no other)"
+            << (f.expires ? ", until it expires in " + *f.expires : "") << "; open it with `open-bucket data get TOKEN OUT`\n";
+  return 0;
+}
+
 int cmd_rm(const std::optional<std::string>& home, const ProducerFlags& f) {
   return print(post(home, "/v1/producer/files/remove", file_ref(home, f.file, "remotePath")), f.json);
 }
@@ -318,6 +332,11 @@ CommandRunner add_producer_commands(CLI::App& app, const std::optional<std::stri
   rm->add_option("FILE", f->file, "File ID, or its path (remote, or in the Producer directory)")->required();
   rm->add_flag("--json", f->json, "Print the reply as JSON");
 
+  auto* share = producer->add_subcommand("share", "Print a share link: a token that lets anyone read this one file");
+  share->add_option("FILE", f->file, "File ID, or its path (remote, or in the Producer directory)")->required();
+  share->add_option("--expires", f->expires, "Nodes refuse the token after this long, e.g. 7d, 12h (default: never)");
+  share->add_flag("--json", f->json, "Print the reply as JSON");
+
   auto* edit = producer->add_subcommand("edit", "Change a file's remote path or desired availability (asks on a terminal)");
   edit->add_option("FILEID", f->file, "File ID")->required();
   edit->add_flag("-d,--detach", f->detach, "Ask nothing");
@@ -340,6 +359,7 @@ CommandRunner add_producer_commands(CLI::App& app, const std::optional<std::stri
     if (ls->parsed()) return cmd_ls(home, *f);
     if (cp->parsed()) return cmd_cp(home, *f);
     if (rm->parsed()) return cmd_rm(home, *f);
+    if (share->parsed()) return cmd_share(home, *f);
     if (edit->parsed()) return cmd_edit(home, *f);
     if (config->parsed()) return cmd_config(home, *f);
     return kExitUsage;

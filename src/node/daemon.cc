@@ -152,6 +152,11 @@ Result<void> run_daemon(const DaemonOptions& options) {
 
   api::RestServerConfig config;
   config.network = network.get();
+  if (tracker_client) {
+    config.holders = [tracker = *tracker_client, network = network.get()](const Cid& cid) {
+      return tracker::holder_clients(tracker, cid.to_string(), network->tls());
+    };
+  }
   config.token = std::move(token);
   config.peer_id = identity.peer_id().to_string();
   config.version = std::string(kVersion);

@@ -299,8 +299,15 @@ Result<FileReader> Engine::begin_retrieve(const Cid& cid) {
                      std::move(report));
 }
 
-Result<FileReader> Engine::open_reader(const Cid& cid, ByteView manifest_bytes, std::unique_ptr<StripeSource> source) {
+Result<FileReader> Engine::open_reader(const Cid& cid, ByteView manifest_bytes, std::unique_ptr<StripeSource> source,
+                                      const crypto::Key* shared_key) {
   OB_TRY(Manifest manifest, Manifest::decode(manifest_bytes));
+  if (shared_key != nullptr) {
+    // make_reader opens the metadata first: a key that does not open it opens nothing.
+    auto reader = make_reader(cid, std::move(manifest), *shared_key, std::move(source), {});
+    if (!reader) return fail(Errc::corrupt, "the share token's key does not open file ", cid.to_string());
+    return reader;
+  }
   auto file_key = unwrap_file_key(home_.master_secret(), manifest.key);
   if (!file_key) {
     return fail(Errc::corrupt, "file ", cid.to_string(), " was not put by this node's owner: its key does not open (",

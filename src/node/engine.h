@@ -189,9 +189,12 @@ class Engine {
 
   /// Opens a file that is not stored here for reading from `source` (Network::open_reader):
   /// `manifest_bytes` is its manifest, already checked against `cid` by whoever fetched it. The
-  /// file key is unwrapped with this node's master secret, so only the owner gets a reader.
-  /// Errors (corrupt): the manifest does not decode, or the file is not this owner's; (crypto).
-  Result<FileReader> open_reader(const Cid& cid, ByteView manifest_bytes, std::unique_ptr<StripeSource> source);
+  /// file key is unwrapped with this node's master secret, so only the owner gets a reader,
+  /// unless `file_key` is given (a share token's): then it must open the file's metadata.
+  /// Errors (corrupt): the manifest does not decode, or the file is not this owner's (the key
+  /// given does not open it); (crypto).
+  Result<FileReader> open_reader(const Cid& cid, ByteView manifest_bytes, std::unique_ptr<StripeSource> source,
+                                 const crypto::Key* file_key = nullptr);
 
   /// The stored files, sorted by CID; a file whose manifest cannot be opened is listed with its
   /// CID and stored bytes only. Errors (io).

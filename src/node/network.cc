@@ -152,12 +152,13 @@ class NetworkStripes final : public StripeSource {
 
 }  // namespace
 
-Result<FileReader> Network::open_reader(const Cid& cid) {
+Result<FileReader> Network::open_reader(const Cid& cid, const crypto::Key* file_key) {
   OB_TRY(std::vector<exchange::PeerClient> peers, provider_clients(cid));
-  return open_reader(cid, peers);
+  return open_reader(cid, peers, file_key);
 }
 
-Result<FileReader> Network::open_reader(const Cid& cid, const std::vector<exchange::PeerClient>& peers) {
+Result<FileReader> Network::open_reader(const Cid& cid, const std::vector<exchange::PeerClient>& peers,
+                                        const crypto::Key* file_key) {
   if (cid.codec() != protocol::kCodecManifest) {
     return fail(Errc::invalid_argument, cid.to_string(), " is not an Open Bucket file ID");
   }
@@ -166,7 +167,7 @@ Result<FileReader> Network::open_reader(const Cid& cid, const std::vector<exchan
   exchange::StripeFetcher& planned = source->fetcher();
   const Bytes manifest = planned.manifest_bytes();
   // The key first: a node that cannot decrypt the file moves none of its blocks.
-  OB_TRY(FileReader reader, engine_.open_reader(cid, manifest, std::move(source)));
+  OB_TRY(FileReader reader, engine_.open_reader(cid, manifest, std::move(source), file_key));
   std::vector<std::uint32_t> data_slots(planned.manifest().params.k);
   for (std::uint32_t i = 0; i < data_slots.size(); ++i) data_slots[i] = i;
   OB_TRY_VOID(planned.plan(data_slots));

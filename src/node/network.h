@@ -80,9 +80,12 @@ class Network {
   /// flight) and decodes and decrypts each in memory. Only the file's owner can open it. Errors
   /// (not_found) no provider found or none has it; (corrupt) the file is not this owner's;
   /// (unrecoverable) fewer than k slots can be read; the stripes' errors come from read_stripe.
-  Result<FileReader> open_reader(const Cid& cid);
+  /// With `file_key` (a share token's, coding/share_token.h) anyone holding it can open the
+  /// file; (corrupt) then says the key does not open it.
+  Result<FileReader> open_reader(const Cid& cid, const crypto::Key* file_key = nullptr);
   /// The same from the peers given (the producer's download names the consumers holding slots).
-  Result<FileReader> open_reader(const Cid& cid, const std::vector<exchange::PeerClient>& peers);
+  Result<FileReader> open_reader(const Cid& cid, const std::vector<exchange::PeerClient>& peers,
+                                 const crypto::Key* file_key = nullptr);
 
   /// Serves the slots of `store` to peers too (the consumer role's SlotStore), beside the
   /// engine's own; nullptr stops serving it. Thread-safe: requests in flight keep the store they

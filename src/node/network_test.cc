@@ -89,6 +89,44 @@ TEST(Network, AFilePutOnOneNodeIsFetchedOnAnotherThroughTheDht) {
   EXPECT_EQ(found->addresses, std::vector<std::string>{a->network->p2p_address()});
 }
 
+TEST(Network, AShareTokensKeyOpensAnotherOwnersFileAndNoOtherKeyDoes) {
+  ob::testing::TempDir tmp("ob-network-share");
+  const std::uint32_t network_id = 0x0b0d0000u + static_cast<std::uint32_t>(::getpid() & 0xffff);
+  auto owner = make_node(tmp.path() / "owner", {}, nullptr, network_id);
+  auto reader = make_node(tmp.path() / "reader", {}, nullptr, network_id);  // another master secret
+  const Bytes data = ob::testing::seeded_bytes(200000, 9);
+  auto cid = owner->engine->store(memory_source(data), {"shared.bin", ""}, CodingParams{2, 1, 16384});
+  ASSERT_TRUE(cid) << cid.error().message;
+  auto manifest = owner->engine->manifest(*cid);
+  ASSERT_TRUE(manifest);
+  auto key = unwrap_file_key(owner->home->master_secret(), manifest->key);
+  ASSERT_TRUE(key);
+  const std::vector<exchange::PeerClient> peers{
+      exchange::PeerClient::connect(owner->network->peer_id(), owner->network->p2p_address(), reader->network->tls())};
+
+  // Not the owner, no key: refused.
+  auto refused = reader->network->open_reader(*cid, peers);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::corrupt);
+  // Another key: refused, saying so.
+  crypto::Key wrong = *key;
+  wrong[0] ^= 1;
+  auto wrong_key = reader->network->open_reader(*cid, peers, &wrong);
+  ASSERT_FALSE(wrong_key);
+  EXPECT_NE(wrong_key.error().message.find("share token's key does not open"), std::string::npos)
+      << wrong_key.error().message;
+  // The file's key: the reader reads the file, byte for byte, and stores nothing.
+  auto opened = reader->network->open_reader(*cid, peers, &*key);
+  ASSERT_TRUE(opened) << opened.error().message;
+  EXPECT_EQ(opened->metadata().name, "shared.bin");
+  Bytes back;
+  while (!opened->done()) ASSERT_TRUE(opened->read_stripe(memory_sink(back)));
+  EXPECT_EQ(back, data);
+  auto stored = reader->engine->has(*cid);
+  ASSERT_TRUE(stored);
+  EXPECT_FALSE(*stored);
+}
+
 TEST(Network, UnknownCidsAreNotFoundWithinTheTimeout) {
   ob::testing::TempDir tmp("ob-network");
   const std::uint32_t network_id = 0x0b0d0000u + static_cast<std::uint32_t>(::getpid() & 0xffff);

@@ -1,5 +1,7 @@
 #include "tracker/tracker_client.h"
 
+#include <set>
+
 namespace ob::tracker {
 
 namespace pb = openbucket::tracker::v1;
@@ -41,6 +43,27 @@ TrackerClient TrackerClient::connect(const TrackerAddress& tracker, const net::T
   client.producer_ = pb::Producer::NewStub(channel);
   client.consumer_ = pb::Consumer::NewStub(channel);
   return client;
+}
+
+Result<std::vector<exchange::PeerClient>> holder_clients(const TrackerClient& tracker, const std::string& file_id,
+                                                         const net::TlsIdentity& local, std::chrono::milliseconds timeout) {
+  pb::CheckHoldersRequest request;
+  request.set_file_id(file_id);
+  pb::CheckHoldersReply reply;
+  auto context = call_context(timeout);
+  const grpc::Status status = tracker.market().CheckHolders(context.get(), request, &reply);
+  if (!status.ok()) return std::unexpected(call_error("asking the tracker who holds " + file_id, status));
+  std::vector<exchange::PeerClient> peers;
+  std::set<std::string> seen;
+  for (const pb::SlotHolder& holder : reply.holders()) {
+    if (!holder.stored() || holder.consumer().addresses().empty()) continue;
+    if (!seen.insert(holder.consumer().peer_id()).second) continue;
+    auto peer = net::PeerId::parse(holder.consumer().peer_id());
+    if (!peer) continue;
+    peers.push_back(exchange::PeerClient::connect(*peer, holder.consumer().addresses(0), local));
+  }
+  if (peers.empty()) return fail(Errc::unrecoverable, "no consumer holds a slot of ", file_id, " yet");
+  return peers;
 }
 
 std::unique_ptr<grpc::ClientContext> call_context(std::chrono::milliseconds timeout) {

@@ -8,8 +8,10 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.h"
+#include "exchange/fetcher.h"
 #include "net/identity.h"
 #include "net/tls.h"
 #include "proto/tracker.grpc.pb.h"
@@ -47,6 +49,15 @@ class TrackerClient {
   std::shared_ptr<openbucket::tracker::v1::Producer::Stub> producer_;
   std::shared_ptr<openbucket::tracker::v1::Consumer::Stub> consumer_;
 };
+
+/// Block exchange clients of the online consumers holding stored slots of `file_id` (one per
+/// consumer), from the tracker's Market.CheckHolders, which answers any caller: how a node
+/// finds a file's slots when the DHT knows no provider of it. Each call has `timeout`.
+/// Errors: the call's (call_error: not_found when the tracker knows no such file);
+/// (unrecoverable) no consumer holds a slot of it yet.
+Result<std::vector<exchange::PeerClient>> holder_clients(const TrackerClient& tracker, const std::string& file_id,
+                                                         const net::TlsIdentity& local,
+                                                         std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 /// A client context with a deadline `timeout` from now.
 std::unique_ptr<grpc::ClientContext> call_context(std::chrono::milliseconds timeout = std::chrono::seconds(10));

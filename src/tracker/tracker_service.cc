@@ -694,7 +694,9 @@ grpc::Status Tracker::list_files(const net::PeerId& caller, const pb::ListFilesR
     if (!file || file->owner != owner) {
       return {grpc::StatusCode::NOT_FOUND, "file " + request.file_id() + " not found"};
     }
-    TRACKER_TRY(*reply->add_files(), file_info(*file));
+    pb::FileInfo* info = reply->add_files();
+    TRACKER_TRY(*info, file_info(*file));
+    info->set_manifest(std::string(as_chars(file->manifest)));  // one file: its manifest too
     return grpc::Status::OK;
   }
   TRACKER_TRY(std::vector<FileRow> files, db_->files(owner));

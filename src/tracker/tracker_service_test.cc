@@ -309,6 +309,16 @@ TEST_F(TrackerServiceTest, RegistrationHeartbeatOrdersAndUpload) {
   const grpc::Status unknown = peer(50).client.consumer().Status(call_context().get(), {}, &status);
   EXPECT_EQ(unknown.error_code(), grpc::StatusCode::NOT_FOUND);
 
+  // A listing of one file carries its manifest (a share link's key is unwrapped from it); a
+  // listing of all files does not.
+  const auto one = file_info(producer, id);
+  ASSERT_TRUE(one);
+  EXPECT_EQ(Bytes(one->manifest().begin(), one->manifest().end()), make_manifest(4, 2, 1));
+  pb::ListFilesReply all;
+  ASSERT_TRUE(producer.client.producer().ListFiles(call_context().get(), {}, &all).ok());
+  ASSERT_EQ(all.files_size(), 1);
+  EXPECT_TRUE(all.files(0).manifest().empty());
+
   // Re-registering is idempotent: same ID, nothing placed twice.
   EXPECT_EQ(register_ok(producer, make_manifest(4, 2, 1), 3), id);
   EXPECT_EQ(file_info(producer, id)->status(), pb::STATUS_UPLOADED);

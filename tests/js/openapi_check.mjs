@@ -179,6 +179,8 @@ async function walk(api) {
   const back = await step('GET', `/v1/data/${cid}`, 200);
   if (back !== content) fail(`GET /v1/data/${cid} did not give the stored bytes back`);
   await step('GET', `/v1/data/${cid}/network/stream`, 200);
+  await step('GET', `/v1/data/${cid}/network/stream`, 400, {
+    headers: { 'X-Open-Bucket-Share-Token': 'not-a-token' }, note: 'a share token of the wrong shape' });
   await step('POST', `/v1/data/${cid}/network`, 200, { note: 'already stored' });
   await step('GET', `/v1/providers/${cid}`, 200);
   await step('GET', '/v1/data/not-a-cid', 400);
@@ -198,6 +200,8 @@ async function walk(api) {
   await step('POST', '/v1/producer/files/upload', 400, { body: {}, note: 'no path' });
   await step('POST', '/v1/producer/files/download', 400, { body: { fileId: cid }, note: 'no destination' });
   await step('POST', '/v1/producer/files/remove', 400, { body: {}, note: 'no file' });
+  await step('POST', '/v1/producer/files/share', 400, { body: {}, note: 'no file' });
+  await step('POST', '/v1/producer/files/share', 400, { body: { fileId: cid, expires: 'soon' }, note: 'bad expiry' });
   await step('POST', '/v1/producer/edit', 400, { body: { path: 'x' }, note: 'no fileId' });
   await step('POST', '/v1/producer/configs', 400, { body: { defaultAvailability: 0 } });
   await step('POST', '/v1/producer/configs', 200, { body: { defaultAvailability: 2 } });

@@ -937,6 +937,11 @@ PendingReport Consumer::execute_store(const Order& order) {
   std::lock_guard lock(mutex_);
   const fs::path index = store->dir() / ref.file.to_string() / (std::to_string(ref.slot) + ".index");
   held_.insert_or_assign(ref, Held{store->slot_bytes(ref.file, ref.slot), mtime_ns(index)});
+  // Seed 004: a node provides what it stores; a slot is part of the file, so any node (a share
+  // link's reader) finds this consumer among the file's providers in the DHT.
+  if (auto announced = network_.announce(ref.file); !announced) {
+    spdlog::warn("consumer: announcing {} in the DHT: {}", ref.file.to_string(), announced.error().message);
+  }
   PendingReport report = make_report(ref, tv1::SlotReport::STORED, "");
   report.bytes = fetched->bytes_received;
   report.millis = static_cast<std::uint32_t>(std::clamp<std::int64_t>(millis, 0, UINT32_MAX));

@@ -1206,26 +1206,28 @@ std::vector<DownloadProgress> Producer::downloads() const {
   return out;
 }
 
+Result<ShareToken> Producer::share(const FileRef& file, std::uint64_t expires_at) {
+  OB_TRY(pb::FileInfo found, find_remote(file));
+  // The manifest comes with a listing of one file only.
+  OB_TRY(std::vector<pb::FileInfo> one, tracker_list(found.file_id()));
+  OB_TRY(Cid cid, Cid::parse(found.file_id()));
+  if (one.size() != 1) return fail(Errc::not_found, "File `", file.label(), "` not exists");
+  const ByteView manifest_bytes = as_bytes(one.front().manifest());
+  if (Manifest::cid_of(manifest_bytes) != cid) {
+    return fail(Errc::corrupt, "the tracker's manifest of ", found.file_id(), " is another file's");
+  }
+  OB_TRY(Manifest manifest, Manifest::decode(manifest_bytes));
+  auto key = unwrap_file_key(home_.master_secret(), manifest.key);
+  if (!key) return fail(Errc::corrupt, "file ", found.file_id(), " was not put by this node's owner");
+  return ShareToken{std::move(cid), *key, expires_at};
+}
+
 Result<FileReader> Producer::open_from_consumers(const pb::FileInfo& info) {
   if (network_ == nullptr) return fail(Errc::invalid_argument, "this node has no block exchange to fetch with");
   OB_TRY(tracker::TrackerClient * client, tracker_client());
   OB_TRY(Cid cid, Cid::parse(info.file_id()));
-  pb::CheckHoldersRequest request;
-  request.set_file_id(info.file_id());
-  pb::CheckHoldersReply reply;
-  auto context = tracker::call_context(options_.tracker_timeout);
-  const grpc::Status status = client->market().CheckHolders(context.get(), request, &reply);
-  if (!status.ok()) return std::unexpected(tracker::call_error("asking the tracker who holds " + info.file_id(), status));
-  std::vector<exchange::PeerClient> peers;
-  std::set<std::string> seen;
-  for (const pb::SlotHolder& holder : reply.holders()) {
-    if (!holder.stored() || holder.consumer().addresses().empty()) continue;
-    if (!seen.insert(holder.consumer().peer_id()).second) continue;
-    auto peer = net::PeerId::parse(holder.consumer().peer_id());
-    if (!peer) continue;
-    peers.push_back(exchange::PeerClient::connect(*peer, holder.consumer().addresses(0), network_->tls()));
-  }
-  if (peers.empty()) return fail(Errc::unrecoverable, "no consumer holds a slot of ", info.file_id(), " yet");
+  OB_TRY(std::vector<exchange::PeerClient> peers,
+         tracker::holder_clients(*client, info.file_id(), network_->tls(), options_.tracker_timeout));
   return network_->open_reader(cid, peers);
 }
 

@@ -35,6 +35,7 @@
 
 #include "coding/manifest.h"
 #include "core/error.h"
+#include "coding/share_token.h"
 #include "node/home.h"
 #include "node/producer/producer_state.h"
 #include "node/producer/pwatcher.h"
@@ -209,6 +210,13 @@ class Producer {
   /// destination"; (not_found): "File `<id|path>` not exists"; with `wait` also the transfer's
   /// errors, (corrupt) "MD5 mismatch".
   Result<void> download(const FileRef& file, const std::filesystem::path& destination, bool wait);
+
+  /// A share link for one of this producer's files (issue 13, coding/share_token.h): its ID and
+  /// its file key, unwrapped with the master secret from the manifest the tracker holds, valid
+  /// until `expires_at` (Unix seconds; 0 = never). Anyone holding it can read that file, and no
+  /// other. Errors (not_found): "File `<id|path>` not exists"; the tracker's; (corrupt) the
+  /// tracker's manifest is not this file's or not this owner's.
+  Result<ShareToken> share(const FileRef& file, std::uint64_t expires_at);
 
   /// The downloads running now (with or without `wait`), oldest first.
   std::vector<DownloadProgress> downloads() const;
