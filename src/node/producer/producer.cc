@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <unordered_map>
 #include <spdlog/spdlog.h>
 
 #include "core/cid.h"
@@ -188,6 +189,17 @@ NodeConfig fresh_config(const fs::path& home_dir, const NodeConfig& fallback) {
   if (!bytes) return fallback;
   auto config = NodeConfig::from_toml(as_chars(*bytes));
   return config ? *config : fallback;
+}
+
+/// The entries of `files` by file ID (those with one), so a listing looks each row up once
+/// instead of scanning the list for it. The pointers live as long as `files` is unchanged.
+std::unordered_map<std::string_view, const LocalFile*> index_by_id(const std::vector<LocalFile>& files) {
+  std::unordered_map<std::string_view, const LocalFile*> by_id;
+  by_id.reserve(files.size());
+  for (const LocalFile& f : files) {
+    if (!f.file_id.empty()) by_id.emplace(f.file_id, &f);
+  }
+  return by_id;
 }
 
 }  // namespace
@@ -726,12 +738,24 @@ Result<StorageRequest> Producer::pay_for(const LocalFile& entry, const Manifest&
     return fail(Errc::invalid_argument, "the account paying for ", entry.path,
                 " is locked: upload it again with its passphrase");
   }
-  OB_TRY(auto opened, open_market());
+  std::lock_guard market_lock(market_mutex_);
+  OB_TRY(auto* opened, market_locked());
   const Bytes cid = file.to_bytes();
   StorageRequest request = *entry.request;
-  OB_TRY(const market::StorageAsk ask, make_ask(manifest, cid, request, opened.second));
-  OB_TRY_VOID(open_request(request, opened.first, *key, ask, cid));
+  OB_TRY(const market::StorageAsk ask, make_ask(manifest, cid, request, opened->second));
+  if (auto sent = open_request(request, opened->first, *key, ask, cid); !sent) {
+    market_.reset();
+    return std::unexpected(sent.error());
+  }
   return request;
+}
+
+Result<std::pair<market::MarketClient, wallet::Address>*> Producer::market_locked() {
+  if (!market_) {
+    OB_TRY(auto opened, open_market());
+    market_.emplace(std::move(opened));
+  }
+  return &*market_;
 }
 
 Result<std::pair<market::MarketClient, wallet::Address>> Producer::open_market() {
@@ -768,16 +792,18 @@ void Producer::refresh_requests(const std::vector<RemoteFile>& rows) {
   std::vector<std::string> waiting;  // file IDs whose request was paid, not yet seen started
   {
     std::lock_guard lock(mutex_);
+    const auto by_id = index_by_id(state_.files);
     for (const RemoteFile& row : rows) {
-      const auto it = std::ranges::find(state_.files, row.id, &LocalFile::file_id);
-      if (it != state_.files.end() && it->request && it->request->phase == RequestPhase::requested &&
+      const auto it = by_id.find(row.id);
+      if (it != by_id.end() && it->second->request && it->second->request->phase == RequestPhase::requested &&
           row.status == "UPLOADED") {
         waiting.push_back(row.id);
       }
     }
   }
   if (waiting.empty()) return;
-  auto opened = open_market();
+  std::lock_guard market_lock(market_mutex_);
+  auto opened = market_locked();
   if (!opened) {
     spdlog::warn("producer: cannot read the storage requests: {}", opened.error().message);
     return;
@@ -792,10 +818,11 @@ void Producer::refresh_requests(const std::vector<RemoteFile>& rows) {
     }
     const auto id = wallet::U256::from_decimal(request_id);
     if (!id) continue;
-    auto state = opened->first.request_state(*id);
+    auto state = (*opened)->first.request_state(*id);
     if (!state) {
       spdlog::warn("producer: storage request {}: {}", request_id, state.error().message);
-      continue;
+      market_.reset();
+      return;
     }
     if (*state == market::RequestState::New) continue;
     const RequestPhase next = *state == market::RequestState::Started ? RequestPhase::started : RequestPhase::failed;
@@ -1149,9 +1176,10 @@ Result<std::vector<RemoteFile>> Producer::list() {
   }
   refresh_requests(rows);
   std::lock_guard lock(mutex_);
+  const auto by_id = index_by_id(state_.files);
   for (RemoteFile& row : rows) {
-    const auto it = std::ranges::find(state_.files, row.id, &LocalFile::file_id);
-    if (it != state_.files.end() && it->request) row.request_state = to_string(it->request->phase);
+    const auto it = by_id.find(row.id);
+    if (it != by_id.end() && it->second->request) row.request_state = to_string(it->second->request->phase);
   }
   for (const LocalFile& f : state_.files) {
     if (f.status == LocalStatus::uploaded || known.contains(f.file_id)) continue;

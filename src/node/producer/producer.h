@@ -140,8 +140,9 @@ struct ProducerOptions {
 };
 
 /// The producer role. Thread-safe: every public function may be called from any thread.
-/// Lock order: lifecycle_mutex_, then upload_mutex_, then mutex_; no lock is held during a
-/// tracker call except upload_mutex_ (which only orders uploads and status polls). The worker
+/// Lock order: lifecycle_mutex_, then upload_mutex_, then market_mutex_, then mutex_; no lock is
+/// held during a tracker call except upload_mutex_ (which only orders uploads and status polls)
+/// and market_mutex_ (held by the chain calls, and while the market is first asked for). The worker
 /// takes upload_mutex_, so it is never joined (stop_threads) by a thread holding that mutex.
 class Producer {
  public:
@@ -278,6 +279,10 @@ class Producer {
   /// market's chain, and the tracker's account (the placer). Errors: the tracker runs none,
   /// another chain, the tracker's, the chain's.
   Result<std::pair<market::MarketClient, wallet::Address>> open_market();
+  /// The market client kept in market_, opened (open_market) on first use; market_mutex_ held.
+  /// A caller whose chain call fails drops it (market_.reset()), so that the next use asks the
+  /// tracker again (it may run another market since). Errors: open_market's.
+  Result<std::pair<market::MarketClient, wallet::Address>*> market_locked();
   /// Requested -> Started (or Failed) for the files of `rows` the tracker reports UPLOADED,
   /// as the chain has their requests now; a chain that cannot be read is logged and left.
   void refresh_requests(const std::vector<RemoteFile>& rows);
@@ -309,6 +314,9 @@ class Producer {
 
   std::mutex lifecycle_mutex_;  // serialises start, stop, shutdown, configure
   std::mutex upload_mutex_;     // one upload (or status poll) at a time
+  std::mutex market_mutex_;     // one chain call at a time on market_ (MarketClient is not thread-safe)
+  /// The tracker's market and placer, opened lazily by market_locked(); guarded by market_mutex_.
+  std::optional<std::pair<market::MarketClient, wallet::Address>> market_;
   mutable std::mutex mutex_;    // guards everything below
   std::condition_variable wake_;
   NodeConfig config_;           // this role's view of config.toml
