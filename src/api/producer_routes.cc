@@ -203,7 +203,12 @@ JsonReply remove(producer::Producer& p, const json& raw) {
   if (!body) return message(400, "the request body must be a JSON object");
   const auto ref = file_ref(*body, "remotePath");
   if (!ref) return message(400, "Invalid fileId or remotePath: one of them is required, as a string");
-  auto ok = p.remove(*ref);
+  // A paid file's running storage request is cancelled from this account (docs/market.md).
+  std::optional<std::string> account, passphrase;
+  if (!string_field(*body, "account", account)) return message(400, "Invalid account");
+  if (!string_field(*body, "passphrase", passphrase)) return message(400, "Invalid passphrase");
+  producer::RemoveOptions options{account.value_or(""), passphrase.value_or("")};
+  auto ok = p.remove(*ref, options);
   if (!ok) return error_reply(ok.error());
   return message(200, "File `" + ref->label() + "` removed");
 }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <iomanip>
 #include <iostream>
 
@@ -225,7 +226,17 @@ int cmd_cp(const std::optional<std::string>& home, const ProducerFlags& f) {
 }
 
 int cmd_rm(const std::optional<std::string>& home, const ProducerFlags& f) {
-  return print(post(home, "/v1/producer/files/remove", file_ref(home, f.file, "remotePath")), f.json);
+  json body = file_ref(home, f.file, "remotePath");
+  if (f.account) body["account"] = *f.account;
+  // A paid file's storage request is cancelled with the paying account's key. Asked for only
+  // when given (a file or the environment): a free file needs none, and the daemon says when
+  // a paid one does.
+  if (f.password_file || std::getenv("OPEN_BUCKET_PASSWORD") != nullptr) {
+    auto passphrase = read_passphrase(f.password_file, "Passphrase of the paying account", false);
+    if (!passphrase) return report(passphrase.error());
+    body["passphrase"] = *passphrase;
+  }
+  return print(post(home, "/v1/producer/files/remove", body), f.json);
 }
 
 int cmd_edit(const std::optional<std::string>& home, ProducerFlags f) {
@@ -316,6 +327,9 @@ CommandRunner add_producer_commands(CLI::App& app, const std::optional<std::stri
 
   auto* rm = producer->add_subcommand("rm", "Remove a file from the network and the Producer directory");
   rm->add_option("FILE", f->file, "File ID, or its path (remote, or in the Producer directory)")->required();
+  rm->add_option("--account", f->account, "Paid tiers: the wallet account that pays (default: the request's own)");
+  rm->add_option("--password-file", f->password_file,
+                 "Paid tiers: the account's passphrase, to cancel the storage request (else $OPEN_BUCKET_PASSWORD)");
   rm->add_flag("--json", f->json, "Print the reply as JSON");
 
   auto* edit = producer->add_subcommand("edit", "Change a file's remote path or desired availability (asks on a terminal)");

@@ -1335,11 +1335,66 @@ Result<void> Producer::run_download(const pb::FileInfo& info, const fs::path& de
 
 // --- remove and edit --------------------------------------------------------------------------
 
-Result<void> Producer::remove(const FileRef& file) {
+Result<void> Producer::end_request(const FileRef& file, const std::string& file_id, const std::string& request_id,
+                                   const RemoveOptions& options) {
+  const auto not_removed = [&](const Error& why) {
+    return fail(why.code, "File `", file.label(), "` is not removed: its storage request ", request_id, " ",
+                why.message);
+  };
+  const auto id = wallet::U256::from_decimal(request_id);
+  if (!id || id->is_zero()) return not_removed(Error{Errc::corrupt, "is not a request ID"});
+  std::lock_guard market_lock(market_mutex_);
+  auto opened = market_locked();
+  if (!opened) return not_removed(Error{opened.error().code, "cannot be read: " + opened.error().message});
+  market::MarketClient& market = (*opened)->first;
+  auto request = market.get_request(*id);
+  auto now = request ? market.request_state(*id) : Result<market::RequestState>(std::unexpected(request.error()));
+  if (!now) {
+    market_.reset();
+    return not_removed(Error{now.error().code, "cannot be read: " + now.error().message});
+  }
+  const RemovalStep step = removal_step(request->state, *now);
+  if (step == RemovalStep::none) return {};
+  const std::string client = request->client.to_checksum();
+  if (options.passphrase.empty()) {
+    if (step == RemovalStep::close) {  // over by time: nothing is billed any more
+      spdlog::info("producer: storage request {} of {} is {}; without a passphrase it is left for anyone to close",
+                   request_id, file.label(), market::to_string(*now));
+      return {};
+    }
+    return not_removed(Error{Errc::invalid_argument,
+                             "still runs and bills: cancelling it needs the passphrase of its account " + client +
+                                 " (--password-file or $OPEN_BUCKET_PASSWORD)"});
+  }
+  const wallet::WalletStore wallet(home_.dir());
+  auto account = options.account.empty() ? wallet.find(client) : wallet.find(options.account);
+  if (!account) return not_removed(account.error());
+  if (step == RemovalStep::cancel && account->address != request->client) {
+    return not_removed(Error{Errc::invalid_argument,
+                             "was opened by " + client + ", not by " + account->address.to_checksum()});
+  }
+  auto key = wallet.unlock(*account, options.passphrase);
+  if (!key) return not_removed(key.error());
+  auto sent = step == RemovalStep::cancel ? market.cancel(*key, *id) : market.close(*key, *id);
+  if (!sent) {
+    if (sent.error().code != Errc::invalid_argument) market_.reset();  // a refusal is not the client's fault
+    return not_removed(Error{sent.error().code, "could not be ended: " + sent.error().message});
+  }
+  spdlog::info("producer: storage request {} of {} {} on chain (gas {})", request_id, file.label(),
+               step == RemovalStep::cancel ? "cancelled" : "closed", sent->gas_used);
+  std::lock_guard lock(mutex_);
+  for (LocalFile& f : state_.files) {
+    if (!file_id.empty() && f.file_id == file_id && f.request) (void)f.request->advance(RequestPhase::cancelled);
+  }
+  return save_locked();
+}
+
+Result<void> Producer::remove(const FileRef& file, const RemoveOptions& options) {
   auto info = find_remote(file);
   if (!info && info.error().code != Errc::not_found) return std::unexpected(info.error());
   std::vector<fs::path> local_files;
   std::string file_id;
+  std::string request_id = info ? info->request_id() : "";
   {
     std::lock_guard lock(mutex_);
     const fs::path dir = directory_locked();
@@ -1360,9 +1415,13 @@ Result<void> Producer::remove(const FileRef& file) {
     if (!file_id.empty()) {
       for (const LocalFile& f : state_.files) {
         if (f.file_id == file_id && f.present) local_files.push_back(dir / f.path);
+        // A paid file the tracker never registered may have paid already.
+        if (f.file_id == file_id && request_id.empty() && f.request) request_id = f.request->request_id;
       }
     }
   }
+  // Never out of the network while its contract still runs and bills: the chain goes first.
+  if (!request_id.empty()) OB_TRY_VOID(end_request(file, file_id, request_id, options));
   if (info) {
     OB_TRY(tracker::TrackerClient * client, tracker_client());
     pb::RemoveFileRequest request;

@@ -121,6 +121,12 @@ struct DownloadProgress {
   std::uint64_t bytes = 0;           ///< plaintext bytes decoded and written so far
 };
 
+/// What `producer rm` of a paid-tier file needs to end its storage request on chain.
+struct RemoveOptions {
+  std::string account;     ///< the wallet account that pays (name or address); "" = the request's client
+  std::string passphrase;  ///< that account's keystore passphrase (never stored)
+};
+
 /// `producer config` (seed 000): only the fields given change.
 struct ConfigChange {
   std::optional<std::string> directory{};  ///< absolute, or starting with "~/"; created (0700) if missing
@@ -214,12 +220,19 @@ class Producer {
   /// The downloads running now (with or without `wait`), oldest first.
   std::vector<DownloadProgress> downloads() const;
 
-  /// Seed 000 "Remove a file": asks the tracker to remove it, deletes the local file and any
-  /// encoded copy, then waits until the tracker forgets it (every consumer confirmed deletion)
-  /// for up to remove_timeout. A local file never registered is just deleted. Errors
-  /// (not_found): "File `<id|path>` not exists"; (io): the tracker is unreachable, or consumers
-  /// did not confirm in time (the message names them; the tracker keeps asking them).
-  Result<void> remove(const FileRef& file);
+  /// Seed 000 "Remove a file": for a paid-tier file whose storage request still runs, first
+  /// cancels it on chain from the paying account (`options`; seed 000's "close the contract":
+  /// hosts are paid to now, the rest of the escrow becomes the producer's to withdraw); a
+  /// request over by time is closed when a passphrase is given, one closed already needs
+  /// nothing. Then asks the tracker to remove the file, deletes the local file and any encoded
+  /// copy, and waits until the tracker forgets it (every consumer confirmed deletion) for up
+  /// to remove_timeout. A local file never registered is just deleted. Errors (not_found):
+  /// "File `<id|path>` not exists"; (invalid_argument, io) "File `…` is not removed: …" when
+  /// the request runs and cannot be cancelled (no or a wrong passphrase, another account, the
+  /// chain unreachable, the market's refusal): nothing is removed, since the contract would
+  /// go on billing; (io): the tracker is unreachable, or consumers did not confirm in time
+  /// (the message names them; the tracker keeps asking them).
+  Result<void> remove(const FileRef& file, const RemoveOptions& options = {});
 
   /// Seed 000 "Change file metadata": a new remote path and/or desired availability. Errors
   /// (invalid_argument): "Invalid path", "Invalid availability: ..." (0, or over the file's
@@ -283,6 +296,11 @@ class Producer {
   /// A caller whose chain call fails drops it (market_.reset()), so that the next use asks the
   /// tracker again (it may run another market since). Errors: open_market's.
   Result<std::pair<market::MarketClient, wallet::Address>*> market_locked();
+  /// The on-chain half of remove(): ends storage request `request_id` (decimal) of `file` as
+  /// removal_step says, and marks the local entry `file_id` (if any) Cancelled. Takes
+  /// market_mutex_. Errors: as remove()'s "is not removed".
+  Result<void> end_request(const FileRef& file, const std::string& file_id, const std::string& request_id,
+                           const RemoveOptions& options);
   /// Requested -> Started (or Failed) for the files of `rows` the tracker reports UPLOADED,
   /// as the chain has their requests now; a chain that cannot be read is logged and left.
   void refresh_requests(const std::vector<RemoteFile>& rows);
