@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "api/http.h"
+#include "api/market_replies.h"
 #include "core/units.h"
 #include "node/producer/producer.h"
 
@@ -213,6 +214,17 @@ JsonReply remove(producer::Producer& p, const json& raw) {
   return message(200, "File `" + ref->label() + "` removed");
 }
 
+JsonReply withdraw(producer::Producer& p, const json& raw) {
+  const auto body = object_body(raw);
+  if (!body) return message(400, "the request body must be a JSON object");
+  std::optional<std::string> account, passphrase;
+  if (!string_field(*body, "account", account)) return message(400, "Invalid account");
+  if (!string_field(*body, "passphrase", passphrase)) return message(400, "Invalid passphrase");
+  auto paid = p.withdraw(account.value_or(""), passphrase.value_or(""));
+  if (!paid) return error_reply(paid.error());
+  return {200, withdrawal_json(*paid)};
+}
+
 JsonReply edit(producer::Producer& p, const json& raw) {
   const auto body = object_body(raw);
   if (!body) return message(400, "the request body must be a JSON object");
@@ -262,6 +274,7 @@ std::vector<JsonRoute> producer_routes(producer::Producer& producer) {
       {"POST", "/v1/producer/files/download", [p](const json& body) { return download(*p, body); }},
       {"POST", "/v1/producer/files/remove", [p](const json& body) { return remove(*p, body); }},
       {"POST", "/v1/producer/edit", [p](const json& body) { return edit(*p, body); }},
+      {"POST", "/v1/producer/withdraw", [p](const json& body) { return withdraw(*p, body); }},
       {"POST", "/v1/producer/configs", [p](const json& body) { return configs(*p, body); }},
   };
 }

@@ -1,4 +1,4 @@
-// `open-bucket producer start|stop|upload|ls|cp|rm|edit|config` (seed 000 "Producer";
+// `open-bucket producer start|stop|upload|ls|cp|rm|withdraw|edit|config` (seed 000 "Producer";
 // docs/cli.md): each asks the daemon's REST API (api/producer_routes.h) and prints its reply.
 // A daemon is started when none runs, except for `stop`. `edit` and `config` ask for what their
 // flags leave out, on a terminal and without -d (seed 000's interactive mode).
@@ -239,6 +239,15 @@ int cmd_rm(const std::optional<std::string>& home, const ProducerFlags& f) {
   return print(post(home, "/v1/producer/files/remove", body), f.json);
 }
 
+int cmd_withdraw(const std::optional<std::string>& home, const ProducerFlags& f) {
+  json body = json::object();
+  if (f.account) body["account"] = *f.account;
+  auto passphrase = read_passphrase(f.password_file, "Passphrase of the account", false);
+  if (!passphrase) return report(passphrase.error());
+  body["passphrase"] = *passphrase;
+  return print(post(home, "/v1/producer/withdraw", body), f.json);
+}
+
 int cmd_edit(const std::optional<std::string>& home, ProducerFlags f) {
   std::optional<std::uint32_t> availability = f.availability;
   if (interactive(f.detach) && !f.remote_path && !availability) {
@@ -332,6 +341,13 @@ CommandRunner add_producer_commands(CLI::App& app, const std::optional<std::stri
                  "Paid tiers: the account's passphrase, to cancel the storage request (else $OPEN_BUCKET_PASSWORD)");
   rm->add_flag("--json", f->json, "Print the reply as JSON");
 
+  auto* withdraw = producer->add_subcommand(
+      "withdraw", "Withdraw your balance in the storage market (refunds of removed paid files) to your account");
+  withdraw->add_option("--account", f->account, "The wallet account (default: the default account)");
+  withdraw->add_option("--password-file", f->password_file,
+                       "The account's passphrase, first line of this file (else $OPEN_BUCKET_PASSWORD or a prompt)");
+  withdraw->add_flag("--json", f->json, "Print the reply as JSON");
+
   auto* edit = producer->add_subcommand("edit", "Change a file's remote path or desired availability (asks on a terminal)");
   edit->add_option("FILEID", f->file, "File ID")->required();
   edit->add_flag("-d,--detach", f->detach, "Ask nothing");
@@ -355,6 +371,7 @@ CommandRunner add_producer_commands(CLI::App& app, const std::optional<std::stri
     if (cp->parsed()) return cmd_cp(home, *f);
     if (rm->parsed()) return cmd_rm(home, *f);
     if (edit->parsed()) return cmd_edit(home, *f);
+    if (withdraw->parsed()) return cmd_withdraw(home, *f);
     if (config->parsed()) return cmd_config(home, *f);
     return kExitUsage;
   };

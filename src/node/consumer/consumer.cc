@@ -977,6 +977,10 @@ PendingReport Consumer::fill_paid(const Order& order, PendingReport stored) {
   return make_report(order.ref, tv1::SlotReport::FAILED, why);
 }
 
+Result<Earnings> Consumer::earnings() { return host_->earnings(); }
+
+Result<market::Withdrawal> Consumer::withdraw() { return host_->withdraw(); }
+
 MarketHostHooks Consumer::market_hooks() {
   MarketHostHooks hooks;
   hooks.unlock = [this]() -> Result<wallet::PrivateKey> {

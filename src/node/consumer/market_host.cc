@@ -161,6 +161,40 @@ void MarketHost::forget(const std::string& file_id, std::uint32_t slot) {
   if (auto saved = persist_locked(); !saved) spdlog::error("consumer: {}", saved.error().message);
 }
 
+Result<Earnings> MarketHost::earnings() {
+  const std::vector<FilledSlot> slots = this->slots();
+  std::lock_guard chain_lock(chain_mutex_);
+  OB_TRY(market::MarketClient* market, client());
+  OB_TRY(const wallet::PrivateKey* account, key());
+  Earnings out;
+  out.account = account->address();
+  OB_TRY(out.withdrawable, market->withdrawable(out.account));
+  for (const FilledSlot& slot : slots) {
+    SlotEarnings row{slot, market::SlotState::Free, {}, {}, ""};
+    auto id = parse_request_id(slot.request_id);
+    auto held = id ? market->get_slot(*id, slot.slot) : Result<market::Slot>(std::unexpected(id.error()));
+    auto accrued = held ? market->accrued_pay(*id, slot.slot) : Result<wallet::U256>(std::unexpected(held.error()));
+    if (accrued) {
+      row.state = held->state;
+      row.collateral = held->collateral;
+      row.accrued_pay = *accrued;
+    } else {
+      row.error = accrued.error().message;
+    }
+    out.slots.push_back(std::move(row));
+  }
+  return out;
+}
+
+Result<market::Withdrawal> MarketHost::withdraw() {
+  std::lock_guard chain_lock(chain_mutex_);
+  OB_TRY(market::MarketClient* market, client());
+  OB_TRY(const wallet::PrivateKey* account, key());
+  auto paid = market::withdraw_balance(*market, *account);
+  if (paid) spdlog::info("consumer: {} (gas {})", paid->summary(), paid->receipt.gas_used);
+  return paid;
+}
+
 std::uint32_t MarketHost::prove_once() {
   std::vector<FilledSlot> slots = this->slots();
   if (slots.empty()) return 0;

@@ -59,6 +59,22 @@ struct FilledSlot {
   std::string request_id;  ///< decimal
 };
 
+/// One filled slot's money, as the chain has it now (`consumer earnings`).
+struct SlotEarnings {
+  FilledSlot slot;
+  market::SlotState state = market::SlotState::Free;  ///< getSlot's
+  wallet::U256 accrued_pay;  ///< wei earned and not yet settled (accruedPay)
+  wallet::U256 collateral;   ///< wei locked in the slot (getSlot)
+  std::string error;         ///< why the slot could not be read; "" when it was
+};
+
+/// The consumer's money in the market (seed 000 "The Consumers can withdraw their earned Ether").
+struct Earnings {
+  wallet::Address account;
+  wallet::U256 withdrawable;  ///< wei settled and ready for withdraw()
+  std::vector<SlotEarnings> slots;
+};
+
 /// The consumer's market account at work. Thread-safe.
 class MarketHost {
  public:
@@ -88,6 +104,14 @@ class MarketHost {
   /// Stops proving a slot (deleted here). Its collateral stays locked until the request ends
   /// or the host is removed (freeSlot is not wired in yet).
   void forget(const std::string& file_id, std::uint32_t slot);
+
+  /// The account's withdrawable balance and, for every slot filled here, its state, accrued
+  /// pay and collateral on chain (a slot that cannot be read carries the error). Errors: no
+  /// market, the account's (hooks' unlock), the chain's for the balance.
+  Result<Earnings> earnings();
+  /// Pays the account's whole withdrawable balance out (market::withdraw_balance). Errors: as
+  /// earnings(); "Nothing to withdraw: …"; the market's refusal.
+  Result<market::Withdrawal> withdraw();
 
   /// One proving pass: for each filled slot whose period turned since it last looked, reads the
   /// slot (dropping it when this account no longer holds it) and the challenge, and submits a

@@ -1475,6 +1475,18 @@ Result<void> Producer::remove(const FileRef& file, const RemoveOptions& options)
               " (the tracker keeps asking them)");
 }
 
+Result<market::Withdrawal> Producer::withdraw(const std::string& account, const std::string& passphrase) {
+  const wallet::WalletStore wallet(home_.dir());
+  OB_TRY(const wallet::Account found, wallet.find_or_default(account));
+  OB_TRY(const wallet::PrivateKey key, wallet.unlock(found, passphrase));
+  std::lock_guard market_lock(market_mutex_);
+  OB_TRY(auto* opened, market_locked());
+  auto paid = market::withdraw_balance(opened->first, key);
+  if (!paid && paid.error().code != Errc::invalid_argument) market_.reset();
+  if (paid) spdlog::info("producer: {} (gas {})", paid->summary(), paid->receipt.gas_used);
+  return paid;
+}
+
 Result<void> Producer::edit(const std::string& file_id, const std::optional<std::string>& path,
                             std::optional<std::uint32_t> availability) {
   if (path && !valid_remote_path(*path)) return fail(Errc::invalid_argument, "Invalid path");

@@ -234,6 +234,13 @@ class Producer {
   /// (the message names them; the tracker keeps asking them).
   Result<void> remove(const FileRef& file, const RemoveOptions& options = {});
 
+  /// Seed 000 "The Producer can withdraw their remaining Ether": pays the wallet account
+  /// `account` (name or address; "" = the default account), unlocked with `passphrase`, its
+  /// whole balance in the tracker's storage market (refunds of cancelled requests). Errors
+  /// (invalid_argument): an unknown account, a wrong passphrase, "Nothing to withdraw: …", no
+  /// market; the chain's.
+  Result<market::Withdrawal> withdraw(const std::string& account, const std::string& passphrase);
+
   /// Seed 000 "Change file metadata": a new remote path and/or desired availability. Errors
   /// (invalid_argument): "Invalid path", "Invalid availability: ..." (0, or over the file's
   /// m + 1), nothing to change; (not_found): "File `<id>` not exists"; (io).
