@@ -157,6 +157,16 @@ std::vector<FilledSlot> MarketHost::slots() const {
 }
 
 void MarketHost::forget(const std::string& file_id, std::uint32_t slot) {
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = slots_.find(std::pair(file_id, slot));
+    // The tracker's DELETE of a slot given up here comes before its freeSlot: that stays due.
+    if (it == slots_.end() || it->second.release) return;
+  }
+  drop(file_id, slot);
+}
+
+void MarketHost::drop(const std::string& file_id, std::uint32_t slot) {
   std::lock_guard lock(mutex_);
   if (slots_.erase(std::pair(file_id, slot)) == 0) return;
   proven_until_.erase(std::pair(file_id, slot));
@@ -213,7 +223,7 @@ void MarketHost::free_released(market::MarketClient& market, const wallet::Priva
     if (!slot.release) continue;
     auto id = parse_request_id(slot.request_id);
     if (!id) {
-      forget(slot.file_id, slot.slot);
+      drop(slot.file_id, slot.slot);
       continue;
     }
     auto held = market.get_slot(*id, slot.slot);
@@ -234,7 +244,7 @@ void MarketHost::free_released(market::MarketClient& market, const wallet::Priva
       spdlog::info("consumer: freed slot {} of storage request {} on chain (gas {})", slot.slot, slot.request_id,
                    freed->gas_used);
     }
-    forget(slot.file_id, slot.slot);
+    drop(slot.file_id, slot.slot);
   }
 }
 
@@ -274,7 +284,7 @@ std::uint32_t MarketHost::prove_once() {
     if (!running || held->state != market::SlotState::Filled || held->host != (*account)->address()) {
       spdlog::info("consumer: slot {} of request {} is no longer ours to prove (request {}, slot {})", slot.slot,
                    slot.request_id, market::to_string(*state), market::to_string(held->state));
-      forget(slot.file_id, slot.slot);
+      drop(slot.file_id, slot.slot);
       continue;
     }
     bool done = held->filled_period >= *period;  // the fill's proof answers its period

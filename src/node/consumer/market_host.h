@@ -110,7 +110,9 @@ class MarketHost {
   bool filled(const std::string& file_id, std::uint32_t slot) const;
   /// The slots filled, for listings.
   std::vector<FilledSlot> slots() const;
-  /// Stops proving a slot the tracker ordered deleted (the file removed): nothing is sent.
+  /// Stops proving a slot the tracker ordered deleted (the file removed): nothing is sent. A
+  /// released slot stays until its freeSlot is done (the tracker's DELETE of a slot given up
+  /// here usually comes first).
   void forget(const std::string& file_id, std::uint32_t slot);
   /// Seed 000's contract termination of a slot this consumer gave up (changed or deleted on
   /// disk, over the limit): no more proofs; the next pass (prove_once) calls freeSlot, and
@@ -146,6 +148,8 @@ class MarketHost {
   Result<market::ChainProof> proof_for(market::MarketClient& client, const FilledSlot& slot, const wallet::U256& id,
                                        std::uint64_t period);
   Result<void> persist_locked() const;
+  /// Forgets a slot whatever its state (freed, or no longer ours on chain).
+  void drop(const std::string& file_id, std::uint32_t slot);
   /// freeSlot for every released slot still ours on chain; forgets each one freed or no longer
   /// ours. Caller holds chain_mutex_.
   void free_released(market::MarketClient& market, const wallet::PrivateKey& account,
