@@ -18,6 +18,8 @@
 #     events appear as periods pass (a background loop mines a block every 0.4 s), and a
 #     consumer killed with SIGKILL gets a proof marked missing by the tracker (ProofMissed, its
 #     slot slashed, the tracker's account credited the validator share)
+#   - market holders names each slot's consumer (the tracker's CheckHolders) and, for the paid
+#     file, the account hosting it on chain and the slot's state
 #   - seed 000's contract termination and payouts: a slot file deleted on a live consumer is
 #     freed on chain by it (SlotFreed from its account, its pay settled); `producer rm` without
 #     the paying passphrase removes nothing, with it cancels the request (Cancelled on chain),
@@ -287,6 +289,19 @@ withdrawable() {
 }
 placer_credit=$(withdrawable "$PLACER")
 check "the tracker's account earned the validator share ($placer_credit)" [ "$placer_credit" -gt 0 ]
+
+# --- market holders: the tracker's holders and, for a paid file, each slot's host on chain -----
+"$BIN" --home "$WORK/producer" market holders "$ID" --json >"$WORK/holders.json" 2>"$WORK/holders.err" ||
+  bad "market holders: $(cat "$WORK/holders.err")"
+# holds I: c$I's peer (daemon.json) holds a slot whose host on chain is c$I's account, Filled.
+holds() {
+  jq -e --arg p "$(jq -r .peerId "$WORK/c$1/daemon.json")" --arg h "${HOST[$1]}" --arg r "$RID" \
+    '.requestId == $r and .requestState == "Started" and
+     any(.holders[]; .peerId == $p and .host == $h and .slotState == "Filled")' "$WORK/holders.json" >/dev/null
+}
+for i in 2 3 4; do check "market holders names c$i's peer and, on chain, its account hosting the slot" holds $i; done
+market_refuses "holders of a file the tracker does not know" "not exists" holders --tracker "$TRACKER" \
+  "$(jq -r .manifestCid "$WORK/request.json")"
 
 # --- a consumer whose slot file is deleted terminates its slot's contract (freeSlot) -----------
 FREED=$(topic 'SlotFreed(uint256,uint256,address,uint8,bool,uint256)')
