@@ -343,6 +343,9 @@ for i in 3 4; do
 done
 earned=$("$BIN" --home "$WORK/c3" consumer earnings --json | jq -r .withdrawable)
 check "consumer earnings shows what the chain says ($earned)" [ "$earned" = "$(withdrawable "${HOST[3]}")" ]
+"$BIN" --home "$WORK/c3" consumer earnings >"$WORK/earnings.txt" 2>&1 || bad "consumer earnings: $(cat "$WORK/earnings.txt")"
+check "and as a table, in ETH: $(head -1 "$WORK/earnings.txt")" \
+  grep -q "^Account ${HOST[3]}: [0-9.]* ETH to withdraw$" "$WORK/earnings.txt"
 
 # fee_of TX: gasUsed x effectiveGasPrice from the transaction's receipt, in wei.
 fee_of() {

@@ -140,25 +140,36 @@ int cmd_config(const std::optional<std::string>& home, ConfigOptions o) {
   return 0;
 }
 
-int cmd_slots(const std::optional<std::string>& home, bool json) {
-  auto client = daemon_client(home, /*start=*/false);
-  if (!client) return report(client.error());
-  auto reply = client->get_json("/v1/consumer/slots");
-  if (!reply) return report(reply.error());
+/// A string field of a reply; "" when absent or not a string.
+std::string text(const nlohmann::json& j, const char* key) {
+  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+}
+
+/// GET `path` (a listing with a "slots" array) from the running daemon. With `json` it prints
+/// the reply and returns nullopt; else the reply, for the caller's table. Errors: no daemon,
+/// the daemon's reply, (corrupt) a reply without its "slots".
+Result<std::optional<nlohmann::json>> fetch_listing(const std::optional<std::string>& home, const std::string& path,
+                                                    bool json) {
+  OB_TRY(api::RestClient client, daemon_client(home, /*start=*/false));
+  OB_TRY(nlohmann::json reply, client.get_json(path));
   if (json) {
-    print_reply(*reply, true);
-    return 0;
+    print_reply(reply, true);
+    return std::nullopt;
   }
-  const nlohmann::json& r = *reply;
+  if (!reply.is_object() || !reply.contains("slots") || !reply["slots"].is_array()) {
+    return fail(Errc::corrupt, "the daemon's reply to ", path, " is not the documented JSON");
+  }
+  return reply;
+}
+
+int cmd_slots(const std::optional<std::string>& home, bool json) {
+  auto reply = fetch_listing(home, "/v1/consumer/slots", json);
+  if (!reply) return report(reply.error());
+  if (!*reply) return 0;
+  const nlohmann::json& r = **reply;
   const auto number = [](const nlohmann::json& j, const char* key) {
     return j.contains(key) && j[key].is_number_unsigned() ? j[key].get<std::uint64_t>() : 0;
   };
-  const auto text = [](const nlohmann::json& j, const char* key) {
-    return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
-  };
-  if (!r.is_object() || !r.contains("slots") || !r["slots"].is_array()) {
-    return report(Error{Errc::corrupt, "the daemon's reply to /v1/consumer/slots is not the documented JSON"});
-  }
   std::cout << "Consumer " << (r.contains("started") && r["started"] == true ? "started" : "stopped") << ", directory "
             << text(r, "directory") << "\n"
             << "Used " << format_size(number(r, "usedBytes")) << " of " << format_size(number(r, "limitBytes")) << " in "
@@ -175,27 +186,16 @@ int cmd_slots(const std::optional<std::string>& home, bool json) {
 
 /// A wei amount from a reply (a decimal string) as "0.0015 ETH"; the text itself if it is not one.
 std::string eth(const nlohmann::json& reply, const char* key) {
-  const std::string text = reply.contains(key) && reply[key].is_string() ? reply[key].get<std::string>() : "";
-  const auto wei = wallet::U256::from_decimal(text);
-  return wei ? wallet::format_eth(*wei) + " ETH" : text;
+  const std::string wei_text = text(reply, key);
+  const auto wei = wallet::U256::from_decimal(wei_text);
+  return wei ? wallet::format_eth(*wei) + " ETH" : wei_text;
 }
 
 int cmd_earnings(const std::optional<std::string>& home, bool json) {
-  auto client = daemon_client(home, /*start=*/false);
-  if (!client) return report(client.error());
-  auto reply = client->get_json("/v1/consumer/earnings");
+  auto reply = fetch_listing(home, "/v1/consumer/earnings", json);
   if (!reply) return report(reply.error());
-  if (json) {
-    print_reply(*reply, true);
-    return 0;
-  }
-  const nlohmann::json& r = *reply;
-  if (!r.is_object() || !r.contains("slots") || !r["slots"].is_array()) {
-    return report(Error{Errc::corrupt, "the daemon's reply to /v1/consumer/earnings is not the documented JSON"});
-  }
-  const auto text = [](const nlohmann::json& j, const char* key) {
-    return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
-  };
+  if (!*reply) return 0;
+  const nlohmann::json& r = **reply;
   std::cout << "Account " << text(r, "account") << ": " << eth(r, "withdrawable") << " to withdraw\n";
   if (r["slots"].empty()) return 0;
   std::cout << "\n" << std::left << std::setw(10) << "REQUEST" << std::setw(6) << "SLOT" << std::setw(8) << "STATE"
