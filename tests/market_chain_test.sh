@@ -18,6 +18,14 @@
 #     events appear as periods pass (a background loop mines a block every 0.4 s), and a
 #     consumer killed with SIGKILL gets a proof marked missing by the tracker (ProofMissed, its
 #     slot slashed, the tracker's account credited the validator share)
+#   - market holders names each slot's consumer (the tracker's CheckHolders) and, for the paid
+#     file, the account hosting it on chain and the slot's state
+#   - seed 000's contract termination and payouts: a slot file deleted on a live consumer is
+#     freed on chain by it (SlotFreed from its account, its pay settled); `producer rm` without
+#     the paying passphrase removes nothing, with it cancels the request (Cancelled on chain),
+#     leaving the producer's refund and each host's pay and collateral withdrawable;
+#     `producer withdraw` and `consumer withdraw` move them (eth_getBalance rises by the amount
+#     less the receipt's gasUsed x effectiveGasPrice), and a second withdraw fails in one line
 # Usage: market_chain_test.sh PATH/TO/open-bucket
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -272,9 +280,113 @@ check "ProofMissed is on chain" [ "$(events "$MISSED")" -ge 1 ]
 market_cli request "$RID" --json >"$WORK/paid.json" 2>/dev/null
 slashed() { jq -e --arg h "${HOST[1]}" 'any(.slots[]; .host == $h and .slashes >= 1)' "$WORK/paid.json" >/dev/null; }
 check "the killed consumer's slot was slashed" slashed
-placer_credit=$(rpc "$ANVIL_URL" eth_call "[{\"to\":\"$MARKET\",\"data\":\"0x$(node -e "
-  const {id}=require('$JS_DIR/node_modules/ethers');console.log(id('withdrawable(address)').slice(2,10))")$(printf '%064s' "${PLACER#0x}" | tr ' ' 0)\"},\"latest\"]" | jq -r .)
-check "the tracker's account earned the validator share ($placer_credit)" [ "$((placer_credit))" -gt 0 ]
+WITHDRAWABLE_SELECTOR=$(node -e "
+  const {id}=require('$JS_DIR/node_modules/ethers');console.log(id('withdrawable(address)').slice(2,10))")
+# withdrawable ADDRESS: the market's withdrawable(ADDRESS), read with eth_call, in wei.
+withdrawable() {
+  echo $(($(rpc "$ANVIL_URL" eth_call "[{\"to\":\"$MARKET\",\"data\":\"0x$WITHDRAWABLE_SELECTOR$(printf '%064s' \
+    "${1#0x}" | tr ' ' 0)\"},\"latest\"]" | jq -r .)))
+}
+placer_credit=$(withdrawable "$PLACER")
+check "the tracker's account earned the validator share ($placer_credit)" [ "$placer_credit" -gt 0 ]
+
+# --- market holders: the tracker's holders and, for a paid file, each slot's host on chain -----
+"$BIN" --home "$WORK/producer" market holders "$ID" --json >"$WORK/holders.json" 2>"$WORK/holders.err" ||
+  bad "market holders: $(cat "$WORK/holders.err")"
+# holds I: c$I's peer (daemon.json) holds a slot whose host on chain is c$I's account, Filled.
+holds() {
+  jq -e --arg p "$(jq -r .peerId "$WORK/c$1/daemon.json")" --arg h "${HOST[$1]}" --arg r "$RID" \
+    '.requestId == $r and .requestState == "Started" and
+     any(.holders[]; .peerId == $p and .host == $h and .slotState == "Filled")' "$WORK/holders.json" >/dev/null
+}
+for i in 2 3 4; do check "market holders names c$i's peer and, on chain, its account hosting the slot" holds $i; done
+market_refuses "holders of a file the tracker does not know" "not exists" holders --tracker "$TRACKER" \
+  "$(jq -r .manifestCid "$WORK/request.json")"
+
+# --- a consumer whose slot file is deleted terminates its slot's contract (freeSlot) -----------
+FREED=$(topic 'SlotFreed(uint256,uint256,address,uint8,bool,uint256)')
+C2_TOPIC=0x$(printf '%064s' "$(echo "${HOST[2]#0x}" | tr 'A-F' 'a-f')" | tr ' ' 0)
+c2_slot=$(jq -r --arg h "${HOST[2]}" '.slots[] | select(.host == $h) | .index' "$WORK/paid.json")
+rm -f "$WORK/c2/consume/$ID/"*
+freed_by_c2() {
+  rpc "$ANVIL_URL" eth_getLogs "[{\"address\":\"$MARKET\",\"fromBlock\":\"0x0\",\"topics\":[\"$FREED\",\"$RID_TOPIC\",\"$C2_TOPIC\"]}]" |
+    jq -e 'length >= 1' >/dev/null
+}
+check "c2, its slot $c2_slot deleted on disk, frees it on chain (SlotFreed from its account)" wait_for 60 freed_by_c2
+check "c2 got the pay earned until then (withdrawable > 0)" [ "$(withdrawable "${HOST[2]}")" -gt 0 ]
+not_proving() {
+  jq -e --argjson s "$c2_slot" 'all(.slots[]; .slot != $s or .release == true)' "$WORK/c2/state/market_slots.json" >/dev/null
+}
+check "c2 no longer proves it (market_slots.json)" not_proving
+
+# --- producer rm cancels the request; both sides withdraw --------------------------------------
+# Without the paying account's passphrase nothing is removed: the contract would go on billing.
+if "$BIN" --home "$WORK/producer" producer rm "$ID" >/dev/null 2>"$WORK/rm.err"; then
+  bad "producer rm of a paid file without a passphrase was accepted"
+else
+  check "rm without the passphrase says why in one line: $(cat "$WORK/rm.err")" \
+    grep -q "is not removed: its storage request $RID still runs and bills" "$WORK/rm.err"
+fi
+listed() { files_json | jq -e --arg id "$ID" 'any(.[]; .id == $id)' >/dev/null; }
+check "and the file stays" listed
+check "and the request still runs" [ "$(market_cli request "$RID" --json | jq -r .state)" = Started ]
+"$BIN" --home "$WORK/producer" producer rm --password-file "$WORK/pw" "$ID" >"$WORK/rm.out" 2>"$WORK/rm.err" ||
+  bad "producer rm of the paid file: $(cat "$WORK/rm.err")"
+check "the request is Cancelled on chain" [ "$(market_cli request "$RID" --json | jq -r .state)" = Cancelled ]
+check "the file is gone from the producer's list" \
+  [ "$("$BIN" --home "$WORK/producer" producer ls --json | jq --arg id "$ID" '[.[] | select(.id == $id)] | length')" = 0 ]
+refund=$(withdrawable "$PAYER")
+check "the producer's refund is withdrawable ($refund wei)" [ "$refund" -gt 0 ]
+for i in 3 4; do
+  credit=$(withdrawable "${HOST[$i]}")
+  check "c$i's pay and collateral are withdrawable ($credit > $collateral wei)" [ "$credit" -gt "$collateral" ]
+done
+earned=$("$BIN" --home "$WORK/c3" consumer earnings --json | jq -r .withdrawable)
+check "consumer earnings shows what the chain says ($earned)" [ "$earned" = "$(withdrawable "${HOST[3]}")" ]
+"$BIN" --home "$WORK/c3" consumer earnings >"$WORK/earnings.txt" 2>&1 || bad "consumer earnings: $(cat "$WORK/earnings.txt")"
+check "and as a table, in ETH: $(head -1 "$WORK/earnings.txt")" \
+  grep -q "^Account ${HOST[3]}: [0-9.]* ETH to withdraw$" "$WORK/earnings.txt"
+
+# fee_of TX: gasUsed x effectiveGasPrice from the transaction's receipt, in wei.
+fee_of() {
+  local receipt
+  receipt=$(rpc "$ANVIL_URL" eth_getTransactionReceipt "[\"$1\"]")
+  echo $(($(jq -r .gasUsed <<<"$receipt") * $(jq -r .effectiveGasPrice <<<"$receipt")))
+}
+# withdraws NAME ADDRESS COMMAND...: COMMAND withdraws ADDRESS's whole balance: the reply names
+# it, the account's Ether rose by it less the receipt's fee, and the market owes it nothing more.
+withdraws() {
+  local name=$1 address=$2
+  shift 2
+  local owed before reply
+  owed=$(withdrawable "$address")
+  before=$(balance "$address")
+  if ! reply=$("$@" --json 2>"$WORK/withdraw.err"); then
+    bad "$name: $(cat "$WORK/withdraw.err")"
+    return
+  fi
+  local gained=$(($(balance "$address") - before)) fee
+  fee=$(fee_of "$(jq -r .transaction <<<"$reply")")
+  check "$name: the reply names the $owed wei" [ "$(jq -r .amount <<<"$reply")" = "$owed" ]
+  check "$name: the account gained $owed wei less the gas ($gained = $owed - $fee)" [ "$gained" = "$((owed - fee))" ]
+  check "$name: nothing is withdrawable any more" [ "$(withdrawable "$address")" = 0 ]
+}
+withdraws "producer withdraw" "$PAYER" "$BIN" --home "$WORK/producer" producer withdraw --password-file "$WORK/pw"
+withdraws "consumer withdraw on c3" "${HOST[3]}" "$BIN" --home "$WORK/c3" consumer withdraw
+# Twice: one clear line, nothing sent.
+payer_nonce=$(nonce_of "$PAYER")
+if "$BIN" --home "$WORK/producer" producer withdraw --password-file "$WORK/pw" >/dev/null 2>"$WORK/withdraw.err"; then
+  bad "a second producer withdraw was accepted"
+else
+  one_line_nothing() { [ "$(grep -c . "$WORK/withdraw.err")" = 1 ] && grep -q "Nothing to withdraw" "$WORK/withdraw.err"; }
+  check "a second withdraw says there is nothing, in one line: $(cat "$WORK/withdraw.err")" one_line_nothing
+fi
+check "and sends nothing" [ "$(nonce_of "$PAYER")" = "$payer_nonce" ]
+if "$BIN" --home "$WORK/c3" consumer withdraw >/dev/null 2>"$WORK/withdraw.err"; then
+  bad "a second consumer withdraw was accepted"
+else
+  check "a second consumer withdraw says there is nothing" grep -q "Nothing to withdraw" "$WORK/withdraw.err"
+fi
 kill "${PIDS[miner]}" 2>/dev/null
 wait "${PIDS[miner]}" 2>/dev/null
 unset 'PIDS[miner]'

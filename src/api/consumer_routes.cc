@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "api/http.h"
+#include "api/market_replies.h"
 #include "core/units.h"
 #include "node/consumer/consumer.h"
 
@@ -111,6 +112,31 @@ JsonReply slots(consumer::Consumer& c) {
                     {"slots", std::move(list)}}};
 }
 
+JsonReply earnings(consumer::Consumer& c) {
+  auto found = c.earnings();
+  if (!found) return message(http_status(found.error().code), found.error().message);
+  json slots = json::array();
+  for (const consumer::SlotEarnings& e : found->slots) {
+    json row{{"fileId", e.slot.file_id},
+             {"slot", e.slot.slot},
+             {"requestId", e.slot.request_id},
+             {"state", e.error.empty() ? std::string(market::to_string(e.state)) : ""},
+             {"accruedPay", e.accrued_pay.to_decimal()},
+             {"collateral", e.collateral.to_decimal()}};
+    if (!e.error.empty()) row["error"] = e.error;
+    slots.push_back(std::move(row));
+  }
+  return {200, json{{"account", found->account.to_checksum()},
+                    {"withdrawable", found->withdrawable.to_decimal()},
+                    {"slots", std::move(slots)}}};
+}
+
+JsonReply withdraw(consumer::Consumer& c) {
+  auto paid = c.withdraw();
+  if (!paid) return message(http_status(paid.error().code), paid.error().message);
+  return {200, withdrawal_json(*paid)};
+}
+
 }  // namespace
 
 std::vector<JsonRoute> consumer_routes(consumer::Consumer& consumer, AccountResolver resolve_account) {
@@ -121,6 +147,8 @@ std::vector<JsonRoute> consumer_routes(consumer::Consumer& consumer, AccountReso
       {"POST", "/v1/consumer/configs",
        [c, resolve_account](const json& body) { return configs(*c, resolve_account, body); }},
       {"GET", "/v1/consumer/slots", [c](const json&) { return slots(*c); }},
+      {"GET", "/v1/consumer/earnings", [c](const json&) { return earnings(*c); }},
+      {"POST", "/v1/consumer/withdraw", [c](const json&) { return withdraw(*c); }},
   };
 }
 

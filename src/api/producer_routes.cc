@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "api/http.h"
+#include "api/market_replies.h"
 #include "core/units.h"
 #include "node/producer/producer.h"
 
@@ -228,9 +229,25 @@ JsonReply remove(producer::Producer& p, const json& raw) {
   if (!body) return message(400, "the request body must be a JSON object");
   const auto ref = file_ref(*body, "remotePath");
   if (!ref) return message(400, "Invalid fileId or remotePath: one of them is required, as a string");
-  auto ok = p.remove(*ref);
+  // A paid file's running storage request is cancelled from this account (docs/market.md).
+  std::optional<std::string> account, passphrase;
+  if (!string_field(*body, "account", account)) return message(400, "Invalid account");
+  if (!string_field(*body, "passphrase", passphrase)) return message(400, "Invalid passphrase");
+  producer::RemoveOptions options{account.value_or(""), passphrase.value_or("")};
+  auto ok = p.remove(*ref, options);
   if (!ok) return error_reply(ok.error());
   return message(200, "File `" + ref->label() + "` removed");
+}
+
+JsonReply withdraw(producer::Producer& p, const json& raw) {
+  const auto body = object_body(raw);
+  if (!body) return message(400, "the request body must be a JSON object");
+  std::optional<std::string> account, passphrase;
+  if (!string_field(*body, "account", account)) return message(400, "Invalid account");
+  if (!string_field(*body, "passphrase", passphrase)) return message(400, "Invalid passphrase");
+  auto paid = p.withdraw(account.value_or(""), passphrase.value_or(""));
+  if (!paid) return error_reply(paid.error());
+  return {200, withdrawal_json(*paid)};
 }
 
 JsonReply edit(producer::Producer& p, const json& raw) {
@@ -283,6 +300,7 @@ std::vector<JsonRoute> producer_routes(producer::Producer& producer) {
       {"POST", "/v1/producer/files/share", [p](const json& body) { return share(*p, body); }},
       {"POST", "/v1/producer/files/remove", [p](const json& body) { return remove(*p, body); }},
       {"POST", "/v1/producer/edit", [p](const json& body) { return edit(*p, body); }},
+      {"POST", "/v1/producer/withdraw", [p](const json& body) { return withdraw(*p, body); }},
       {"POST", "/v1/producer/configs", [p](const json& body) { return configs(*p, body); }},
   };
 }

@@ -168,6 +168,16 @@ TEST_F(ProducerRoutesTest, DownloadRemoveAndEditAnswerUnknownFilesWithTheSeedsMe
   EXPECT_EQ(reply.body, kMsg("File `" + unknown + "` not exists"));
   EXPECT_EQ(call("POST", "/v1/producer/files/remove", {{"remotePath", "x"}}).body, kMsg("File `x` not exists"));
   EXPECT_EQ(call("POST", "/v1/producer/files/remove", {{"fileId", 7}}).status, 400);
+  // A paid file's cancel fields are checked like the upload's, before anything is asked.
+  EXPECT_EQ(call("POST", "/v1/producer/files/remove", {{"fileId", unknown}, {"account", 3}}).body,
+            kMsg("Invalid account"));
+  EXPECT_EQ(call("POST", "/v1/producer/files/remove", {{"fileId", unknown}, {"passphrase", true}}).body,
+            kMsg("Invalid passphrase"));
+  // Withdraw: bad fields, then an account the wallet does not have, in one line each.
+  EXPECT_EQ(call("POST", "/v1/producer/withdraw", {{"passphrase", 1}}).body, kMsg("Invalid passphrase"));
+  reply = call("POST", "/v1/producer/withdraw", {{"account", "nobody"}, {"passphrase", "x"}});
+  EXPECT_EQ(reply.status, 400);
+  EXPECT_NE(reply.body["msg"].get<std::string>().find("nobody"), std::string::npos) << reply.body.dump();
 
   reply = call("POST", "/v1/producer/edit", {{"fileId", unknown}, {"availability", 1}});
   EXPECT_EQ(reply.status, 400);

@@ -1,4 +1,4 @@
-// `open-bucket consumer start|stop|config|slots` (seed 000 "Consumer"), through the daemon's
+// `open-bucket consumer start|stop|config|slots|earnings|withdraw` (seed 000 "Consumer"), through the daemon's
 // REST API (api/consumer_routes.h). start and config start a daemon when none runs; stop does
 // not (with no daemon the consumer is not running: it is only marked stopped for the next one).
 #include <unistd.h>
@@ -11,6 +11,8 @@
 #include "node/consumer/consumer.h"
 #include "node/daemon.h"
 #include "node/home.h"
+#include "wallet/amount.h"
+#include "wallet/uint256.h"
 
 namespace ob::cli {
 namespace {
@@ -138,25 +140,36 @@ int cmd_config(const std::optional<std::string>& home, ConfigOptions o) {
   return 0;
 }
 
-int cmd_slots(const std::optional<std::string>& home, bool json) {
-  auto client = daemon_client(home, /*start=*/false);
-  if (!client) return report(client.error());
-  auto reply = client->get_json("/v1/consumer/slots");
-  if (!reply) return report(reply.error());
+/// A string field of a reply; "" when absent or not a string.
+std::string text(const nlohmann::json& j, const char* key) {
+  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+}
+
+/// GET `path` (a listing with a "slots" array) from the running daemon. With `json` it prints
+/// the reply and returns nullopt; else the reply, for the caller's table. Errors: no daemon,
+/// the daemon's reply, (corrupt) a reply without its "slots".
+Result<std::optional<nlohmann::json>> fetch_listing(const std::optional<std::string>& home, const std::string& path,
+                                                    bool json) {
+  OB_TRY(api::RestClient client, daemon_client(home, /*start=*/false));
+  OB_TRY(nlohmann::json reply, client.get_json(path));
   if (json) {
-    print_reply(*reply, true);
-    return 0;
+    print_reply(reply, true);
+    return std::nullopt;
   }
-  const nlohmann::json& r = *reply;
+  if (!reply.is_object() || !reply.contains("slots") || !reply["slots"].is_array()) {
+    return fail(Errc::corrupt, "the daemon's reply to ", path, " is not the documented JSON");
+  }
+  return reply;
+}
+
+int cmd_slots(const std::optional<std::string>& home, bool json) {
+  auto reply = fetch_listing(home, "/v1/consumer/slots", json);
+  if (!reply) return report(reply.error());
+  if (!*reply) return 0;
+  const nlohmann::json& r = **reply;
   const auto number = [](const nlohmann::json& j, const char* key) {
     return j.contains(key) && j[key].is_number_unsigned() ? j[key].get<std::uint64_t>() : 0;
   };
-  const auto text = [](const nlohmann::json& j, const char* key) {
-    return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
-  };
-  if (!r.is_object() || !r.contains("slots") || !r["slots"].is_array()) {
-    return report(Error{Errc::corrupt, "the daemon's reply to /v1/consumer/slots is not the documented JSON"});
-  }
   std::cout << "Consumer " << (r.contains("started") && r["started"] == true ? "started" : "stopped") << ", directory "
             << text(r, "directory") << "\n"
             << "Used " << format_size(number(r, "usedBytes")) << " of " << format_size(number(r, "limitBytes")) << " in "
@@ -168,6 +181,41 @@ int cmd_slots(const std::optional<std::string>& home, bool json) {
     std::cout << std::left << std::setw(66) << text(slot, "fileId") << std::setw(6)
               << number(slot, "slot") << format_size(number(slot, "bytes")) << "\n";
   }
+  return 0;
+}
+
+/// A wei amount from a reply (a decimal string) as "0.0015 ETH"; the text itself if it is not one.
+std::string eth(const nlohmann::json& reply, const char* key) {
+  const std::string wei_text = text(reply, key);
+  const auto wei = wallet::U256::from_decimal(wei_text);
+  return wei ? wallet::format_eth(*wei) + " ETH" : wei_text;
+}
+
+int cmd_earnings(const std::optional<std::string>& home, bool json) {
+  auto reply = fetch_listing(home, "/v1/consumer/earnings", json);
+  if (!reply) return report(reply.error());
+  if (!*reply) return 0;
+  const nlohmann::json& r = **reply;
+  std::cout << "Account " << text(r, "account") << ": " << eth(r, "withdrawable") << " to withdraw\n";
+  if (r["slots"].empty()) return 0;
+  std::cout << "\n" << std::left << std::setw(10) << "REQUEST" << std::setw(6) << "SLOT" << std::setw(8) << "STATE"
+            << std::setw(24) << "ACCRUED PAY" << std::setw(24) << "COLLATERAL" << "FILE ID\n";
+  for (const nlohmann::json& slot : r["slots"]) {
+    if (!slot.is_object()) continue;
+    std::cout << std::left << std::setw(10) << text(slot, "requestId") << std::setw(6)
+              << (slot.contains("slot") ? slot["slot"].dump() : "") << std::setw(8) << text(slot, "state")
+              << std::setw(24) << eth(slot, "accruedPay") << std::setw(24) << eth(slot, "collateral")
+              << text(slot, "fileId") << (slot.contains("error") ? "  (" + text(slot, "error") + ")" : "") << "\n";
+  }
+  return 0;
+}
+
+int cmd_withdraw(const std::optional<std::string>& home, bool json) {
+  auto client = daemon_client(home, /*start=*/false);
+  if (!client) return report(client.error());
+  auto reply = client->post_json("/v1/consumer/withdraw", nlohmann::json::object());
+  if (!reply) return report(reply.error());
+  print_reply(*reply, json);
   return 0;
 }
 
@@ -205,8 +253,20 @@ CommandRunner add_consumer_commands(CLI::App& app, const std::optional<std::stri
   auto* slots = consumer->add_subcommand("slots", "List the slots the consumer holds (needs a running daemon)");
   slots->add_flag("--json", *slots_json, "Print JSON");
 
+  auto earnings_json = std::make_shared<bool>(false);
+  auto* earnings = consumer->add_subcommand(
+      "earnings", "Show the Ether earned in the storage market: withdrawable, and per filled slot (needs a running daemon)");
+  earnings->add_flag("--json", *earnings_json, "Print JSON");
+
+  auto withdraw_json = std::make_shared<bool>(false);
+  auto* withdraw = consumer->add_subcommand(
+      "withdraw", "Withdraw the consumer account's whole balance from the storage market (needs a running daemon)");
+  withdraw->add_flag("--json", *withdraw_json, "Print the daemon's JSON reply");
+
   return [=, &home]() -> std::optional<int> {
     if (start->parsed()) return cmd_start(home, *start_json);
+    if (earnings->parsed()) return cmd_earnings(home, *earnings_json);
+    if (withdraw->parsed()) return cmd_withdraw(home, *withdraw_json);
     if (stop->parsed()) return cmd_stop(home, *stop_json);
     if (config->parsed()) return cmd_config(home, *options);
     if (slots->parsed()) return cmd_slots(home, *slots_json);

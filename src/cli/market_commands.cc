@@ -1,14 +1,20 @@
-// `open-bucket market requests|request`: the storage market's state read from the chain
+// `open-bucket market requests|request|holders`: the storage market's state read from the chain
 // (market/market_client.h, docs/market.md): what seed 001's market client shows of each
-// file's contract. Read-only: nothing is signed or sent.
+// file's contract; `holders` asks the tracker (seed 001's CheckHolders) who holds each slot and
+// adds, for a paid file, what the chain says of that slot. Read-only: nothing is signed or sent.
+#include <algorithm>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "core/cid.h"
 #include "market/market_client.h"
+#include "net/identity.h"
+#include "net/tls.h"
 #include "node/home.h"
+#include "tracker/tracker_client.h"
 #include "wallet/amount.h"
 
 namespace ob::cli {
@@ -21,7 +27,11 @@ struct MarketFlags {
   std::string market;
   bool json_output = false;
   std::string request_id;
+  std::string file_id;                 // holders
+  std::optional<std::string> tracker;  // holders: host:port, else [tracker] address
 };
+
+namespace pb = openbucket::tracker::v1;
 
 /// The market named by the flags: --rpc, else [chain] rpc (and chain_id) of the home's config.
 Result<market::MarketClient> open_market(const std::optional<std::string>& home_flag, const MarketFlags& flags) {
@@ -135,6 +145,108 @@ int cmd_request(const std::optional<std::string>& home, const MarketFlags& flags
   return 0;
 }
 
+/// The newest storage request for the file `cid` (binary), preferring one that still runs;
+/// nullopt when there is none. Reads at most the newest 10 000 requests (as `requests` does).
+Result<std::optional<std::pair<wallet::U256, market::Request>>> request_for(market::MarketClient& market,
+                                                                            ByteView cid) {
+  OB_TRY(const wallet::U256 count, market.request_count());
+  const std::uint64_t newest = count.to_u64().value_or(UINT64_MAX);
+  std::optional<std::pair<wallet::U256, market::Request>> ended;
+  for (std::uint64_t id = newest, seen = 0; id >= 1 && seen < 10'000; --id, ++seen) {
+    OB_TRY(market::Request request, market.get_request(id));
+    if (!std::ranges::equal(request.manifest_cid, cid)) continue;
+    OB_TRY(const market::RequestState now, market.request_state(id));
+    if (now == market::RequestState::New || now == market::RequestState::Started) return std::pair(wallet::U256(id), request);
+    if (!ended) ended = std::pair(wallet::U256(id), std::move(request));
+  }
+  return ended;
+}
+
+int cmd_holders(const std::optional<std::string>& home_flag, MarketFlags flags) {
+  const auto cid = Cid::parse(flags.file_id);
+  if (!cid) return report(Error{Errc::invalid_argument, "not a file ID: " + flags.file_id});
+  const auto run = [&]() -> Result<json> {
+    OB_TRY(std::filesystem::path dir, resolve_home(home_flag));
+    OB_TRY(Home home, Home::open(dir));
+    const std::string where = flags.tracker.value_or(home.config().tracker);
+    if (where.empty()) return fail(Errc::invalid_argument, "no tracker: pass --tracker or set [tracker] address");
+    OB_TRY(tracker::TrackerAddress address, tracker::TrackerAddress::parse(where));
+    OB_TRY(net::Identity identity, net::Identity::load_or_create(home.identity_key_path()));
+    OB_TRY(net::TlsIdentity tls, net::make_tls_identity(identity));
+    tracker::TrackerClient client = tracker::TrackerClient::connect(address, tls);
+    pb::CheckHoldersRequest request;
+    request.set_file_id(flags.file_id);
+    pb::CheckHoldersReply holders;
+    auto context = tracker::call_context(std::chrono::seconds(10));
+    if (const grpc::Status status = client.market().CheckHolders(context.get(), request, &holders); !status.ok()) {
+      if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+        return fail(Errc::not_found, "File `", flags.file_id, "` not exists");
+      }
+      return std::unexpected(tracker::call_error("asking the tracker who holds " + flags.file_id, status));
+    }
+    // A paid file: its request on the market the tracker runs (or --market), slot by slot.
+    if (flags.market.empty()) {
+      pb::GetMarketReply reply;
+      auto market_context = tracker::call_context(std::chrono::seconds(10));
+      const grpc::Status status = client.market().GetMarket(market_context.get(), pb::GetMarketRequest(), &reply);
+      if (!status.ok()) return std::unexpected(tracker::call_error("asking the tracker for its market", status));
+      if (reply.has_market()) flags.market = reply.market().address();
+    }
+    json out{{"fileId", flags.file_id}, {"requestId", nullptr}, {"requestState", nullptr}};
+    std::map<std::uint32_t, market::Slot> on_chain;
+    if (!flags.market.empty()) {
+      OB_TRY(market::MarketClient market, open_market(home_flag, flags));
+      OB_TRY(auto found, request_for(market, cid->to_bytes()));
+      if (found) {
+        OB_TRY(const market::RequestState now, market.request_state(found->first));
+        out["requestId"] = found->first.to_decimal();
+        out["requestState"] = market::to_string(now);
+        for (std::uint32_t i = 0; i < found->second.n; ++i) {
+          OB_TRY(on_chain[i], market.get_slot(found->first, i));
+        }
+      }
+    }
+    json rows = json::array();
+    for (const pb::SlotHolder& h : holders.holders()) {
+      json row{{"slot", h.slot()},
+               {"peerId", h.consumer().peer_id()},
+               {"addresses", json(std::vector<std::string>(h.consumer().addresses().begin(), h.consumer().addresses().end()))},
+               {"stored", h.stored()}};
+      if (const auto it = on_chain.find(h.slot()); it != on_chain.end()) {
+        row["host"] = it->second.round == 0 ? json() : json(it->second.host.to_checksum());
+        row["slotState"] = market::to_string(it->second.state);
+      }
+      rows.push_back(std::move(row));
+    }
+    out["holders"] = std::move(rows);
+    return out;
+  };
+  auto out = run();
+  if (!out) return report(out.error());
+  if (flags.json_output) {
+    std::cout << out->dump(2) << "\n";
+    return 0;
+  }
+  const json& o = *out;
+  std::cout << "File " << flags.file_id;
+  if (!o["requestId"].is_null()) {
+    std::cout << ": storage request " << o["requestId"].get<std::string>() << " (" << o["requestState"].get<std::string>()
+              << ")";
+  }
+  std::cout << "\n";
+  if (o["holders"].empty()) std::cout << "No consumer holds a slot.\n";
+  for (const json& h : o["holders"]) {
+    std::cout << "  slot " << h["slot"].get<std::uint32_t>() << "  " << h["peerId"].get<std::string>() << "  "
+              << (h["stored"].get<bool>() ? "stored" : "assigned");
+    if (h.contains("slotState")) {
+      std::cout << "  " << h["slotState"].get<std::string>() << "  "
+                << (h["host"].is_null() ? std::string("-") : h["host"].get<std::string>());
+    }
+    std::cout << "\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 CommandRunner add_market_commands(CLI::App& app, const std::optional<std::string>& home) {
@@ -151,7 +263,15 @@ CommandRunner add_market_commands(CLI::App& app, const std::optional<std::string
   auto* request = market->add_subcommand("request", "Show one storage request and its slots (hosts, states)");
   common(request);
   request->add_option("ID", flags->request_id, "The request ID (1, 2, ...)")->required();
-  return [requests, request, flags, &home]() -> std::optional<int> {
+  auto* holders = market->add_subcommand(
+      "holders", "Who holds each slot of a file (the tracker's CheckHolders) and, for a paid file, its host and state on chain");
+  holders->add_option("CID", flags->file_id, "The file ID")->required();
+  holders->add_option("--tracker", flags->tracker, "The tracker, host:port (default: [tracker] address of config.toml)");
+  holders->add_option("--rpc", flags->rpc, "Ethereum JSON-RPC URL (default: [chain] rpc of config.toml)");
+  holders->add_option("--market", flags->market, "The StorageMarket contract's address (default: the tracker's market)");
+  holders->add_flag("--json", flags->json_output, "Print JSON");
+  return [requests, request, holders, flags, &home]() -> std::optional<int> {
+    if (holders->parsed()) return cmd_holders(home, *flags);
     if (requests->parsed()) return cmd_requests(home, *flags);
     if (request->parsed()) return cmd_request(home, *flags);
     return std::nullopt;

@@ -1,10 +1,11 @@
-// `open-bucket producer start|stop|upload|ls|cp|rm|edit|config` (seed 000 "Producer";
+// `open-bucket producer start|stop|upload|ls|cp|rm|withdraw|edit|config` (seed 000 "Producer";
 // docs/cli.md): each asks the daemon's REST API (api/producer_routes.h) and prints its reply.
 // A daemon is started when none runs, except for `stop`. `edit` and `config` ask for what their
 // flags leave out, on a terminal and without -d (seed 000's interactive mode).
 #include <unistd.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <iomanip>
 #include <iostream>
 
@@ -239,7 +240,26 @@ int cmd_share(const std::optional<std::string>& home, const ProducerFlags& f) {
 }
 
 int cmd_rm(const std::optional<std::string>& home, const ProducerFlags& f) {
-  return print(post(home, "/v1/producer/files/remove", file_ref(home, f.file, "remotePath")), f.json);
+  json body = file_ref(home, f.file, "remotePath");
+  if (f.account) body["account"] = *f.account;
+  // A paid file's storage request is cancelled with the paying account's key. Asked for only
+  // when given (a file or the environment): a free file needs none, and the daemon says when
+  // a paid one does.
+  if (f.password_file || std::getenv("OPEN_BUCKET_PASSWORD") != nullptr) {
+    auto passphrase = read_passphrase(f.password_file, "Passphrase of the paying account", false);
+    if (!passphrase) return report(passphrase.error());
+    body["passphrase"] = *passphrase;
+  }
+  return print(post(home, "/v1/producer/files/remove", body), f.json);
+}
+
+int cmd_withdraw(const std::optional<std::string>& home, const ProducerFlags& f) {
+  json body = json::object();
+  if (f.account) body["account"] = *f.account;
+  auto passphrase = read_passphrase(f.password_file, "Passphrase of the account", false);
+  if (!passphrase) return report(passphrase.error());
+  body["passphrase"] = *passphrase;
+  return print(post(home, "/v1/producer/withdraw", body), f.json);
 }
 
 int cmd_edit(const std::optional<std::string>& home, ProducerFlags f) {
@@ -330,12 +350,22 @@ CommandRunner add_producer_commands(CLI::App& app, const std::optional<std::stri
 
   auto* rm = producer->add_subcommand("rm", "Remove a file from the network and the Producer directory");
   rm->add_option("FILE", f->file, "File ID, or its path (remote, or in the Producer directory)")->required();
+  rm->add_option("--account", f->account, "Paid tiers: the wallet account that pays (default: the request's own)");
+  rm->add_option("--password-file", f->password_file,
+                 "Paid tiers: the account's passphrase, to cancel the storage request (else $OPEN_BUCKET_PASSWORD)");
   rm->add_flag("--json", f->json, "Print the reply as JSON");
 
   auto* share = producer->add_subcommand("share", "Print a share link: a token that lets anyone read this one file");
   share->add_option("FILE", f->file, "File ID, or its path (remote, or in the Producer directory)")->required();
   share->add_option("--expires", f->expires, "Nodes refuse the token after this long, e.g. 7d, 12h (default: never)");
   share->add_flag("--json", f->json, "Print the reply as JSON");
+
+  auto* withdraw = producer->add_subcommand(
+      "withdraw", "Withdraw your balance in the storage market (refunds of removed paid files) to your account");
+  withdraw->add_option("--account", f->account, "The wallet account (default: the default account)");
+  withdraw->add_option("--password-file", f->password_file,
+                       "The account's passphrase, first line of this file (else $OPEN_BUCKET_PASSWORD or a prompt)");
+  withdraw->add_flag("--json", f->json, "Print the reply as JSON");
 
   auto* edit = producer->add_subcommand("edit", "Change a file's remote path or desired availability (asks on a terminal)");
   edit->add_option("FILEID", f->file, "File ID")->required();
@@ -361,6 +391,7 @@ CommandRunner add_producer_commands(CLI::App& app, const std::optional<std::stri
     if (rm->parsed()) return cmd_rm(home, *f);
     if (share->parsed()) return cmd_share(home, *f);
     if (edit->parsed()) return cmd_edit(home, *f);
+    if (withdraw->parsed()) return cmd_withdraw(home, *f);
     if (config->parsed()) return cmd_config(home, *f);
     return kExitUsage;
   };

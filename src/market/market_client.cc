@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "market/market_artifact.h"
+#include "wallet/amount.h"
 #include "wallet/keccak.h"
 
 namespace ob::market {
@@ -541,6 +542,12 @@ Result<U256> MarketClient::withdrawable(const Address& account) {
   return out.at(0).as_uint();
 }
 
+Result<U256> MarketClient::accrued_pay(const U256& request_id, std::uint64_t slot_index) {
+  const std::vector<Value> args{request_id, slot_index};
+  OB_TRY(std::vector<Value> out, view("accruedPay", args));
+  return out.at(0).as_uint();
+}
+
 Result<wallet::Hash32> MarketClient::fill_permit_digest(const U256& request_id, std::uint64_t slot_index,
                                                         const Address& host, std::uint16_t round) {
   const std::vector<Value> args{request_id, slot_index, host, std::uint64_t{round}};
@@ -604,6 +611,22 @@ Result<std::vector<Event>> MarketClient::events(std::uint64_t from_block, const 
     events.push_back(std::move(event));
   }
   return events;
+}
+
+std::string Withdrawal::summary() const {
+  return "Withdrew " + wallet::format_eth(amount) + " ETH (" + amount.to_decimal() + " wei) to " + account.to_checksum();
+}
+
+Result<Withdrawal> withdraw_balance(MarketClient& market, const wallet::PrivateKey& key) {
+  Withdrawal out;
+  out.account = key.address();
+  OB_TRY(out.amount, market.withdrawable(out.account));
+  if (out.amount.is_zero()) {
+    return fail(Errc::invalid_argument, "Nothing to withdraw: ", out.account.to_checksum(),
+                " has no balance in the storage market");
+  }
+  OB_TRY(out.receipt, market.withdraw(key));
+  return out;
 }
 
 }  // namespace ob::market

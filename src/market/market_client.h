@@ -194,6 +194,8 @@ class MarketClient {
   Result<std::pair<bool, bool>> proof_status(const wallet::U256& request_id, std::uint64_t slot_index,
                                              std::uint64_t period);
   Result<wallet::U256> withdrawable(const wallet::Address& account);
+  /// Wei the slot's host has earned and not yet had settled (0 unless the slot is Filled).
+  Result<wallet::U256> accrued_pay(const wallet::U256& request_id, std::uint64_t slot_index);
   Result<wallet::Hash32> fill_permit_digest(const wallet::U256& request_id, std::uint64_t slot_index,
                                             const wallet::Address& host, std::uint16_t round);
 
@@ -213,5 +215,21 @@ class MarketClient {
   chain::ChainClient chain_;
   wallet::Address address_;
 };
+
+/// What withdraw_balance paid out.
+struct Withdrawal {
+  wallet::Address account;  ///< the account paid
+  wallet::U256 amount;      ///< wei moved from the market to the account
+  chain::Receipt receipt;   ///< the withdraw transaction's (its fee() is the gas paid)
+
+  /// "Withdrew 0.0015 ETH (1500000000000000 wei) to 0xAbC…": the `{"msg": …}` of the REST replies.
+  std::string summary() const;
+};
+
+/// Pays `key`'s whole withdrawable balance in `market` out to it (seed 000's withdraw, for the
+/// producer's refunds and the consumer's earnings alike). Errors (invalid_argument): "Nothing
+/// to withdraw: 0x… has no balance in the storage market" when it is 0 (nothing is sent; the
+/// contract would refuse with NothingToWithdraw); MarketClient::withdraw's.
+Result<Withdrawal> withdraw_balance(MarketClient& market, const wallet::PrivateKey& key);
 
 }  // namespace ob::market

@@ -273,9 +273,13 @@ TEST_F(MarketClientOnAnvil, ARequestFillsStartsProvesAndPays) {
   ASSERT_FALSE(not_client);
   EXPECT_EQ(not_client.error().message, "the storage market refused cancel: NotClient()");
   ASSERT_TRUE(market.chain().rpc().call("evm_increaseTime", nlohmann::json::array({"0x64"})));
+  ASSERT_TRUE(market.chain().rpc().call("evm_mine", nlohmann::json::array()));
+  const U256 accrued = market.accrued_pay(*request, 0).value();  // at least the 100 s just passed
+  EXPECT_FALSE(accrued.is_zero());
   ASSERT_TRUE(market.confirm_download(client, *request));
   const U256 earned = market.withdrawable(host_a.address()).value();
-  EXPECT_FALSE(earned.is_zero());
+  EXPECT_GE(earned, accrued);  // settled one block later: a second's pay more
+  EXPECT_TRUE(market.accrued_pay(*request, 0).value().is_zero());  // nothing pending once settled
   const U256 host_before = market.chain().balance(host_a.address()).value();
   const auto withdrawn = market.withdraw(host_a);
   ASSERT_TRUE(withdrawn) << withdrawn.error().message;

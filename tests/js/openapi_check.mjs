@@ -203,6 +203,7 @@ async function walk(api) {
   await step('POST', '/v1/producer/files/share', 400, { body: {}, note: 'no file' });
   await step('POST', '/v1/producer/files/share', 400, { body: { fileId: cid, expires: 'soon' }, note: 'bad expiry' });
   await step('POST', '/v1/producer/edit', 400, { body: { path: 'x' }, note: 'no fileId' });
+  await step('POST', '/v1/producer/withdraw', 400, { body: { account: 'nobody' }, note: 'no such account' });
   await step('POST', '/v1/producer/configs', 400, { body: { defaultAvailability: 0 } });
   await step('POST', '/v1/producer/configs', 200, { body: { defaultAvailability: 2 } });
 
@@ -212,6 +213,8 @@ async function walk(api) {
   await step('POST', '/v1/consumer/configs', 400, { body: { limit: 'lots' } });
   await step('POST', '/v1/consumer/configs', 200, { body: { limit: '1 GB' } });
   await step('GET', '/v1/consumer/slots', 200);
+  await step('GET', '/v1/consumer/earnings', 400, { note: 'no market' });
+  await step('POST', '/v1/consumer/withdraw', 400, { note: 'no market' });
 
   // The wallet, with no Ethereum node to answer.
   const created = await step('POST', '/v1/wallet/accounts', 200, { body: { passphrase: 'a passphrase', words: 12, name: 'first' } });

@@ -393,6 +393,7 @@ Result<bool> Consumer::start() {
     for (const auto& [ref, held] : before) {
       if (held_.contains(ref)) continue;
       pending_.push_back(make_report(ref, tv1::SlotReport::GIVEN_UP, "gone from the Consumer directory while stopped"));
+      host_->release(ref.file.to_string(), ref.slot);
       spdlog::warn("consumer: slot {} of {} is gone from {}; giving it up", ref.slot, ref.file.to_string(),
                    store->dir().string());
     }
@@ -982,6 +983,10 @@ PendingReport Consumer::fill_paid(const Order& order, PendingReport stored) {
   return make_report(order.ref, tv1::SlotReport::FAILED, why);
 }
 
+Result<Earnings> Consumer::earnings() { return host_->earnings(); }
+
+Result<market::Withdrawal> Consumer::withdraw() { return host_->withdraw(); }
+
 MarketHostHooks Consumer::market_hooks() {
   MarketHostHooks hooks;
   hooks.unlock = [this]() -> Result<wallet::PrivateKey> {
@@ -1055,7 +1060,10 @@ bool Consumer::give_up(const SlotRef& ref, const std::string& reason) {
     gave_up = true;
   }
   unlock_file(ref, /*changed=*/true);
-  if (gave_up) queue_report(make_report(ref, tv1::SlotReport::GIVEN_UP, reason));
+  if (gave_up) {
+    host_->release(ref.file.to_string(), ref.slot);  // seed 000's contract termination of a paid slot
+    queue_report(make_report(ref, tv1::SlotReport::GIVEN_UP, reason));
+  }
   return gave_up;
 }
 

@@ -177,6 +177,13 @@ class Consumer {
   /// Reports not yet accepted by the tracker.
   std::vector<PendingReport> pending_reports() const;
 
+  /// `consumer earnings` (MarketHost::earnings): the account's withdrawable balance and each
+  /// filled slot's accrued pay and collateral. Errors: no market yet (the consumer has not
+  /// registered with a tracker that runs one), the account locked, the chain's.
+  Result<Earnings> earnings();
+  /// `consumer withdraw` (MarketHost::withdraw). Errors: as earnings(); "Nothing to withdraw: …".
+  Result<market::Withdrawal> withdraw();
+
  private:
   struct Source {
     net::PeerId peer;

@@ -37,11 +37,12 @@ Result<std::unique_ptr<MarketHost>> MarketHost::open(std::filesystem::path state
   for (const auto& entry : json["slots"]) {
     if (!entry.is_object() || !entry.value("file", nlohmann::json()).is_string() ||
         !entry.value("slot", nlohmann::json()).is_number_unsigned() ||
-        !entry.value("requestId", nlohmann::json()).is_string()) {
+        !entry.value("requestId", nlohmann::json()).is_string() ||
+        !entry.value("release", nlohmann::json(false)).is_boolean()) {
       return corrupt();
     }
     FilledSlot slot{entry["file"].get<std::string>(), entry["slot"].get<std::uint32_t>(),
-                    entry["requestId"].get<std::string>()};
+                    entry["requestId"].get<std::string>(), entry.value("release", false)};
     host->slots_.emplace(std::pair(slot.file_id, slot.slot), std::move(slot));
   }
   return host;
@@ -144,7 +145,8 @@ Result<void> MarketHost::fill(const std::string& file_id, std::uint32_t slot, co
 
 bool MarketHost::filled(const std::string& file_id, std::uint32_t slot) const {
   std::lock_guard lock(mutex_);
-  return slots_.contains(std::pair(file_id, slot));
+  const auto it = slots_.find(std::pair(file_id, slot));
+  return it != slots_.end() && !it->second.release;
 }
 
 std::vector<FilledSlot> MarketHost::slots() const {
@@ -155,10 +157,95 @@ std::vector<FilledSlot> MarketHost::slots() const {
 }
 
 void MarketHost::forget(const std::string& file_id, std::uint32_t slot) {
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = slots_.find(std::pair(file_id, slot));
+    // The tracker's DELETE of a slot given up here comes before its freeSlot: that stays due.
+    if (it == slots_.end() || it->second.release) return;
+  }
+  drop(file_id, slot);
+}
+
+void MarketHost::drop(const std::string& file_id, std::uint32_t slot) {
   std::lock_guard lock(mutex_);
   if (slots_.erase(std::pair(file_id, slot)) == 0) return;
   proven_until_.erase(std::pair(file_id, slot));
   if (auto saved = persist_locked(); !saved) spdlog::error("consumer: {}", saved.error().message);
+}
+
+Result<Earnings> MarketHost::earnings() {
+  const std::vector<FilledSlot> slots = this->slots();
+  std::lock_guard chain_lock(chain_mutex_);
+  OB_TRY(market::MarketClient* market, client());
+  OB_TRY(const wallet::PrivateKey* account, key());
+  Earnings out;
+  out.account = account->address();
+  OB_TRY(out.withdrawable, market->withdrawable(out.account));
+  for (const FilledSlot& slot : slots) {
+    SlotEarnings row{slot, market::SlotState::Free, {}, {}, ""};
+    auto id = parse_request_id(slot.request_id);
+    auto held = id ? market->get_slot(*id, slot.slot) : Result<market::Slot>(std::unexpected(id.error()));
+    auto accrued = held ? market->accrued_pay(*id, slot.slot) : Result<wallet::U256>(std::unexpected(held.error()));
+    if (accrued) {
+      row.state = held->state;
+      row.collateral = held->collateral;
+      row.accrued_pay = *accrued;
+    } else {
+      row.error = accrued.error().message;
+    }
+    out.slots.push_back(std::move(row));
+  }
+  return out;
+}
+
+Result<market::Withdrawal> MarketHost::withdraw() {
+  std::lock_guard chain_lock(chain_mutex_);
+  OB_TRY(market::MarketClient* market, client());
+  OB_TRY(const wallet::PrivateKey* account, key());
+  auto paid = market::withdraw_balance(*market, *account);
+  if (paid) spdlog::info("consumer: {} (gas {})", paid->summary(), paid->receipt.gas_used);
+  return paid;
+}
+
+void MarketHost::release(const std::string& file_id, std::uint32_t slot) {
+  std::lock_guard lock(mutex_);
+  const auto it = slots_.find(std::pair(file_id, slot));
+  if (it == slots_.end() || it->second.release) return;
+  it->second.release = true;
+  spdlog::info("consumer: slot {} of storage request {} is given up; freeing it on chain", slot,
+               it->second.request_id);
+  if (auto saved = persist_locked(); !saved) spdlog::error("consumer: {}", saved.error().message);
+}
+
+void MarketHost::free_released(market::MarketClient& market, const wallet::PrivateKey& account,
+                               const std::vector<FilledSlot>& slots) {
+  for (const FilledSlot& slot : slots) {
+    if (!slot.release) continue;
+    auto id = parse_request_id(slot.request_id);
+    if (!id) {
+      drop(slot.file_id, slot.slot);
+      continue;
+    }
+    auto held = market.get_slot(*id, slot.slot);
+    auto state = held ? market.request_state(*id) : Result<market::RequestState>(std::unexpected(held.error()));
+    if (!state) {
+      spdlog::warn("consumer: cannot free slot {} of request {} yet: {}", slot.slot, slot.request_id,
+                   state.error().message);
+      continue;
+    }
+    const bool running = *state == market::RequestState::New || *state == market::RequestState::Started;
+    if (running && held->state == market::SlotState::Filled && held->host == account.address()) {
+      auto freed = market.free_slot(account, *id, slot.slot);
+      if (!freed) {  // tried again next pass
+        spdlog::warn("consumer: freeSlot of slot {} of request {}: {}", slot.slot, slot.request_id,
+                     freed.error().message);
+        continue;
+      }
+      spdlog::info("consumer: freed slot {} of storage request {} on chain (gas {})", slot.slot, slot.request_id,
+                   freed->gas_used);
+    }
+    drop(slot.file_id, slot.slot);
+  }
 }
 
 std::uint32_t MarketHost::prove_once() {
@@ -176,8 +263,10 @@ std::uint32_t MarketHost::prove_once() {
     spdlog::warn("consumer: cannot prove the slots filled: {}", account.error().message);
     return 0;
   }
+  free_released(**market, **account, slots);
   std::uint32_t submitted = 0;
   for (const FilledSlot& slot : slots) {
+    if (slot.release) continue;
     const auto slot_key = std::pair(slot.file_id, slot.slot);
     {
       std::lock_guard lock(mutex_);
@@ -195,7 +284,7 @@ std::uint32_t MarketHost::prove_once() {
     if (!running || held->state != market::SlotState::Filled || held->host != (*account)->address()) {
       spdlog::info("consumer: slot {} of request {} is no longer ours to prove (request {}, slot {})", slot.slot,
                    slot.request_id, market::to_string(*state), market::to_string(held->state));
-      forget(slot.file_id, slot.slot);
+      drop(slot.file_id, slot.slot);
       continue;
     }
     bool done = held->filled_period >= *period;  // the fill's proof answers its period
@@ -260,7 +349,9 @@ void MarketHost::stop() {
 Result<void> MarketHost::persist_locked() const {
   nlohmann::json slots = nlohmann::json::array();
   for (const auto& [where, slot] : slots_) {
-    slots.push_back({{"file", slot.file_id}, {"slot", slot.slot}, {"requestId", slot.request_id}});
+    nlohmann::json entry{{"file", slot.file_id}, {"slot", slot.slot}, {"requestId", slot.request_id}};
+    if (slot.release) entry["release"] = true;
+    slots.push_back(std::move(entry));
   }
   std::error_code ec;
   std::filesystem::create_directories(state_file_.parent_path(), ec);

@@ -4,9 +4,17 @@
 // every slot it filled, it reads the period's challenge and, when a proof is required, submits
 // the segment the challenge names with its Merkle path to the dataset root.
 //
-//   <home>/state/market_slots.json  {"slots": [{"file", "slot", "requestId"}]}: the slots
-//                                   filled, written atomically, so a restarted daemon keeps
-//                                   proving them
+//   <home>/state/market_slots.json  {"slots": [{"file", "slot", "requestId", "release"?}]}:
+//                                   the slots filled, written atomically, so a restarted
+//                                   daemon keeps proving them; "release": true marks a slot
+//                                   given up here whose freeSlot has not succeeded yet
+//
+// A slot's life here: fill() -> proving (prove_once, every period) -> either forget() (the
+// tracker's DELETE: the file was removed, the request ends without us) or release() (seed
+// 000's contract termination: CWatcher found the slot changed or deleted, or the limit
+// shrank): the next pass sends freeSlot (pay settled, collateral forfeited) and then forgets
+// it; a chain error leaves it marked and the pass after tries again. A slot the chain no
+// longer has as ours (freed, the request over) is forgotten without a call.
 //
 // Locking: `chain_mutex_` serialises chain calls (one MarketClient, one call at a time; every
 // call has the RPC's deadline and the receipt timeout); `mutex_` guards the rest and is never
@@ -57,6 +65,23 @@ struct FilledSlot {
   std::string file_id;
   std::uint32_t slot = 0;
   std::string request_id;  ///< decimal
+  bool release = false;    ///< given up here: freeSlot is due (no more proofs)
+};
+
+/// One filled slot's money, as the chain has it now (`consumer earnings`).
+struct SlotEarnings {
+  FilledSlot slot;
+  market::SlotState state = market::SlotState::Free;  ///< getSlot's
+  wallet::U256 accrued_pay;  ///< wei earned and not yet settled (accruedPay)
+  wallet::U256 collateral;   ///< wei locked in the slot (getSlot)
+  std::string error;         ///< why the slot could not be read; "" when it was
+};
+
+/// The consumer's money in the market (seed 000 "The Consumers can withdraw their earned Ether").
+struct Earnings {
+  wallet::Address account;
+  wallet::U256 withdrawable;  ///< wei settled and ready for withdraw()
+  std::vector<SlotEarnings> slots;
 };
 
 /// The consumer's market account at work. Thread-safe.
@@ -81,17 +106,32 @@ class MarketHost {
   /// bad request ID, a request for another file, the market's refusal in one line
   /// ("NotChosenByPlacer"); the chain's (io when unreachable); the hooks'.
   Result<void> fill(const std::string& file_id, std::uint32_t slot, const std::string& request_id, ByteView permit);
-  /// Whether this consumer filled that slot (and still proves it).
+  /// Whether this consumer filled that slot and still proves it (not released).
   bool filled(const std::string& file_id, std::uint32_t slot) const;
   /// The slots filled, for listings.
   std::vector<FilledSlot> slots() const;
-  /// Stops proving a slot (deleted here). Its collateral stays locked until the request ends
-  /// or the host is removed (freeSlot is not wired in yet).
+  /// Stops proving a slot the tracker ordered deleted (the file removed): nothing is sent. A
+  /// released slot stays until its freeSlot is done (the tracker's DELETE of a slot given up
+  /// here usually comes first).
   void forget(const std::string& file_id, std::uint32_t slot);
+  /// Seed 000's contract termination of a slot this consumer gave up (changed or deleted on
+  /// disk, over the limit): no more proofs; the next pass (prove_once) calls freeSlot, and
+  /// forgets the slot once it succeeds or the chain no longer has it as ours. Kept in the
+  /// state file, so a restart still frees it. Not filled here: nothing.
+  void release(const std::string& file_id, std::uint32_t slot);
 
-  /// One proving pass: for each filled slot whose period turned since it last looked, reads the
-  /// slot (dropping it when this account no longer holds it) and the challenge, and submits a
-  /// proof when one is required. Returns the proofs submitted; errors are logged, never fatal.
+  /// The account's withdrawable balance and, for every slot filled here, its state, accrued
+  /// pay and collateral on chain (a slot that cannot be read carries the error). Errors: no
+  /// market, the account's (hooks' unlock), the chain's for the balance.
+  Result<Earnings> earnings();
+  /// Pays the account's whole withdrawable balance out (market::withdraw_balance). Errors: as
+  /// earnings(); "Nothing to withdraw: …"; the market's refusal.
+  Result<market::Withdrawal> withdraw();
+
+  /// One pass: frees the released slots (see release()), then, for each filled slot whose
+  /// period turned since it last looked, reads the slot (dropping it when this account no
+  /// longer holds it) and the challenge, and submits a proof when one is required. Returns the
+  /// proofs submitted; errors are logged and retried next pass, never fatal.
   std::uint32_t prove_once();
   /// Runs prove_once every `interval` on its own thread until stop().
   void start(std::chrono::milliseconds interval);
@@ -108,6 +148,12 @@ class MarketHost {
   Result<market::ChainProof> proof_for(market::MarketClient& client, const FilledSlot& slot, const wallet::U256& id,
                                        std::uint64_t period);
   Result<void> persist_locked() const;
+  /// Forgets a slot whatever its state (freed, or no longer ours on chain).
+  void drop(const std::string& file_id, std::uint32_t slot);
+  /// freeSlot for every released slot still ours on chain; forgets each one freed or no longer
+  /// ours. Caller holds chain_mutex_.
+  void free_released(market::MarketClient& market, const wallet::PrivateKey& account,
+                     const std::vector<FilledSlot>& slots);
 
   const std::filesystem::path state_file_;
   const std::string chain_rpc_;

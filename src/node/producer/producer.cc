@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <unordered_map>
 #include <spdlog/spdlog.h>
 
 #include "core/cid.h"
@@ -188,6 +189,17 @@ NodeConfig fresh_config(const fs::path& home_dir, const NodeConfig& fallback) {
   if (!bytes) return fallback;
   auto config = NodeConfig::from_toml(as_chars(*bytes));
   return config ? *config : fallback;
+}
+
+/// The entries of `files` by file ID (those with one), so a listing looks each row up once
+/// instead of scanning the list for it. The pointers live as long as `files` is unchanged.
+std::unordered_map<std::string_view, const LocalFile*> index_by_id(const std::vector<LocalFile>& files) {
+  std::unordered_map<std::string_view, const LocalFile*> by_id;
+  by_id.reserve(files.size());
+  for (const LocalFile& f : files) {
+    if (!f.file_id.empty()) by_id.emplace(f.file_id, &f);
+  }
+  return by_id;
 }
 
 }  // namespace
@@ -726,12 +738,24 @@ Result<StorageRequest> Producer::pay_for(const LocalFile& entry, const Manifest&
     return fail(Errc::invalid_argument, "the account paying for ", entry.path,
                 " is locked: upload it again with its passphrase");
   }
-  OB_TRY(auto opened, open_market());
+  std::lock_guard market_lock(market_mutex_);
+  OB_TRY(auto* opened, market_locked());
   const Bytes cid = file.to_bytes();
   StorageRequest request = *entry.request;
-  OB_TRY(const market::StorageAsk ask, make_ask(manifest, cid, request, opened.second));
-  OB_TRY_VOID(open_request(request, opened.first, *key, ask, cid));
+  OB_TRY(const market::StorageAsk ask, make_ask(manifest, cid, request, opened->second));
+  if (auto sent = open_request(request, opened->first, *key, ask, cid); !sent) {
+    market_.reset();
+    return std::unexpected(sent.error());
+  }
   return request;
+}
+
+Result<std::pair<market::MarketClient, wallet::Address>*> Producer::market_locked() {
+  if (!market_) {
+    OB_TRY(auto opened, open_market());
+    market_.emplace(std::move(opened));
+  }
+  return &*market_;
 }
 
 Result<std::pair<market::MarketClient, wallet::Address>> Producer::open_market() {
@@ -768,16 +792,18 @@ void Producer::refresh_requests(const std::vector<RemoteFile>& rows) {
   std::vector<std::string> waiting;  // file IDs whose request was paid, not yet seen started
   {
     std::lock_guard lock(mutex_);
+    const auto by_id = index_by_id(state_.files);
     for (const RemoteFile& row : rows) {
-      const auto it = std::ranges::find(state_.files, row.id, &LocalFile::file_id);
-      if (it != state_.files.end() && it->request && it->request->phase == RequestPhase::requested &&
+      const auto it = by_id.find(row.id);
+      if (it != by_id.end() && it->second->request && it->second->request->phase == RequestPhase::requested &&
           row.status == "UPLOADED") {
         waiting.push_back(row.id);
       }
     }
   }
   if (waiting.empty()) return;
-  auto opened = open_market();
+  std::lock_guard market_lock(market_mutex_);
+  auto opened = market_locked();
   if (!opened) {
     spdlog::warn("producer: cannot read the storage requests: {}", opened.error().message);
     return;
@@ -792,10 +818,11 @@ void Producer::refresh_requests(const std::vector<RemoteFile>& rows) {
     }
     const auto id = wallet::U256::from_decimal(request_id);
     if (!id) continue;
-    auto state = opened->first.request_state(*id);
+    auto state = (*opened)->first.request_state(*id);
     if (!state) {
       spdlog::warn("producer: storage request {}: {}", request_id, state.error().message);
-      continue;
+      market_.reset();
+      return;
     }
     if (*state == market::RequestState::New) continue;
     const RequestPhase next = *state == market::RequestState::Started ? RequestPhase::started : RequestPhase::failed;
@@ -1149,9 +1176,10 @@ Result<std::vector<RemoteFile>> Producer::list() {
   }
   refresh_requests(rows);
   std::lock_guard lock(mutex_);
+  const auto by_id = index_by_id(state_.files);
   for (RemoteFile& row : rows) {
-    const auto it = std::ranges::find(state_.files, row.id, &LocalFile::file_id);
-    if (it != state_.files.end() && it->request) row.request_state = to_string(it->request->phase);
+    const auto it = by_id.find(row.id);
+    if (it != by_id.end() && it->second->request) row.request_state = to_string(it->second->request->phase);
   }
   for (const LocalFile& f : state_.files) {
     if (f.status == LocalStatus::uploaded || known.contains(f.file_id)) continue;
@@ -1309,11 +1337,66 @@ Result<void> Producer::run_download(const pb::FileInfo& info, const fs::path& de
 
 // --- remove and edit --------------------------------------------------------------------------
 
-Result<void> Producer::remove(const FileRef& file) {
+Result<void> Producer::end_request(const FileRef& file, const std::string& file_id, const std::string& request_id,
+                                   const RemoveOptions& options) {
+  const auto not_removed = [&](const Error& why) {
+    return fail(why.code, "File `", file.label(), "` is not removed: its storage request ", request_id, " ",
+                why.message);
+  };
+  const auto id = wallet::U256::from_decimal(request_id);
+  if (!id || id->is_zero()) return not_removed(Error{Errc::corrupt, "is not a request ID"});
+  std::lock_guard market_lock(market_mutex_);
+  auto opened = market_locked();
+  if (!opened) return not_removed(Error{opened.error().code, "cannot be read: " + opened.error().message});
+  market::MarketClient& market = (*opened)->first;
+  auto request = market.get_request(*id);
+  auto now = request ? market.request_state(*id) : Result<market::RequestState>(std::unexpected(request.error()));
+  if (!now) {
+    market_.reset();
+    return not_removed(Error{now.error().code, "cannot be read: " + now.error().message});
+  }
+  const RemovalStep step = removal_step(request->state, *now);
+  if (step == RemovalStep::none) return {};
+  const std::string client = request->client.to_checksum();
+  if (options.passphrase.empty()) {
+    if (step == RemovalStep::close) {  // over by time: nothing is billed any more
+      spdlog::info("producer: storage request {} of {} is {}; without a passphrase it is left for anyone to close",
+                   request_id, file.label(), market::to_string(*now));
+      return {};
+    }
+    return not_removed(Error{Errc::invalid_argument,
+                             "still runs and bills: cancelling it needs the passphrase of its account " + client +
+                                 " (--password-file or $OPEN_BUCKET_PASSWORD)"});
+  }
+  const wallet::WalletStore wallet(home_.dir());
+  auto account = options.account.empty() ? wallet.find(client) : wallet.find(options.account);
+  if (!account) return not_removed(account.error());
+  if (step == RemovalStep::cancel && account->address != request->client) {
+    return not_removed(Error{Errc::invalid_argument,
+                             "was opened by " + client + ", not by " + account->address.to_checksum()});
+  }
+  auto key = wallet.unlock(*account, options.passphrase);
+  if (!key) return not_removed(key.error());
+  auto sent = step == RemovalStep::cancel ? market.cancel(*key, *id) : market.close(*key, *id);
+  if (!sent) {
+    if (sent.error().code != Errc::invalid_argument) market_.reset();  // a refusal is not the client's fault
+    return not_removed(Error{sent.error().code, "could not be ended: " + sent.error().message});
+  }
+  spdlog::info("producer: storage request {} of {} {} on chain (gas {})", request_id, file.label(),
+               step == RemovalStep::cancel ? "cancelled" : "closed", sent->gas_used);
+  std::lock_guard lock(mutex_);
+  for (LocalFile& f : state_.files) {
+    if (!file_id.empty() && f.file_id == file_id && f.request) (void)f.request->advance(RequestPhase::cancelled);
+  }
+  return save_locked();
+}
+
+Result<void> Producer::remove(const FileRef& file, const RemoveOptions& options) {
   auto info = find_remote(file);
   if (!info && info.error().code != Errc::not_found) return std::unexpected(info.error());
   std::vector<fs::path> local_files;
   std::string file_id;
+  std::string request_id = info ? info->request_id() : "";
   {
     std::lock_guard lock(mutex_);
     const fs::path dir = directory_locked();
@@ -1334,9 +1417,13 @@ Result<void> Producer::remove(const FileRef& file) {
     if (!file_id.empty()) {
       for (const LocalFile& f : state_.files) {
         if (f.file_id == file_id && f.present) local_files.push_back(dir / f.path);
+        // A paid file the tracker never registered may have paid already.
+        if (f.file_id == file_id && request_id.empty() && f.request) request_id = f.request->request_id;
       }
     }
   }
+  // Never out of the network while its contract still runs and bills: the chain goes first.
+  if (!request_id.empty()) OB_TRY_VOID(end_request(file, file_id, request_id, options));
   if (info) {
     OB_TRY(tracker::TrackerClient * client, tracker_client());
     pb::RemoveFileRequest request;
@@ -1388,6 +1475,18 @@ Result<void> Producer::remove(const FileRef& file) {
   return fail(Errc::io, "File `", file.label(), "` is being removed, but consumers have not confirmed within ",
               options_.remove_timeout.count() / 1000, " s", waiting.empty() ? "" : ": ", waiting,
               " (the tracker keeps asking them)");
+}
+
+Result<market::Withdrawal> Producer::withdraw(const std::string& account, const std::string& passphrase) {
+  const wallet::WalletStore wallet(home_.dir());
+  OB_TRY(const wallet::Account found, wallet.find_or_default(account));
+  OB_TRY(const wallet::PrivateKey key, wallet.unlock(found, passphrase));
+  std::lock_guard market_lock(market_mutex_);
+  OB_TRY(auto* opened, market_locked());
+  auto paid = market::withdraw_balance(opened->first, key);
+  if (!paid && paid.error().code != Errc::invalid_argument) market_.reset();
+  if (paid) spdlog::info("producer: {} (gas {})", paid->summary(), paid->receipt.gas_used);
+  return paid;
 }
 
 Result<void> Producer::edit(const std::string& file_id, const std::optional<std::string>& path,

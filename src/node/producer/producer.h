@@ -122,6 +122,12 @@ struct DownloadProgress {
   std::uint64_t bytes = 0;           ///< plaintext bytes decoded and written so far
 };
 
+/// What `producer rm` of a paid-tier file needs to end its storage request on chain.
+struct RemoveOptions {
+  std::string account;     ///< the wallet account that pays (name or address); "" = the request's client
+  std::string passphrase;  ///< that account's keystore passphrase (never stored)
+};
+
 /// `producer config` (seed 000): only the fields given change.
 struct ConfigChange {
   std::optional<std::string> directory{};  ///< absolute, or starting with "~/"; created (0700) if missing
@@ -141,8 +147,9 @@ struct ProducerOptions {
 };
 
 /// The producer role. Thread-safe: every public function may be called from any thread.
-/// Lock order: lifecycle_mutex_, then upload_mutex_, then mutex_; no lock is held during a
-/// tracker call except upload_mutex_ (which only orders uploads and status polls). The worker
+/// Lock order: lifecycle_mutex_, then upload_mutex_, then market_mutex_, then mutex_; no lock is
+/// held during a tracker call except upload_mutex_ (which only orders uploads and status polls)
+/// and market_mutex_ (held by the chain calls, and while the market is first asked for). The worker
 /// takes upload_mutex_, so it is never joined (stop_threads) by a thread holding that mutex.
 class Producer {
  public:
@@ -221,12 +228,26 @@ class Producer {
   /// The downloads running now (with or without `wait`), oldest first.
   std::vector<DownloadProgress> downloads() const;
 
-  /// Seed 000 "Remove a file": asks the tracker to remove it, deletes the local file and any
-  /// encoded copy, then waits until the tracker forgets it (every consumer confirmed deletion)
-  /// for up to remove_timeout. A local file never registered is just deleted. Errors
-  /// (not_found): "File `<id|path>` not exists"; (io): the tracker is unreachable, or consumers
-  /// did not confirm in time (the message names them; the tracker keeps asking them).
-  Result<void> remove(const FileRef& file);
+  /// Seed 000 "Remove a file": for a paid-tier file whose storage request still runs, first
+  /// cancels it on chain from the paying account (`options`; seed 000's "close the contract":
+  /// hosts are paid to now, the rest of the escrow becomes the producer's to withdraw); a
+  /// request over by time is closed when a passphrase is given, one closed already needs
+  /// nothing. Then asks the tracker to remove the file, deletes the local file and any encoded
+  /// copy, and waits until the tracker forgets it (every consumer confirmed deletion) for up
+  /// to remove_timeout. A local file never registered is just deleted. Errors (not_found):
+  /// "File `<id|path>` not exists"; (invalid_argument, io) "File `…` is not removed: …" when
+  /// the request runs and cannot be cancelled (no or a wrong passphrase, another account, the
+  /// chain unreachable, the market's refusal): nothing is removed, since the contract would
+  /// go on billing; (io): the tracker is unreachable, or consumers did not confirm in time
+  /// (the message names them; the tracker keeps asking them).
+  Result<void> remove(const FileRef& file, const RemoveOptions& options = {});
+
+  /// Seed 000 "The Producer can withdraw their remaining Ether": pays the wallet account
+  /// `account` (name or address; "" = the default account), unlocked with `passphrase`, its
+  /// whole balance in the tracker's storage market (refunds of cancelled requests). Errors
+  /// (invalid_argument): an unknown account, a wrong passphrase, "Nothing to withdraw: …", no
+  /// market; the chain's.
+  Result<market::Withdrawal> withdraw(const std::string& account, const std::string& passphrase);
 
   /// Seed 000 "Change file metadata": a new remote path and/or desired availability. Errors
   /// (invalid_argument): "Invalid path", "Invalid availability: ..." (0, or over the file's
@@ -286,6 +307,15 @@ class Producer {
   /// market's chain, and the tracker's account (the placer). Errors: the tracker runs none,
   /// another chain, the tracker's, the chain's.
   Result<std::pair<market::MarketClient, wallet::Address>> open_market();
+  /// The market client kept in market_, opened (open_market) on first use; market_mutex_ held.
+  /// A caller whose chain call fails drops it (market_.reset()), so that the next use asks the
+  /// tracker again (it may run another market since). Errors: open_market's.
+  Result<std::pair<market::MarketClient, wallet::Address>*> market_locked();
+  /// The on-chain half of remove(): ends storage request `request_id` (decimal) of `file` as
+  /// removal_step says, and marks the local entry `file_id` (if any) Cancelled. Takes
+  /// market_mutex_. Errors: as remove()'s "is not removed".
+  Result<void> end_request(const FileRef& file, const std::string& file_id, const std::string& request_id,
+                           const RemoveOptions& options);
   /// Requested -> Started (or Failed) for the files of `rows` the tracker reports UPLOADED,
   /// as the chain has their requests now; a chain that cannot be read is logged and left.
   void refresh_requests(const std::vector<RemoteFile>& rows);
@@ -317,6 +347,9 @@ class Producer {
 
   std::mutex lifecycle_mutex_;  // serialises start, stop, shutdown, configure
   std::mutex upload_mutex_;     // one upload (or status poll) at a time
+  std::mutex market_mutex_;     // one chain call at a time on market_ (MarketClient is not thread-safe)
+  /// The tracker's market and placer, opened lazily by market_locked(); guarded by market_mutex_.
+  std::optional<std::pair<market::MarketClient, wallet::Address>> market_;
   mutable std::mutex mutex_;    // guards everything below
   std::condition_variable wake_;
   NodeConfig config_;           // this role's view of config.toml

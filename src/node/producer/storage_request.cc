@@ -10,18 +10,20 @@ namespace ob::producer {
 
 namespace {
 
-constexpr std::array<std::string_view, 4> kPhaseNames = {"Unpaid", "Requested", "Started", "Failed"};
+constexpr std::array<std::string_view, 5> kPhaseNames = {"Unpaid", "Requested", "Started", "Failed", "Cancelled"};
 
 struct Row {
   RequestPhase from;
   RequestPhase to;
 };
 /// The table of storage_request.h, and nothing else.
-constexpr std::array<Row, 4> kTransitions = {{
+constexpr std::array<Row, 6> kTransitions = {{
     {RequestPhase::unpaid, RequestPhase::requested},
     {RequestPhase::requested, RequestPhase::started},
     {RequestPhase::requested, RequestPhase::failed},
     {RequestPhase::started, RequestPhase::failed},
+    {RequestPhase::requested, RequestPhase::cancelled},
+    {RequestPhase::started, RequestPhase::cancelled},
 }};
 
 constexpr std::string_view kNonceTag = "open-bucket storage request";
@@ -45,6 +47,15 @@ bool allowed(RequestPhase from, RequestPhase to) noexcept {
     if (row.from == from && row.to == to) return true;
   }
   return false;
+}
+
+RemovalStep removal_step(market::RequestState stored, market::RequestState now) noexcept {
+  const auto running = [](market::RequestState s) {
+    return s == market::RequestState::New || s == market::RequestState::Started;
+  };
+  if (running(now)) return RemovalStep::cancel;
+  if (running(stored)) return RemovalStep::close;  // over by time, its money not moved yet
+  return RemovalStep::none;
 }
 
 Result<void> StorageRequest::advance(RequestPhase to) {

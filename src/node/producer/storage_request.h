@@ -8,6 +8,11 @@
 //   Requested  the chain says Started (all n slots filled)        Started
 //   Requested  the chain says it ended before it started          Failed
 //   Started    the chain says Failed (fewer than k slots held)    Failed
+//   Requested  `producer rm` cancelled it on chain                Cancelled
+//   Started    `producer rm` cancelled it on chain                Cancelled
+//
+// A Cancelled request is only seen when the tracker could not remove the file after the
+// cancel; the next `producer rm` then just removes it.
 //
 // While Unpaid, every failure (the chain unreachable, the market's refusal) leaves it Unpaid
 // with the reason in `error`; the file stays PENDING and is tried again. It is never charged
@@ -32,14 +37,24 @@
 namespace ob::producer {
 
 /// The states of the table above.
-enum class RequestPhase : std::uint8_t { unpaid, requested, started, failed };
+enum class RequestPhase : std::uint8_t { unpaid, requested, started, failed, cancelled };
 
-/// "Unpaid", "Requested", "Started", "Failed".
+/// "Unpaid", "Requested", "Started", "Failed", "Cancelled".
 std::string_view to_string(RequestPhase phase) noexcept;
 /// The inverse of to_string; nullopt for anything else.
 std::optional<RequestPhase> phase_from_string(std::string_view name) noexcept;
 /// Whether `from` -> `to` is a row of the table above.
 bool allowed(RequestPhase from, RequestPhase to) noexcept;
+
+/// What `producer rm` does on chain before a paid file leaves the network (docs/market.md "Money").
+enum class RemovalStep : std::uint8_t {
+  none,    ///< the request was closed already (or failed): nothing is billed, just remove
+  cancel,  ///< it runs: the client cancels it (hosts paid to now, the rest refunded)
+  close,   ///< it ended by time but its money has not moved: close it (anyone may)
+};
+/// The step for a request whose stored state (getRequest) is `stored` and whose state as time
+/// has it (requestState) is `now`.
+RemovalStep removal_step(market::RequestState stored, market::RequestState now) noexcept;
 
 /// Proofs per period a tier asks for (StorageAsk.proofProbability: challenged with 1 / this):
 /// Premium every period, Basic one in four on average.

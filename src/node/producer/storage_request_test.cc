@@ -19,6 +19,28 @@ TEST(StorageRequestTest, OnlyTheTransitionsOfTheTableAreAllowed) {
   EXPECT_FALSE(allowed(RequestPhase::unpaid, RequestPhase::failed));
 }
 
+TEST(StorageRequestTest, OnlyARunningRequestCanBeCancelled) {
+  StorageRequest request{RequestPhase::requested, "3", "basic", 60, wallet::U256(1), "", ""};
+  ASSERT_TRUE(request.advance(RequestPhase::cancelled));
+  EXPECT_EQ(to_string(request.phase), "Cancelled");
+  EXPECT_EQ(phase_from_string("Cancelled"), RequestPhase::cancelled);
+  EXPECT_FALSE(request.advance(RequestPhase::started));  // Cancelled is an end
+  EXPECT_FALSE(allowed(RequestPhase::unpaid, RequestPhase::cancelled));  // nothing to cancel
+  EXPECT_FALSE(allowed(RequestPhase::failed, RequestPhase::cancelled));
+}
+
+TEST(StorageRequestTest, RemovalCancelsWhatRunsAndClosesWhatTimeEnded) {
+  using market::RequestState;
+  EXPECT_EQ(removal_step(RequestState::New, RequestState::New), RemovalStep::cancel);
+  EXPECT_EQ(removal_step(RequestState::Started, RequestState::Started), RemovalStep::cancel);
+  // Past its expiry or its end, before anyone called close: the money still waits.
+  EXPECT_EQ(removal_step(RequestState::New, RequestState::Cancelled), RemovalStep::close);
+  EXPECT_EQ(removal_step(RequestState::Started, RequestState::Finished), RemovalStep::close);
+  EXPECT_EQ(removal_step(RequestState::Cancelled, RequestState::Cancelled), RemovalStep::none);
+  EXPECT_EQ(removal_step(RequestState::Finished, RequestState::Finished), RemovalStep::none);
+  EXPECT_EQ(removal_step(RequestState::Failed, RequestState::Failed), RemovalStep::none);
+}
+
 TEST(StorageRequestTest, JsonRoundTripsAndRefusesAnotherShape) {
   StorageRequest request{RequestPhase::requested, "12", "basic", 2592000, wallet::U256(7), "0xabc", ""};
   const nlohmann::json json = request_to_json(request);
