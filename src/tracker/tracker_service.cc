@@ -913,7 +913,9 @@ grpc::Status Tracker::heartbeat(const net::PeerId& caller, const pb::HeartbeatRe
 
 void Tracker::add_fill_permits(const std::string& account, pb::HeartbeatReply& reply) {
   // Signed from the slot's round on chain, outside the lock; an order whose permit cannot be
-  // made now is left out of this reply and comes again with a later heartbeat.
+  // made now is left out of this reply and comes again with a later heartbeat. That is how a
+  // repaired slot waits for the chain to free it (MarketPlacer: "not yet", logged at debug
+  // level since it recurs with every heartbeat until the lost host is removed).
   auto* orders = reply.mutable_orders();
   for (int i = 0; i < orders->size();) {
     pb::SlotOrder& order = orders->at(i);
@@ -928,8 +930,9 @@ void Tracker::add_fill_permits(const std::string& account, pb::HeartbeatReply& r
       order.set_permit(std::string(as_chars(*permit)));
       ++i;
     } else {
-      spdlog::warn("no fill permit for slot {} of {} (request {}): {}", order.slot(), order.file_id(),
-                   order.request_id(), permit.error().message);
+      spdlog::log(permit.error().code == Errc::not_found ? spdlog::level::debug : spdlog::level::warn,
+                  "no fill permit for slot {} of {} (request {}): {}", order.slot(), order.file_id(),
+                  order.request_id(), permit.error().message);
       orders->erase(orders->begin() + i);
     }
   }
