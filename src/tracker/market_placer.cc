@@ -123,6 +123,11 @@ Result<Bytes> MarketPlacer::fill_permit(const std::string& request_id, std::uint
   return market::sign_fill_permit(key_, digest);
 }
 
+Result<chain::Receipt> MarketPlacer::confirm_download(const std::string& request_id) {
+  OB_TRY(const wallet::U256 id, parse_request_id(request_id));
+  return chain([&](market::MarketClient& c) { return c.confirm_download(key_, id); });
+}
+
 std::uint32_t MarketPlacer::mark_missed_proofs(const std::vector<std::string>& request_ids) {
   std::lock_guard pass(validator_mutex_);
   if (!params_) {

@@ -72,6 +72,11 @@ class MarketPlacer {
   /// bad request ID or address; the chain's; (crypto).
   Result<Bytes> fill_permit(const std::string& request_id, std::uint32_t slot, const std::string& host);
 
+  /// confirmDownload of `request_id` (decimal) from the placer's account: settles every host's
+  /// pay so far (seed 000's payout after a download). Errors: (invalid_argument) a bad ID or
+  /// the market's refusal in one line ("RequestNotRunning"); the chain's (io when unreachable).
+  Result<chain::Receipt> confirm_download(const std::string& request_id);
+
   /// One validator pass over `request_ids` (decimal): for each slot Filled on chain and each
   /// period that has ended and may still be marked, after the host's fill, whose challenge
   /// required a proof that was neither submitted nor marked, markProofAsMissing from the
