@@ -52,7 +52,7 @@ in_root dpkg -s open-bucket | grep -q '^Status: install ok installed$' || { step
 
 step "open-bucket demo, from the package"
 in_root open-bucket --version
-in_root open-bucket demo --json >"$ROOT/tmp/demo.json" || { step "FAIL: the demo failed"; cat "$ROOT/tmp/demo.json" >&2; exit 1; }
+in_root open-bucket demo --free --json >"$ROOT/tmp/demo.json" || { step "FAIL: the demo failed"; cat "$ROOT/tmp/demo.json" >&2; exit 1; }
 jq -e '.ok == true and all(.files[]; .verified)' "$ROOT/tmp/demo.json" >/dev/null ||
   { step "FAIL: the demo did not verify its files"; cat "$ROOT/tmp/demo.json" >&2; exit 1; }
 
