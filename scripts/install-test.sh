@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The Debian package as a user installs it: into a clean Debian 12 root made by debootstrap
 # (minbase, from the same mirror), `apt install ./open-bucket_*.deb` (its Depends fetched from
-# the mirror), `open-bucket demo --free` (no anvil there) run from the installed package, then `apt remove`, after which
-# nothing of the package may be left. Run as root; needs debootstrap and the mirror
+# the mirror), `open-bucket demo --free` (no anvil there) run from the installed package, then
+# `apt remove`, after which nothing of the package may be left. Run as root; needs debootstrap and the mirror
 # (scripts/install-deps.sh installs debootstrap). Takes a few minutes, most of it debootstrap.
 #   bash scripts/install-test.sh DEB [ROOT_DIR]
 # ROOT_DIR (default: a new temporary directory, removed afterwards) is reused when it already
