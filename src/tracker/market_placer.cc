@@ -22,7 +22,10 @@ Result<wallet::U256> parse_request_id(const std::string& text) {
 }  // namespace
 
 MarketPlacer::MarketPlacer(market::MarketClient client, wallet::PrivateKey key)
-    : client_(std::move(client)), key_(std::move(key)) {}
+    : client_(std::move(client)),
+      key_(std::move(key)),
+      chain_id_(client_.chain().chain_id()),
+      market_address_(client_.address()) {}
 
 wallet::Address MarketPlacer::placer() const { return key_.address(); }
 
@@ -118,8 +121,8 @@ Result<Bytes> MarketPlacer::fill_permit(const std::string& request_id, std::uint
     return fail(Errc::not_found, "not yet: slot ", slot, " of storage request ", request_id, " is ",
                 market::to_string(current.state), " on chain (host ", current.host.to_checksum(), ")");
   }
-  const auto [chain_id, market] = chain([](market::MarketClient& c) { return std::pair(c.chain().chain_id(), c.address()); });
-  const wallet::Hash32 digest = market::fill_permit_digest(chain_id, market, id, slot, address, current.round);
+  const wallet::Hash32 digest =
+      market::fill_permit_digest(chain_id_, market_address_, id, slot, address, current.round);
   return market::sign_fill_permit(key_, digest);
 }
 

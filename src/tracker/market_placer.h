@@ -108,6 +108,9 @@ class MarketPlacer {
   std::mutex chain_mutex_;  ///< guards client_, per call
   market::MarketClient client_;
   const wallet::PrivateKey key_;
+  // Fixed for the client's life, so that signing a permit never waits for a chain call.
+  const std::uint64_t chain_id_;
+  const wallet::Address market_address_;
 
   /// Guards the caches below; held across the reads that fill them (getSlot, logs), so that a
   /// slot read and the events that outdate it are applied in the order they happened.
