@@ -503,22 +503,23 @@ int run_demo(DemoOptions options) {
     };
     // 1. The tracker.
     const std::filesystem::path tracker_home = cluster.dir() / "tracker";
-    std::vector<std::string> tracker_args{"--home",           tracker_home.string(), "tracker", "--listen",
-                                          "127.0.0.1:0",      "--heartbeat-ms",      "300",     "--offline-after-ms",
-                                          "2000",             "--audit-interval-ms", "1000",    "--repair-tick-ms",
-                                          "250"};
+    std::vector<std::string> tracker_args{"--home", tracker_home.string(), "tracker",
+                                          "--listen", "127.0.0.1:0",
+                                          "--heartbeat-ms", "300",
+                                          "--offline-after-ms", "2000",
+                                          "--audit-interval-ms", "1000",
+                                          "--repair-tick-ms", "250"};
     if (!options.free) {
       OB_TRY_VOID(cluster.run("tracker-init", {"--home", tracker_home.string(), "init", "-d", "--rpc", chain_rpc,
                                                "--mnemonic-file", mnemonic_file.string(), "--password-file",
                                                password_file.string(), "--api-port", "0", "--p2p-port", "0",
                                                "--dht-port", "0"}));
-      for (const std::string& arg :
-           {std::string("--chain-rpc"), chain_rpc, std::string("--deploy-market"), std::string("--password-file"),
-            password_file.string(), std::string("--proof-period"), std::to_string(kProofPeriod),
-            std::string("--proof-timeout"), std::to_string(kProofTimeout), std::string("--max-slashes"),
-            std::to_string(kMaxSlashes)}) {
-        tracker_args.push_back(arg);
-      }
+      tracker_args.insert(tracker_args.end(), {"--chain-rpc", chain_rpc,
+                                               "--deploy-market",
+                                               "--password-file", password_file.string(),
+                                               "--proof-period", std::to_string(kProofPeriod),
+                                               "--proof-timeout", std::to_string(kProofTimeout),
+                                               "--max-slashes", std::to_string(kMaxSlashes)});
     }
     OB_TRY(Child * tracker, cluster.spawn("tracker", tracker_home, tracker_args));
     (void)tracker;
