@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The Debian package as a user installs it: into a clean Debian 12 root made by debootstrap
 # (minbase, from the same mirror), `apt install ./open-bucket_*.deb` (its Depends fetched from
-# the mirror), `open-bucket demo` run from the installed package, then `apt remove`, after which
-# nothing of the package may be left. Run as root; needs debootstrap and the mirror
+# the mirror), `open-bucket demo --free` (no anvil there) run from the installed package, then
+# `apt remove`, after which nothing of the package may be left. Run as root; needs debootstrap and the mirror
 # (scripts/install-deps.sh installs debootstrap). Takes a few minutes, most of it debootstrap.
 #   bash scripts/install-test.sh DEB [ROOT_DIR]
 # ROOT_DIR (default: a new temporary directory, removed afterwards) is reused when it already
@@ -52,7 +52,7 @@ in_root dpkg -s open-bucket | grep -q '^Status: install ok installed$' || { step
 
 step "open-bucket demo, from the package"
 in_root open-bucket --version
-in_root open-bucket demo --json >"$ROOT/tmp/demo.json" || { step "FAIL: the demo failed"; cat "$ROOT/tmp/demo.json" >&2; exit 1; }
+in_root open-bucket demo --free --json >"$ROOT/tmp/demo.json" || { step "FAIL: the demo failed"; cat "$ROOT/tmp/demo.json" >&2; exit 1; }
 jq -e '.ok == true and all(.files[]; .verified)' "$ROOT/tmp/demo.json" >/dev/null ||
   { step "FAIL: the demo did not verify its files"; cat "$ROOT/tmp/demo.json" >&2; exit 1; }
 

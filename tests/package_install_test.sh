@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Debian package installed, used and removed in a clean Debian 12 root (scripts/install-test.sh:
-# debootstrap, apt install, `open-bucket demo`, apt remove). It downloads a Debian base system
+# debootstrap, apt install, `open-bucket demo --free`, apt remove). It downloads a Debian base system
 # and changes nothing outside a temporary directory, but takes minutes and needs root and the
 # mirror, so it runs only when asked: OB_INSTALL_TEST=1 ctest -L install. Otherwise skipped (77).
 # Usage: package_install_test.sh BUILD_DIR

@@ -103,6 +103,9 @@ Result<api::RestClient> daemon_client(const std::optional<std::string>& home_fla
 /// appended to `log`. With `tied`, the child is killed when this process dies (the demo's
 /// processes); without, it outlives us (a daemon started for the user). Errors (io).
 Result<pid_t> spawn_self(const std::vector<std::string>& args, const std::filesystem::path& log, bool tied);
+/// spawn_self for another program (a path, not searched in $PATH), e.g. the demo's anvil.
+Result<pid_t> spawn_program(const std::filesystem::path& program, const std::vector<std::string>& args,
+                            const std::filesystem::path& log, bool tied);
 
 /// Prints a seed 000 reply: its "msg" (or the whole JSON with `json`) on stdout.
 void print_reply(const nlohmann::json& reply, bool json);

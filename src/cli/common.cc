@@ -39,8 +39,14 @@ std::string last_line(const std::filesystem::path& file) {
 
 Result<pid_t> spawn_self(const std::vector<std::string>& args, const std::filesystem::path& log, bool tied) {
   std::error_code ec;
-  const std::string exe = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) return fail(Errc::io, "cannot find this program's path: ", ec.message());
+  return spawn_program(exe, args, log, tied);
+}
+
+Result<pid_t> spawn_program(const std::filesystem::path& program, const std::vector<std::string>& args,
+                            const std::filesystem::path& log, bool tied) {
+  const std::string exe = program.string();
   std::vector<char*> argv;
   argv.push_back(const_cast<char*>(exe.c_str()));
   for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));

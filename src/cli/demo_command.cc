@@ -1,4 +1,13 @@
-// `open-bucket demo` (issue 5): the whole system on this machine, from one command.
+// `open-bucket demo` (issues 5 and 11): the whole system on this machine, from one command.
+//
+// By default it runs on the storage market (docs/market.md): anvil on a loopback port, the
+// tracker deploying the StorageMarket with short proof periods, every node funded from one of
+// anvil's developer accounts (wallet import of the "test … junk" mnemonic), and a Basic-tier
+// upload. Consumers fill and prove their slots on chain; the killed ones miss proofs, which the
+// tracker marks missing until they are removed; the replacements fill the freed slots (repair);
+// the download is confirmed and pays the consumers. The market's figures come from the
+// contract's events and the receipts of their transactions. `--free` runs the Free tier, without
+// a chain.
 //
 // In a fresh temporary directory it starts a tracker and N consumer daemons (real processes on
 // loopback), then a producer daemon; uploads the files (default: this program's own binary)
@@ -24,12 +33,16 @@
 #include <random>
 #include <thread>
 
+#include "chain/chain_client.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "core/units.h"
+#include "market/market_client.h"
 #include "node/daemon.h"
 #include "node/home.h"
 #include "store/file_io.h"
+#include "wallet/bip32.h"
+#include "wallet/mnemonic.h"
 
 namespace ob::cli {
 namespace {
@@ -47,7 +60,138 @@ struct DemoOptions {
   bool json = false;
   bool keep = false;  // keep the directory (logs) afterwards
   std::uint32_t timeout_s = 180;
+  bool free = false;  // the Free tier, without a chain
 };
+
+/// anvil's developer mnemonic: its accounts are funded at its start.
+constexpr const char* kAnvilMnemonic = "test test test test test test test test test test test junk";
+/// The passphrase of every demo account (a throwaway chain).
+constexpr const char* kDemoPassphrase = "open bucket demo";
+/// The demo's market: 10-block periods, as many to mark a missed proof (room for a busy
+/// machine), a host removed after its second missed proof; a block mined every kBlockInterval,
+/// so a period lasts 3 s.
+constexpr std::uint32_t kProofPeriod = 10, kProofTimeout = 10, kMaxSlashes = 2;
+constexpr std::chrono::milliseconds kBlockInterval{300};
+
+/// anvil: $OB_ANVIL, else beside the sources this binary was built from (contracts/ or
+/// tests/js/node_modules/.bin, where scripts/install-deps.sh puts it), else $PATH.
+std::optional<std::filesystem::path> find_anvil() {
+  std::error_code ec;
+  const auto usable = [&](const std::filesystem::path& p) { return ::access(p.c_str(), X_OK) == 0; };
+  if (const char* env = std::getenv("OB_ANVIL"); env != nullptr && usable(env)) return std::filesystem::path(env);
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    for (auto dir = exe.parent_path(); !dir.empty() && dir != dir.root_path(); dir = dir.parent_path()) {
+      for (const char* sub : {"contracts/node_modules/.bin/anvil", "tests/js/node_modules/.bin/anvil"}) {
+        if (usable(dir / sub)) return dir / sub;
+      }
+    }
+  }
+  if (const char* path = std::getenv("PATH"); path != nullptr) {
+    std::string_view rest = path;
+    while (!rest.empty()) {
+      const auto colon = rest.find(':');
+      const std::filesystem::path candidate = std::filesystem::path(rest.substr(0, colon)) / "anvil";
+      if (!rest.substr(0, colon).empty() && usable(candidate)) return candidate;
+      rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
+    }
+  }
+  return std::nullopt;
+}
+
+/// The market's figures, from the contract's events for the demo's request (MarketClient::events)
+/// and the receipts of the transactions that emitted them.
+struct MarketFigures {
+  std::string request_id;
+  std::uint32_t slots_filled = 0;   ///< first fills (SlotFilled, round 0)
+  std::uint32_t repair_fills = 0;   ///< fills of a freed slot (SlotFilled, round > 0)
+  std::uint32_t proofs_submitted = 0, proofs_missed = 0;
+  std::uint32_t slashes = 0;        ///< missed proofs that took collateral
+  std::uint32_t hosts_removed = 0;  ///< SlotFreed with removed
+  wallet::U256 paid_to_consumers;   ///< PaymentSettled + SlotPaid's pay
+  wallet::U256 refunded;            ///< RequestEnded's refund
+  /// Median gasUsed per call. Each of these events is emitted by one function only:
+  /// StorageRequested by requestStorage, SlotFilled by fillSlot, ProofSubmitted by submitProof,
+  /// ProofMissed by markProofAsMissing.
+  std::map<std::string, std::uint64_t> gas;
+
+  nlohmann::json to_json() const {
+    nlohmann::json gas_json = nlohmann::json::object();
+    for (const char* f : {"requestStorage", "fillSlot", "submitProof", "markProofAsMissing"}) {
+      const auto it = gas.find(f);
+      gas_json[f] = it == gas.end() ? 0 : it->second;
+    }
+    return {{"requestId", request_id},
+            {"slotsFilled", slots_filled},
+            {"proofsSubmitted", proofs_submitted},
+            {"proofsMissed", proofs_missed},
+            {"slashes", slashes},
+            {"hostsRemoved", hosts_removed},
+            {"repairFills", repair_fills},
+            {"paidToConsumersWei", paid_to_consumers.to_decimal()},
+            {"refundedWei", refunded.to_decimal()},
+            {"gas", gas_json}};
+  }
+};
+
+std::uint64_t median(std::vector<std::uint64_t> values) {
+  if (values.empty()) return 0;
+  std::ranges::sort(values);
+  return values[values.size() / 2];
+}
+
+/// Reads the figures of `request_id` from `market`'s events and their receipts.
+Result<MarketFigures> read_market_figures(market::MarketClient& market, const std::string& request_id) {
+  OB_TRY(const wallet::U256 id, [&]() -> Result<wallet::U256> {
+    auto parsed = wallet::U256::from_decimal(request_id);
+    if (!parsed) return fail(Errc::invalid_argument, "not a storage request ID: '", request_id, "'");
+    return *parsed;
+  }());
+  OB_TRY(const std::vector<market::Event> events, market.events(0, id));
+  MarketFigures figures;
+  figures.request_id = request_id;
+  std::map<std::string, std::vector<wallet::Hash32>> calls;  // function -> transactions
+  const auto uint_field = [](const market::Event& e, const char* name) -> wallet::U256 {
+    const auto it = e.fields.find(name);
+    if (it == e.fields.end()) return {};
+    return it->second.as_uint().value_or(wallet::U256{});
+  };
+  const auto add = [](wallet::U256& sum, const wallet::U256& more) { sum = sum.checked_add(more).value_or(sum); };
+  for (const market::Event& e : events) {
+    if (e.name == "StorageRequested") {
+      calls["requestStorage"].push_back(e.transaction);
+    } else if (e.name == "SlotFilled") {
+      (uint_field(e, "round").is_zero() ? figures.slots_filled : figures.repair_fills)++;
+      calls["fillSlot"].push_back(e.transaction);
+    } else if (e.name == "ProofSubmitted") {
+      ++figures.proofs_submitted;
+      calls["submitProof"].push_back(e.transaction);
+    } else if (e.name == "ProofMissed") {
+      ++figures.proofs_missed;
+      if (!uint_field(e, "slashed").is_zero()) ++figures.slashes;
+      calls["markProofAsMissing"].push_back(e.transaction);
+    } else if (e.name == "SlotFreed") {
+      const auto it = e.fields.find("removed");
+      if (it != e.fields.end() && it->second.as_bool().value_or(false)) ++figures.hosts_removed;
+    } else if (e.name == "PaymentSettled") {
+      add(figures.paid_to_consumers, uint_field(e, "amount"));
+    } else if (e.name == "SlotPaid") {
+      add(figures.paid_to_consumers, uint_field(e, "pay"));
+    } else if (e.name == "RequestEnded") {
+      add(figures.refunded, uint_field(e, "refund"));
+    }
+  }
+  for (const auto& [function, transactions] : calls) {
+    std::vector<std::uint64_t> gas;
+    for (const wallet::Hash32& tx : transactions) {
+      OB_TRY(const chain::Receipt receipt, market.chain().wait_for_receipt(tx, std::chrono::seconds(10)));
+      gas.push_back(receipt.gas_used);
+    }
+    figures.gas[function] = median(std::move(gas));
+  }
+  return figures;
+}
+
 
 /// One process the demo started.
 struct Child {
@@ -89,6 +233,26 @@ class Cluster {
     OB_TRY(pid_t pid, spawn_self(args, dir_ / (name + ".log"), /*tied=*/true));
     children_.push_back({name, pid, home});
     return &children_.back();
+  }
+
+  /// Starts `program args...` (not this binary), logging to <dir>/<name>.log.
+  Result<Child*> spawn_program(const std::string& name, const std::filesystem::path& program,
+                               std::vector<std::string> args) {
+    OB_TRY(pid_t pid, cli::spawn_program(program, args, dir_ / (name + ".log"), /*tied=*/true));
+    children_.push_back({name, pid, {}});
+    return &children_.back();
+  }
+
+  /// Runs `open-bucket args...` to its end (a setup command); its output goes to <dir>/<name>.log.
+  /// Errors (io): it failed, naming the log.
+  Result<void> run(const std::string& name, std::vector<std::string> args) {
+    OB_TRY(pid_t pid, spawn_self(args, dir_ / (name + ".log"), /*tied=*/true));
+    int status = 0;
+    if (::waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      return fail(Errc::io, "`open-bucket ", args.size() > 2 ? args[2] : "", " ...` failed; see ",
+                  (dir_ / (name + ".log")).string());
+    }
+    return {};
   }
 
   /// SIGKILL, as a machine that goes away.
@@ -137,9 +301,10 @@ auto wait_until(Cluster& cluster, std::chrono::seconds timeout, const std::strin
   }
 }
 
-/// A node home in the demo's network, pointed at the tracker.
+/// A node home in the demo's network, pointed at the tracker; with `chain_rpc`, on that chain
+/// and asking 1 wei per byte-second for paid slots.
 Result<void> init_node(const std::filesystem::path& home, const std::string& tracker, std::uint32_t network_id,
-                       const DemoOptions& options) {
+                       const DemoOptions& options, const std::string& chain_rpc) {
   NodeConfig config;
   config.api_port = 0;
   config.p2p_port = 0;
@@ -150,6 +315,8 @@ Result<void> init_node(const std::filesystem::path& home, const std::string& tra
   config.coding.m = options.m;
   config.default_availability = options.m + 1;
   config.consumer_limit_bytes = 100ull * 1000 * 1000 * 1000;
+  config.chain_rpc = chain_rpc;
+  if (!chain_rpc.empty()) config.consumer_price_wei = 1;
   OB_TRY_VOID(config.coding.validate());
   OB_TRY(InitResult ignored, Home::init(home, false, config));
   (void)ignored;
@@ -243,6 +410,16 @@ int run_demo(DemoOptions options) {
     }
     results.push_back({std::filesystem::absolute(f), {}, size});
   }
+  std::optional<std::filesystem::path> anvil_path;
+  if (!options.free) {
+    anvil_path = find_anvil();
+    if (!anvil_path) {
+      return report(Error{Errc::not_found,
+                          "the market demo needs anvil (a local Ethereum node): install it with scripts/install-deps.sh "
+                          "(or put it on $PATH, or name it in $OB_ANVIL), or run `open-bucket demo --free` for the "
+                          "demo without the market"});
+    }
+  }
   char dir_template[] = "/tmp/open-bucket-demo-XXXXXX";
   if (::mkdtemp(dir_template) == nullptr) return report(Error{Errc::io, "cannot create a temporary directory"});
   struct sigaction action {};
@@ -255,15 +432,96 @@ int run_demo(DemoOptions options) {
   auto say = [&](const std::string& line) {
     if (!quiet) std::cerr << line << "\n";
   };
+  std::optional<MarketFigures> figures;
+  std::string chain_rpc;  // the demo's anvil; empty with --free
+  std::atomic<bool> mining{false};
+  std::thread miner;
+  struct StopMiner {
+    std::atomic<bool>& mining;
+    std::thread& miner;
+    ~StopMiner() {
+      mining = false;
+      if (miner.joinable()) miner.join();
+    }
+  } stop_miner{mining, miner};
   const auto step = [&]() -> Result<void> {
     const auto timeout = std::chrono::seconds(options.timeout_s);
     say("Open Bucket demo in " + cluster.dir().string());
+    const std::filesystem::path mnemonic_file = cluster.dir() / "mnemonic.txt";
+    const std::filesystem::path password_file = cluster.dir() / "passphrase.txt";
+    std::uint32_t next_account = 1;  // anvil's developer account 0 is the tracker's
+    if (!options.free) {
+      // 0. The chain: anvil on a free loopback port, with an account for every process.
+      OB_TRY(Child * anvil, cluster.spawn_program(
+                                "anvil", *anvil_path,
+                                {"--host", "127.0.0.1", "--port", "0", "--accounts",
+                                 std::to_string(options.consumers + options.m + 2)}));
+      (void)anvil;
+      OB_TRY(chain_rpc, wait_until(cluster, std::chrono::seconds(30), "anvil", [&]() -> Result<std::string> {
+               OB_TRY(Bytes log, fileio::read_file(cluster.dir() / "anvil.log", 1 << 20));
+               const std::string text(as_chars(log));
+               const std::string marker = "Listening on 127.0.0.1:";
+               const auto at = text.find(marker);
+               if (at == std::string::npos) return fail(Errc::not_found, "not listening yet");
+               std::size_t end = at + marker.size();
+               while (end < text.size() && std::isdigit(static_cast<unsigned char>(text[end]))) ++end;
+               return "http://127.0.0.1:" + text.substr(at + marker.size(), end - at - marker.size());
+             }));
+      say("anvil " + chain_rpc);
+      OB_TRY_VOID(fileio::write_file_atomic(mnemonic_file, as_bytes(std::string(kAnvilMnemonic) + "\n"), 0600));
+      OB_TRY_VOID(fileio::write_file_atomic(password_file, as_bytes(std::string(kDemoPassphrase) + "\n"), 0600));
+      // The consumers' daemons unlock their accounts with it (they inherit it).
+      ::setenv("OPEN_BUCKET_PASSWORD", kDemoPassphrase, 1);
+      // anvil mines a block per transaction; one more every kBlockInterval keeps periods turning.
+      chain::ChainSettings settings;
+      settings.rpc = chain_rpc;
+      OB_TRY(chain::ChainClient mine_client, chain::ChainClient::connect(settings));
+      mining = true;
+      miner = std::thread([&mining, client = std::move(mine_client)]() mutable {
+        while (mining) {
+          (void)client.rpc().call("anvil_mine", nlohmann::json::array({"0x1"}));
+          std::this_thread::sleep_for(kBlockInterval);
+        }
+      });
+    }
+    // Imports anvil's next developer account into `home`'s wallet as its default.
+    const auto fund = [&](const std::string& name, const std::filesystem::path& home) -> Result<void> {
+      if (options.free) return {};
+      const std::string index = std::to_string(next_account++);
+      OB_TRY_VOID(cluster.run(name + "-wallet", {"--home", home.string(), "wallet", "import", "--mnemonic-file",
+                                                 mnemonic_file.string(), "--index", index, "--name", "demo",
+                                                 "--password-file", password_file.string()}));
+      OB_TRY_VOID(cluster.run(name + "-wallet", {"--home", home.string(), "wallet", "default", "demo"}));
+      if (!name.starts_with("consumer-")) return {};
+      // The account a consumer is paid to, told to the tracker at registration by its address.
+      OB_TRY(const wallet::Mnemonic mnemonic, wallet::Mnemonic::parse(kAnvilMnemonic));
+      OB_TRY(const wallet::PrivateKey key, wallet::ethereum_account_key(mnemonic, next_account - 1));
+      OB_TRY(Home opened, Home::open(home));
+      NodeConfig config = opened.config();
+      config.consumer_account = key.address().to_checksum();
+      return save_config(home, config);
+    };
     // 1. The tracker.
     const std::filesystem::path tracker_home = cluster.dir() / "tracker";
-    OB_TRY(Child * tracker, cluster.spawn("tracker", tracker_home,
-                                          {"--home", tracker_home.string(), "tracker", "--listen", "127.0.0.1:0",
-                                           "--heartbeat-ms", "300", "--offline-after-ms", "2000",
-                                           "--audit-interval-ms", "1000", "--repair-tick-ms", "250"}));
+    std::vector<std::string> tracker_args{"--home", tracker_home.string(), "tracker",
+                                          "--listen", "127.0.0.1:0",
+                                          "--heartbeat-ms", "300",
+                                          "--offline-after-ms", "2000",
+                                          "--audit-interval-ms", "1000",
+                                          "--repair-tick-ms", "250"};
+    if (!options.free) {
+      OB_TRY_VOID(cluster.run("tracker-init", {"--home", tracker_home.string(), "init", "-d", "--rpc", chain_rpc,
+                                               "--mnemonic-file", mnemonic_file.string(), "--password-file",
+                                               password_file.string(), "--api-port", "0", "--p2p-port", "0",
+                                               "--dht-port", "0"}));
+      tracker_args.insert(tracker_args.end(), {"--chain-rpc", chain_rpc,
+                                               "--deploy-market",
+                                               "--password-file", password_file.string(),
+                                               "--proof-period", std::to_string(kProofPeriod),
+                                               "--proof-timeout", std::to_string(kProofTimeout),
+                                               "--max-slashes", std::to_string(kMaxSlashes)});
+    }
+    OB_TRY(Child * tracker, cluster.spawn("tracker", tracker_home, tracker_args));
     (void)tracker;
     OB_TRY(std::string tracker_address,
            wait_until(cluster, std::chrono::seconds(30), "the tracker", [&]() -> Result<std::string> {
@@ -282,7 +540,8 @@ int run_demo(DemoOptions options) {
     const auto add_consumer = [&](std::uint32_t i) -> Result<void> {
       const std::string name = "consumer-" + std::to_string(i);
       const std::filesystem::path home = cluster.dir() / name;
-      OB_TRY_VOID(init_node(home, tracker_address, network_id, options));
+      OB_TRY_VOID(init_node(home, tracker_address, network_id, options, chain_rpc));
+      OB_TRY_VOID(fund(name, home));
       OB_TRY(api::RestClient client, start_daemon(cluster, name, home));
       OB_TRY(nlohmann::json reply, client.post_json("/v1/consumer/start", nlohmann::json::object()));
       (void)reply;
@@ -294,17 +553,20 @@ int run_demo(DemoOptions options) {
 
     // 3. The producer; uploads.
     const std::filesystem::path producer_home = cluster.dir() / "producer";
-    OB_TRY_VOID(init_node(producer_home, tracker_address, network_id, options));
+    OB_TRY_VOID(init_node(producer_home, tracker_address, network_id, options, chain_rpc));
+    OB_TRY_VOID(fund("producer", producer_home));
     OB_TRY(api::RestClient producer, start_daemon(cluster, "producer", producer_home));
     OB_TRY(nlohmann::json started, producer.post_json("/v1/producer/start", nlohmann::json::object()));
     (void)started;
     for (FileResult& file : results) {
       say("uploading " + file.path.string() + " (" + format_size(file.size) + ", k=" + std::to_string(options.k) +
-          ", m=" + std::to_string(options.m) + ")");
+          ", m=" + std::to_string(options.m) + (options.free ? ", Free tier)" : ", Basic tier, 1 day at 1 wei per byte-second)"));
       const auto t0 = Clock::now();
-      OB_TRY(nlohmann::json reply,
-             producer.post_json("/v1/producer/files/upload",
-                                {{"path", file.path.string()}, {"k", options.k}, {"m", options.m}}));
+      nlohmann::json body{{"path", file.path.string()}, {"k", options.k}, {"m", options.m}};
+      if (!options.free) {
+        body.update({{"tier", "basic"}, {"duration", "1d"}, {"price", "1"}, {"passphrase", kDemoPassphrase}});
+      }
+      OB_TRY(nlohmann::json reply, producer.post_json("/v1/producer/files/upload", body));
       if (!reply.contains("id") || !reply["id"].is_string()) return fail(Errc::corrupt, "upload reply has no id");
       file.id = reply["id"].get<std::string>();
       OB_TRY_VOID(wait_uploaded(cluster, producer, file.id, timeout, quiet));
@@ -375,6 +637,27 @@ int run_demo(DemoOptions options) {
       OB_TRY(nlohmann::json entry, file_entry(producer, file.id));
       file.availability_after = json_u32(entry, "actualAvailability");
     }
+    if (options.free) return {};
+
+    // 7. The market's figures, for the first file's storage request, once the download's
+    //    payout is on chain (the producer confirms it after the download, asynchronously).
+    OB_TRY(nlohmann::json entry, file_entry(producer, results.front().id));
+    const std::string request_id = entry.value("requestId", "");
+    chain::ChainSettings settings;
+    settings.rpc = chain_rpc;
+    OB_TRY(chain::ChainClient chain, chain::ChainClient::connect(settings));
+    OB_TRY(Bytes tracker_json, fileio::read_file(tracker_home / "tracker.json", 64 * 1024));
+    const auto j = nlohmann::json::parse(as_chars(tracker_json), nullptr, false);
+    OB_TRY(const wallet::Address market_address,
+           wallet::Address::parse(j.is_object() && j.contains("market") && j["market"].is_object()
+                                      ? j["market"].value("address", "")
+                                      : ""));
+    OB_TRY(market::MarketClient market, market::MarketClient::open(std::move(chain), market_address));
+    OB_TRY(figures, wait_until(cluster, timeout, "the download's payout on chain", [&]() -> Result<MarketFigures> {
+             OB_TRY(MarketFigures read, read_market_figures(market, request_id));
+             if (read.paid_to_consumers.is_zero()) return fail(Errc::not_found, "nothing paid yet");
+             return read;
+           }));
     return {};
   };
   const Result<void> outcome = step();
@@ -395,15 +678,16 @@ int run_demo(DemoOptions options) {
                        {"availabilityAfterLoss", file.availability_degraded},
                        {"availabilityAfterRepair", file.availability_after}});
   }
+  if (!options.free) all_ok = all_ok && figures.has_value();
   if (options.json) {
-    std::cout << nlohmann::json{{"ok", all_ok},
-                                {"consumers", options.consumers},
-                                {"k", options.k},
-                                {"m", options.m},
-                                {"files", summary},
-                                {"error", outcome ? "" : outcome.error().message}}
-                     .dump(2)
-              << "\n";
+    nlohmann::json out{{"ok", all_ok},
+                       {"consumers", options.consumers},
+                       {"k", options.k},
+                       {"m", options.m},
+                       {"files", summary},
+                       {"error", outcome ? "" : outcome.error().message}};
+    if (!options.free) out["market"] = figures ? figures->to_json() : nlohmann::json(nullptr);
+    std::cout << out.dump(2) << "\n";
   } else {
     std::printf("\n%-28s %10s %9s %9s %9s %s\n", "file", "size", "up MB/s", "down MB/s", "verified",
                 "availability (before/after loss/after repair)");
@@ -413,10 +697,27 @@ int run_demo(DemoOptions options) {
                   mb_per_s(file.size, file.download_s), file.verified ? "yes" : "NO", file.availability_before,
                   file.availability_degraded, file.availability_after);
     }
+    if (figures) {
+      const auto gas = figures->to_json()["gas"];
+      std::printf("\nstorage market, request %s (Basic tier):\n"
+                  "  slots filled %u, proofs submitted %u, proofs missed %u (%u slashes, %u hosts removed), "
+                  "repair fills %u\n"
+                  "  paid to consumers %s wei, refunded %s wei\n"
+                  "  median gas: requestStorage %s, fillSlot %s, submitProof %s, markProofAsMissing %s\n",
+                  figures->request_id.c_str(), figures->slots_filled, figures->proofs_submitted,
+                  figures->proofs_missed, figures->slashes, figures->hosts_removed, figures->repair_fills,
+                  figures->paid_to_consumers.to_decimal().c_str(), figures->refunded.to_decimal().c_str(),
+                  gas["requestStorage"].dump().c_str(), gas["fillSlot"].dump().c_str(),
+                  gas["submitProof"].dump().c_str(), gas["markProofAsMissing"].dump().c_str());
+    }
     if (all_ok) {
       std::printf("\nEvery file was verified byte for byte after %u of %u consumers were lost, and availability was "
                   "restored to %u.\n",
                   options.m, options.consumers, options.m + 1);
+      if (figures) {
+        std::printf("On chain: the lost consumers were slashed and removed, their slots refilled by the "
+                    "replacements, and the download paid the consumers.\n");
+      }
     }
   }
   if (!outcome) {
@@ -432,13 +733,15 @@ CommandRunner add_demo_command(CLI::App& app, const std::optional<std::string>&)
   auto options = std::make_shared<DemoOptions>();
   auto* demo = app.add_subcommand(
       "demo",
-      "Run a whole network here: tracker, consumers, producer; upload, lose m consumers, download, repair");
+      "Run a whole network here: tracker, consumers, producer and a local chain; a paid upload, lose m "
+      "consumers (slashed on chain), download (paid), repair (refilled on chain)");
   demo->add_option("FILE", options->files, "Files to upload (default: this program's binary)");
   demo->add_option("--consumers", options->consumers, "Consumers to start (default 6, at least k + m)");
   demo->add_option("--k", options->k, "Data slots per file (default 4)")->check(CLI::Range(1, 254));
   demo->add_option("--m", options->m, "Parity slots per file, and consumers to kill (default 2)")->check(CLI::Range(0, 254));
   demo->add_option("--timeout", options->timeout_s, "Seconds to wait for each step (default 180)");
   demo->add_flag("--keep", options->keep, "Keep the demo's directory and logs afterwards");
+  demo->add_flag("--free", options->free, "The Free tier, without the storage market (no anvil needed)");
   demo->add_flag("--json", options->json, "Print the summary as JSON");
   return [demo, options]() -> std::optional<int> {
     if (!demo->parsed()) return std::nullopt;

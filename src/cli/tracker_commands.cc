@@ -24,6 +24,8 @@ struct TrackerFlags {
   bool deploy_market = false;
   std::string account;
   std::optional<std::string> password_file;
+  market::MarketParams market_params;  ///< for --deploy-market
+  int max_slashes = market::MarketParams{}.max_slashes;  // CLI11 reads an int, not a uint8_t
 };
 
 int cmd_tracker(const std::optional<std::string>& home_flag, const TrackerFlags& flags) {
@@ -44,6 +46,8 @@ int cmd_tracker(const std::optional<std::string>& home_flag, const TrackerFlags&
   options.market = flags.market;
   options.deploy_market = flags.deploy_market;
   options.account = flags.account;
+  options.market_params = flags.market_params;
+  options.market_params.max_slashes = static_cast<std::uint8_t>(flags.max_slashes);
   if (!flags.chain_rpc.empty()) {
     auto passphrase = read_passphrase(flags.password_file, "Passphrase of the tracker's account", false);
     if (!passphrase) return report(passphrase.error());
@@ -93,6 +97,18 @@ CommandRunner add_tracker_commands(CLI::App& app, const std::optional<std::strin
                                    "Deploy the StorageMarket built into this binary (once per chain: the address is "
                                    "kept in <home>/market.json and reused)");
   market->excludes(deploy);
+  // The contract checks them at deployment (InvalidConfig); the defaults suit a local anvil.
+  tracker->add_option("--proof-period", flags->market_params.proof_period,
+                      "With --deploy-market: blocks per proof period (default 10)")
+      ->check(CLI::Range(1, 255));
+  tracker->add_option("--proof-timeout", flags->market_params.proof_timeout,
+                      "With --deploy-market: blocks after a period during which its missed proofs can be marked "
+                      "(default 5; period + timeout <= 256)")
+      ->check(CLI::Range(1, 255));
+  tracker->add_option("--max-slashes", flags->max_slashes,
+                      "With --deploy-market: missed proofs after which a host is removed and its slot repaired "
+                      "(default 3)")
+      ->check(CLI::Range(1, 10));
   tracker->add_option("--account", flags->account,
                       "Wallet account of the tracker (pays the deployment; named to consumers as the market's placer; default: the "
                       "wallet's default)");

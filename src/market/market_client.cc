@@ -556,10 +556,21 @@ Result<wallet::Hash32> MarketClient::fill_permit_digest(const U256& request_id, 
   return h;
 }
 
-Result<std::vector<Event>> MarketClient::events(std::uint64_t from_block, const std::optional<U256>& request_id) {
+Result<std::uint64_t> MarketClient::block_number() {
+  OB_TRY(json reply, chain_.rpc().call("eth_blockNumber", json::array()));
+  OB_TRY(U256 n, U256::from_quantity(reply.is_string() ? reply.get<std::string>() : std::string()));
+  const auto number = n.to_u64();
+  if (!number) return fail(Errc::corrupt, "the Ethereum node's block number does not fit 64 bits");
+  return *number;
+}
+
+Result<std::vector<Event>> MarketClient::events(std::uint64_t from_block, const std::optional<U256>& request_id,
+                                                std::optional<std::uint64_t> to_block) {
   const auto& abi = contract_abi();
   if (!abi) return std::unexpected(abi.error());
-  json filter = {{"address", address_.to_checksum()}, {"fromBlock", U256(from_block).to_quantity()}, {"toBlock", "latest"}};
+  json filter = {{"address", address_.to_checksum()},
+                 {"fromBlock", U256(from_block).to_quantity()},
+                 {"toBlock", to_block ? json(U256(*to_block).to_quantity()) : json("latest")}};
   if (request_id) {
     const auto word = request_id->to_be_bytes();
     filter["topics"] = json::array({nullptr, chain::to_data(word)});

@@ -199,9 +199,14 @@ class MarketClient {
   Result<wallet::Hash32> fill_permit_digest(const wallet::U256& request_id, std::uint64_t slot_index,
                                             const wallet::Address& host, std::uint16_t round);
 
-  /// The contract's events from `from_block` to the latest block, oldest first; with
-  /// `request_id`, only that request's. Errors: the RPC's; (corrupt) a log that does not decode.
-  Result<std::vector<Event>> events(std::uint64_t from_block, const std::optional<wallet::U256>& request_id = {});
+  /// The contract's events from `from_block` to `to_block` (default: the latest block), both
+  /// included, oldest first; with `request_id`, only that request's. Errors: the RPC's;
+  /// (corrupt) a log that does not decode.
+  Result<std::vector<Event>> events(std::uint64_t from_block, const std::optional<wallet::U256>& request_id = {},
+                                    std::optional<std::uint64_t> to_block = {});
+  /// The chain's latest block number (eth_blockNumber): a watcher of events() reads up to it,
+  /// then from the next one. Errors: the RPC's; (corrupt) not a quantity.
+  Result<std::uint64_t> block_number();
 
  private:
   MarketClient(chain::ChainClient chain, const wallet::Address& address)

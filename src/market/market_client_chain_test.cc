@@ -21,6 +21,9 @@
 #include "market/market_client.h"
 #include "market/storage_proof.h"
 #include "testing/test_util.h"
+#include "tracker/market_placer.h"
+#include "wallet/bip32.h"
+#include "wallet/mnemonic.h"
 
 namespace ob::market {
 namespace {
@@ -38,6 +41,12 @@ PrivateKey dev_key(int i) {
       "7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
   };
   return std::move(*PrivateKey::from_bytes(*from_hex(kKeys[i])));
+}
+
+/// Any of anvil's developer accounts (it funds 10 by default), derived from its mnemonic.
+PrivateKey any_dev_key(std::uint32_t i) {
+  const auto mnemonic = wallet::Mnemonic::parse("test test test test test test test test test test test junk");
+  return std::move(*wallet::ethereum_account_key(*mnemonic, i));
 }
 
 /// anvil on 127.0.0.1, port chosen by the system; killed on destruction.
@@ -300,6 +309,74 @@ TEST_F(MarketClientOnAnvil, ARequestFillsStartsProvesAndPays) {
   EXPECT_EQ(std::count(names.begin(), names.end(), "ProofSubmitted"), 1);
   EXPECT_EQ(events->front().fields.at("escrow").as_uint().value(), escrow);
   EXPECT_EQ(events->front().fields.at("client").as_address().value(), client.address());
+}
+
+// Repair on chain (docs/market.md "Repair on chain"): the tracker's placer withholds the permit
+// of a slot the chain still gives another host, learns from the contract's events that the host
+// left, and then signs for the round the chain names; the new host's fill earns the repair reward.
+TEST_F(MarketClientOnAnvil, ThePlacerPermitsARepairedSlotOnlyOnceTheChainFreesIt) {
+  const PrivateKey client = dev_key(0);
+  const PrivateKey placer_key = dev_key(1);
+  const PrivateKey hosts[] = {dev_key(2), dev_key(3), any_dev_key(4)};
+  const PrivateKey newcomer = any_dev_key(5);
+  auto deployed = MarketClient::deploy(connect(), placer_key, MarketParams{});
+  ASSERT_TRUE(deployed) << deployed.error().message;
+  MarketClient& market = *deployed;
+  const auto request = market.request_storage(client, wallet::keccak256(as_bytes("repair")), ask(placer_key.address()));
+  ASSERT_TRUE(request) << request.error().message;
+  auto opened = MarketClient::open(connect(), market.address());
+  ASSERT_TRUE(opened);
+  tracker::MarketPlacer placer(std::move(*opened), dev_key(1));
+  const std::string id = request->to_decimal();
+
+  start_of_period(market);
+  for (std::uint32_t slot = 0; slot < kN; ++slot) {
+    // The placer's permit is the one the contract takes.
+    const Bytes permit = placer.fill_permit(id, slot, hosts[slot].address().to_checksum()).value();
+    const ChainProof proof = proof_now(market, *request, slot);
+    ASSERT_TRUE(market.fill_slot(hosts[slot], *request, slot, permit, proof,
+                                 ask(placer_key.address()).slot_collateral().value()));
+  }
+  ASSERT_EQ(market.request_state(*request).value(), RequestState::Started);
+
+  // Slot 0 still has its host on chain: no permit for anyone else, one for the host itself.
+  const auto early = placer.fill_permit(id, 0, newcomer.address().to_checksum());
+  ASSERT_FALSE(early);
+  EXPECT_EQ(early.error().code, Errc::not_found);
+  EXPECT_NE(early.error().message.find("not yet"), std::string::npos) << early.error().message;
+  EXPECT_TRUE(placer.fill_permit(id, 0, hosts[0].address().to_checksum()));
+
+  // The host leaves (as after maxSlashes marks): the slot is Repair; the placer learns it from
+  // SlotFreed, within its refresh interval.
+  ASSERT_TRUE(market.free_slot(hosts[0], *request, 0));
+  ASSERT_EQ(market.get_slot(*request, 0)->state, SlotState::Repair);
+  Result<Bytes> permit = fail(Errc::internal, "not asked");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!(permit = placer.fill_permit(id, 0, newcomer.address().to_checksum())) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(permit) << permit.error().message;
+  const U256 before = market.withdrawable(newcomer.address()).value();
+  start_of_period(market);
+  const ChainProof proof = proof_now(market, *request, 0);
+  const auto repaired =
+      market.fill_slot(newcomer, *request, 0, *permit, proof, ask(placer_key.address()).slot_collateral().value());
+  ASSERT_TRUE(repaired) << repaired.error().message;
+  const Slot slot = market.get_slot(*request, 0).value();
+  EXPECT_EQ(slot.host, newcomer.address());
+  EXPECT_EQ(slot.round, 2u);
+  EXPECT_GT(market.withdrawable(newcomer.address()).value(), before) << "no repair reward";
+
+  // And the placer follows the refill (SlotFilled): the old host gets no permit any more.
+  Result<Bytes> stale = Bytes{};
+  const auto refill_seen = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while ((stale = placer.fill_permit(id, 0, hosts[0].address().to_checksum())) &&
+         std::chrono::steady_clock::now() < refill_seen) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error().code, Errc::not_found);
 }
 
 }  // namespace

@@ -6,8 +6,23 @@
 // Every call goes to the chain (MarketClient, one call at a time behind chain_mutex_, taken
 // per call, so a validator pass never holds up a heartbeat's permit for long); the Tracker
 // never calls it with its database lock held.
+//
+// What it reads is cached and kept true by the contract's events: a slot read with getSlot is
+// kept until an event names it (SlotFilled, SlotFreed, SlotPaid; RequestEnded for all of a
+// request's), read with eth_getLogs from the block after the last one seen, at most once per
+// kRefreshInterval. So a heartbeat's permit costs no chain call while nothing changed, and the
+// validator's steady cost is three calls a tick (block number, logs, current period); it looks
+// at a request's slots once per proof period, when one has ended.
+//
+// Repair on chain (docs/market.md "Repair"): the permit of a slot whose chain state still has
+// another host (Filled: the lost consumer's, until the validator's marks remove it after
+// maxSlashes or the host frees it) is not made: fill_permit says "not yet" (Errc::not_found),
+// the tracker leaves the STORE order out of that heartbeat's reply, and the consumer is offered
+// it again with each heartbeat until the slot is Freed or Repair, then fills it for the round
+// the chain names (earning the repair reward when Repair).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -52,19 +67,37 @@ class MarketPlacer {
   Result<CheckedRequest> check_request(const std::string& request_id, const Manifest& manifest, ByteView encoded);
 
   /// The 65-byte permit that lets `host` fill slot `slot` of `request_id` in the slot's current
-  /// round (read from getSlot). Errors (invalid_argument): a bad request ID or address; the
-  /// chain's; (crypto).
+  /// round (from the slot cache, getSlot on a miss). Errors: (not_found) not yet: the chain
+  /// has the slot Filled by another host, or Paid (the request ended); (invalid_argument) a
+  /// bad request ID or address; the chain's; (crypto).
   Result<Bytes> fill_permit(const std::string& request_id, std::uint32_t slot, const std::string& host);
+
+  /// confirmDownload of `request_id` (decimal) from the placer's account: settles every host's
+  /// pay so far (seed 000's payout after a download). Errors: (invalid_argument) a bad ID or
+  /// the market's refusal in one line ("RequestNotRunning"); the chain's (io when unreachable).
+  Result<chain::Receipt> confirm_download(const std::string& request_id);
 
   /// One validator pass over `request_ids` (decimal): for each slot Filled on chain and each
   /// period that has ended and may still be marked, after the host's fill, whose challenge
   /// required a proof that was neither submitted nor marked, markProofAsMissing from the
-  /// tracker's account. Periods already looked at are remembered. Returns how many proofs
-  /// were marked missing; a request that cannot be read or a mark the chain refuses is logged
-  /// and skipped, never fatal.
+  /// tracker's account. A request is looked at once per period (periods already looked at
+  /// are remembered; one that could not be read is tried again next call). Returns how many
+  /// proofs were marked missing; a request that cannot be read or a mark the chain refuses is
+  /// logged and skipped, never fatal.
   std::uint32_t mark_missed_proofs(const std::vector<std::string>& request_ids);
 
+  /// How often the slot cache is brought up to date from the contract's events.
+  static constexpr std::chrono::milliseconds kRefreshInterval{500};
+
  private:
+  using SlotKey = std::pair<std::string, std::uint32_t>;  ///< (request ID, slot index)
+
+  /// Applies the events since the last block seen to the caches (at most once per
+  /// kRefreshInterval). A failure is logged; the caches are then dropped, to be read afresh.
+  void refresh();
+  /// The slot as the chain has it: cached, or read with getSlot and cached.
+  Result<market::Slot> slot(const wallet::U256& id, const std::string& request_id, std::uint32_t index);
+
   /// Runs `call(client_)` alone: MarketClient takes one call at a time.
   template <typename F>
   auto chain(F&& call) {
@@ -75,10 +108,23 @@ class MarketPlacer {
   std::mutex chain_mutex_;  ///< guards client_, per call
   market::MarketClient client_;
   const wallet::PrivateKey key_;
+  // Fixed for the client's life, so that signing a permit never waits for a chain call.
+  const std::uint64_t chain_id_;
+  const wallet::Address market_address_;
+
+  /// Guards the caches below; held across the reads that fill them (getSlot, logs), so that a
+  /// slot read and the events that outdate it are applied in the order they happened.
+  std::mutex cache_mutex_;
+  std::map<SlotKey, market::Slot> slots_;  ///< as last read; erased by an event naming the slot
+  std::optional<std::uint64_t> next_block_;  ///< the first block whose events are not applied
+  std::chrono::steady_clock::time_point refreshed_{};
+
   std::mutex validator_mutex_;  ///< one validator pass at a time; guards what follows
   std::optional<market::MarketParams> params_;
+  std::map<std::string, std::uint8_t> slot_count_;  ///< request -> n (a request's n never changes)
+  std::map<std::string, std::uint64_t> looked_at_;  ///< request -> the period of its last pass
   /// (request, slot) -> the first period not yet looked at by the validator.
-  std::map<std::pair<std::string, std::uint32_t>, std::uint64_t> next_period_;
+  std::map<SlotKey, std::uint64_t> next_period_;
 };
 
 }  // namespace ob::tracker

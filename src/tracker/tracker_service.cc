@@ -726,6 +726,37 @@ grpc::Status Tracker::remove_file(const net::PeerId& caller, const pb::RemoveFil
   return grpc::Status::OK;
 }
 
+grpc::Status Tracker::confirm_download(const net::PeerId& caller, const pb::ConfirmDownloadRequest& request,
+                                       pb::ConfirmDownloadReply* reply) {
+  if (std::string error = check_file_id(request.file_id()); !error.empty()) return invalid(error);
+  std::string request_id;
+  {
+    std::lock_guard lock(mutex_);
+    TRACKER_TRY(std::optional<FileRow> file, db_->file(request.file_id()));
+    if (!file || file->owner != caller.to_string()) {
+      return {grpc::StatusCode::NOT_FOUND, "file " + request.file_id() + " not found"};
+    }
+    request_id = file->request_id;
+  }
+  if (request_id.empty()) {
+    return {grpc::StatusCode::FAILED_PRECONDITION, "file " + request.file_id() + " is Free tier: nobody is paid"};
+  }
+  if (!settings_.placer) {
+    return {grpc::StatusCode::FAILED_PRECONDITION, "this tracker runs no storage market (no --chain-rpc)"};
+  }
+  Result<chain::Receipt> receipt = settings_.placer->confirm_download(request_id);
+  if (!receipt) {
+    const auto code = receipt.error().code == Errc::io ? grpc::StatusCode::UNAVAILABLE
+                                                       : grpc::StatusCode::INVALID_ARGUMENT;
+    return {code, "confirmDownload of storage request " + request_id + ": " + receipt.error().message};
+  }
+  reply->set_request_id(request_id);
+  reply->set_transaction(chain::to_data(receipt->hash));
+  spdlog::info("file {}: download confirmed, storage request {} settled (gas {})", request.file_id(), request_id,
+               receipt->gas_used);
+  return grpc::Status::OK;
+}
+
 grpc::Status Tracker::edit_file(const net::PeerId& caller, const pb::EditFileRequest& request,
                                 pb::EditFileReply* reply) {
   if (std::string error = check_file_id(request.file_id()); !error.empty()) return invalid(error);
@@ -915,7 +946,9 @@ grpc::Status Tracker::heartbeat(const net::PeerId& caller, const pb::HeartbeatRe
 
 void Tracker::add_fill_permits(const std::string& account, pb::HeartbeatReply& reply) {
   // Signed from the slot's round on chain, outside the lock; an order whose permit cannot be
-  // made now is left out of this reply and comes again with a later heartbeat.
+  // made now is left out of this reply and comes again with a later heartbeat. That is how a
+  // repaired slot waits for the chain to free it (MarketPlacer: "not yet", logged at debug
+  // level since it recurs with every heartbeat until the lost host is removed).
   auto* orders = reply.mutable_orders();
   for (int i = 0; i < orders->size();) {
     pb::SlotOrder& order = orders->at(i);
@@ -930,8 +963,9 @@ void Tracker::add_fill_permits(const std::string& account, pb::HeartbeatReply& r
       order.set_permit(std::string(as_chars(*permit)));
       ++i;
     } else {
-      spdlog::warn("no fill permit for slot {} of {} (request {}): {}", order.slot(), order.file_id(),
-                   order.request_id(), permit.error().message);
+      spdlog::log(permit.error().code == Errc::not_found ? spdlog::level::debug : spdlog::level::warn,
+                  "no fill permit for slot {} of {} (request {}): {}", order.slot(), order.file_id(),
+                  order.request_id(), permit.error().message);
       orders->erase(orders->begin() + i);
     }
   }
@@ -1425,6 +1459,12 @@ grpc::Status ProducerService::RemoveFile(grpc::ServerContext* context, const pb:
 grpc::Status ProducerService::EditFile(grpc::ServerContext* context, const pb::EditFileRequest* request,
                                        pb::EditFileReply* reply) {
   return as_caller(context, [&](const net::PeerId& caller) { return tracker_.edit_file(caller, *request, reply); });
+}
+
+grpc::Status ProducerService::ConfirmDownload(grpc::ServerContext* context, const pb::ConfirmDownloadRequest* request,
+                                              pb::ConfirmDownloadReply* reply) {
+  return as_caller(context,
+                   [&](const net::PeerId& caller) { return tracker_.confirm_download(caller, *request, reply); });
 }
 
 grpc::Status ConsumerService::RegisterConsumer(grpc::ServerContext* context, const pb::RegisterConsumerRequest* request,

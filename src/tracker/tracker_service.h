@@ -136,6 +136,11 @@ class Tracker {
                            openbucket::tracker::v1::RemoveFileReply* reply);
   grpc::Status edit_file(const net::PeerId& caller, const openbucket::tracker::v1::EditFileRequest& request,
                          openbucket::tracker::v1::EditFileReply* reply);
+  /// confirmDownload of the storage request of the caller's paid-tier file, from the placer's
+  /// account (the chain call runs outside the tracker's lock).
+  grpc::Status confirm_download(const net::PeerId& caller,
+                                const openbucket::tracker::v1::ConfirmDownloadRequest& request,
+                                openbucket::tracker::v1::ConfirmDownloadReply* reply);
   // --- Consumer ---
   grpc::Status register_consumer(const net::PeerId& caller,
                                  const openbucket::tracker::v1::RegisterConsumerRequest& request,
@@ -247,6 +252,9 @@ class ProducerService final : public openbucket::tracker::v1::Producer::Service 
                           openbucket::tracker::v1::RemoveFileReply* reply) override;
   grpc::Status EditFile(grpc::ServerContext* context, const openbucket::tracker::v1::EditFileRequest* request,
                         openbucket::tracker::v1::EditFileReply* reply) override;
+  grpc::Status ConfirmDownload(grpc::ServerContext* context,
+                               const openbucket::tracker::v1::ConfirmDownloadRequest* request,
+                               openbucket::tracker::v1::ConfirmDownloadReply* reply) override;
 
  private:
   Tracker& tracker_;

@@ -362,6 +362,24 @@ TEST_F(TrackerServiceTest, AStorageRequestNeedsAPaidTierAndATrackerWithAMarket) 
   EXPECT_FALSE(market.has_market());
 }
 
+TEST_F(TrackerServiceTest, ConfirmDownloadPaysOnlyForTheCallersPaidFile) {
+  for (const auto s : seeds(1, 3)) ASSERT_TRUE(register_consumer(peer(s)).ok());
+  Peer& owner = peer(100);
+  const std::string id = register_ok(owner, make_manifest(1, 2, 9), 2);
+  const auto confirm = [&](Peer& caller, const std::string& file_id) {
+    pb::ConfirmDownloadRequest request;
+    request.set_file_id(file_id);
+    pb::ConfirmDownloadReply reply;
+    return caller.client.producer().ConfirmDownload(call_context().get(), request, &reply);
+  };
+  const grpc::Status other = confirm(peer(101), id);
+  EXPECT_EQ(other.error_code(), grpc::StatusCode::NOT_FOUND);
+  const grpc::Status free = confirm(owner, id);
+  EXPECT_EQ(free.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(free.error_message(), "file " + id + " is Free tier: nobody is paid");
+  EXPECT_EQ(confirm(owner, "not a CID").error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
 TEST_F(TrackerServiceTest, AConsumersAccountAndPriceAreKeptAndABadAccountIsRefused) {
   const auto registered = [&](const std::string& account, std::uint64_t price) {
     pb::RegisterConsumerRequest request;

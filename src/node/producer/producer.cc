@@ -1332,7 +1332,31 @@ Result<void> Producer::run_download(const pb::FileInfo& info, const fs::path& de
   }
   OB_TRY_VOID(out.commit());
   spdlog::info("producer: downloaded {} to {}", info.file_id(), target.string());
+  if (!info.request_id().empty()) confirm_download(info);
   return {};
+}
+
+void Producer::confirm_download(const pb::FileInfo& info) {
+  // Seed 000: after a download the tracker pays the consumers from the file's contract. The
+  // download has succeeded whatever happens here: a failure is only logged.
+  auto client = tracker_client();
+  if (!client) {
+    spdlog::warn("producer: cannot confirm the download of {}: {}", info.file_id(), client.error().message);
+    return;
+  }
+  pb::ConfirmDownloadRequest request;
+  request.set_file_id(info.file_id());
+  pb::ConfirmDownloadReply reply;
+  // The tracker waits for the transaction's receipt: a deadline of a few blocks.
+  auto context = tracker::call_context(kConfirmDownloadTimeout);
+  const grpc::Status status = (*client)->producer().ConfirmDownload(context.get(), request, &reply);
+  if (!status.ok()) {
+    spdlog::warn("producer: the tracker did not pay the consumers of {} (storage request {}): {}", info.file_id(),
+                 info.request_id(), tracker::call_error("confirming the download", status).message);
+    return;
+  }
+  spdlog::info("producer: download of {} confirmed: storage request {} paid its consumers (transaction {})",
+               info.file_id(), reply.request_id(), reply.transaction());
 }
 
 // --- remove and edit --------------------------------------------------------------------------

@@ -336,6 +336,11 @@ class Producer {
   Result<openbucket::tracker::v1::FileInfo> find_remote(const FileRef& file);
 
   Result<void> run_download(const openbucket::tracker::v1::FileInfo& info, const std::filesystem::path& destination);
+  /// After a download of a paid-tier file: asks the tracker to confirm it on chain (ConfirmDownload),
+  /// which pays the consumers. Never fails the download: a refusal is logged.
+  void confirm_download(const openbucket::tracker::v1::FileInfo& info);
+  /// The deadline of ConfirmDownload, which waits for a transaction's receipt.
+  static constexpr std::chrono::seconds kConfirmDownloadTimeout{60};
   Result<FileReader> open_from_consumers(const openbucket::tracker::v1::FileInfo& info);
 
   const Home& home_;
