@@ -9,10 +9,17 @@
 #                           (bounded) for its daemon.json
 #   files_json              the producer's (home $WORK/producer) file list, as JSON
 #   file_is ID STATUS A     that list says file ID is STATUS at actual availability A
+#   check NAME COMMAND...   ok when COMMAND succeeds, else the failure NAME
 # The caller prints "$passed passed, $failed failed" and exits non-zero when failed > 0.
 passed=0
 failed=0
 ok() { passed=$((passed + 1)); }
+# check NAME COMMAND...: runs the command; ok when it succeeds, else a failure named NAME.
+check() {
+  local name=$1
+  shift
+  if "$@"; then ok; else bad "$name"; fi
+}
 bad() {
   failed=$((failed + 1))
   echo "FAIL: $*" >&2
@@ -71,6 +78,14 @@ require_chain_tools() {
     1) exit 1 ;;
     2) echo "$1: skipped (not in CI): anvil or the JS checkers are not installed"; exit 77 ;;
   esac
+}
+# chain_e2e_setup NAME: a chain test's start: require_chain_tools NAME, e2e_setup, and anvil
+# (ANVIL_PID, once start_anvil ran) stopped at exit too.
+chain_e2e_setup() {
+  require_chain_tools "$1"
+  e2e_setup
+  ANVIL_PID=""
+  trap 'stop_anvil "$ANVIL_PID"; e2e_cleanup' EXIT
 }
 # start_anvil LOG [ARGS...]: starts anvil on a free port of 127.0.0.1 (port 0: the system picks),
 # waits up to 30 s for it to print where it listens and answer; sets ANVIL_PID and ANVIL_URL.

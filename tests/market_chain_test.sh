@@ -31,18 +31,10 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 BIN=${1:?usage: market_chain_test.sh PATH/TO/open-bucket}
-require_chain_tools market_chain
-e2e_setup
-ANVIL_PID=""
-trap 'stop_anvil "$ANVIL_PID"; e2e_cleanup' EXIT
+chain_e2e_setup market_chain
 # Keystores in this test use scrypt n = 4096 instead of 2^18 (seconds saved per keystore).
 export OPEN_BUCKET_TEST_SCRYPT_N=4096
 unset OPEN_BUCKET_PASSWORD OPEN_BUCKET_HOME
-check() {
-  local name=$1
-  shift
-  if "$@"; then ok; else bad "$name"; fi
-}
 
 start_anvil "$WORK/anvil.log" || exit 1
 echo "test test test test test test test test test test test junk" >"$WORK/junk.txt"

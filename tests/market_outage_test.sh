@@ -15,19 +15,11 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 BIN=${1:?usage: market_outage_test.sh PATH/TO/open-bucket}
-require_chain_tools market_outage
-e2e_setup
-ANVIL_PID=""
-trap 'stop_anvil "$ANVIL_PID"; e2e_cleanup' EXIT
+chain_e2e_setup market_outage
 export OPEN_BUCKET_TEST_SCRYPT_N=4096  # keystores: scrypt n = 4096, seconds saved each
 unset OPEN_BUCKET_PASSWORD OPEN_BUCKET_HOME
 # one_line_with FILE TEXT: FILE is one line, and it has TEXT.
 one_line_with() { [ "$(grep -c . "$1")" = 1 ] && grep -q -- "$2" "$1"; }
-check() {
-  local name=$1
-  shift
-  if "$@"; then ok; else bad "$name"; fi
-}
 
 start_anvil "$WORK/anvil.log" || exit 1
 mkdir -p "$WORK/proxy"
@@ -134,12 +126,19 @@ check "the escrow left the producer once" [ $((payer_before - $(balance "$PAYER"
 # --- 2. the node comes back: the producer's retry resumes from chain state ----------------------
 chain_back
 uploaded() { row_of "$1" | jq -e '.status == "UPLOADED"' >/dev/null; }
-check "the producer's own retry uploads the file once the node is back" wait_for 120 uploaded first.bin
-check "with the request it paid for ($RID)" [ "$(row_of first.bin | jq -r .requestId)" = "$RID" ]
-check "which every consumer fills, and it starts" wait_for 60 started "$RID"
-check "no second request was opened" [ "$(requests_on_chain)" = "$RID" ]
-spent=$((payer_before - $(balance "$PAYER")))
-check "the producer paid one escrow ($paid_once wei; spent $spent)" one_escrow "$spent" "$paid_once"
+# resumed_once FILE RID ESCROW BEFORE: FILE reaches UPLOADED with request RID, which starts; no
+# other request was opened, and the producer's balance (BEFORE) paid one ESCROW.
+resumed_once() {
+  local spent
+  check "$1 is uploaded once the node is back" wait_for 120 uploaded "$1"
+  check "with the request it paid for ($2)" [ "$(row_of "$1" | jq -r .requestId)" = "$2" ]
+  check "which every consumer fills, and it starts" wait_for 60 started "$2"
+  check "no other request was opened" [ "$(requests_on_chain)" = "$2" ]
+  spent=$((${4} - $(balance "$PAYER")))
+  check "the producer paid one escrow ($3 wei; spent $spent)" one_escrow "$spent" "$3"
+}
+# The producer's own retry.
+resumed_once first.bin "$RID" "$paid_once" "$payer_before"
 
 # --- 3. the same fault, and the producer killed while the node is away ---------------------------
 head -c 300000 /dev/urandom >"$WORK/second.bin"
@@ -160,12 +159,7 @@ start_daemon producer
 check "after the restart the file is still PENDING" wait_for 30 pending_second
 upload "$WORK/second.bin" >/dev/null 2>"$WORK/again.err" ||
   bad "upload again after the restart: $(cat "$WORK/again.err")"
-check "the restarted producer uploads it" wait_for 120 uploaded second.bin
-check "with the request found on chain ($RID2)" [ "$(row_of second.bin | jq -r .requestId)" = "$RID2" ]
-check "which starts" wait_for 60 started "$RID2"
-check "and no third request was opened" [ "$(requests_on_chain)" = "$RID2" ]
-spent=$((payer_before - $(balance "$PAYER")))
-check "the producer paid one escrow for it ($escrow2 wei; spent $spent)" one_escrow "$spent" "$escrow2"
+resumed_once second.bin "$RID2" "$escrow2" "$payer_before"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -11,12 +11,6 @@ BIN=${1:?usage: rest_test.sh PATH/TO/open-bucket}
 e2e_setup
 export OPEN_BUCKET_HOME="$WORK/home"
 
-# check NAME CONDITION...: counts the outcome of a test command.
-check() {
-  local name=$1
-  shift
-  if "$@"; then ok; else bad "$name"; fi
-}
 
 # --- a home on an ephemeral port, and its daemon ---
 "$BIN" init >/dev/null || { echo "init failed" >&2; exit 1; }

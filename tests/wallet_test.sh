@@ -27,11 +27,6 @@ export OPEN_BUCKET_HOME="$WORK/home"
 # Keystores in this test use scrypt n = 4096 instead of 2^18 (seconds saved per keystore).
 export OPEN_BUCKET_TEST_SCRYPT_N=4096
 unset OPEN_BUCKET_PASSWORD
-check() {
-  local name=$1
-  shift
-  if "$@"; then ok; else bad "$name"; fi
-}
 js() { node "$JS_DIR/check.mjs" "$@"; }
 # big EXPRESSION: exact integer arithmetic on wei (BigInt).
 big() { node -e "console.log(($1).toString())"; }

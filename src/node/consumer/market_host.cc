@@ -112,6 +112,16 @@ Result<void> MarketHost::fill(const std::string& file_id, std::uint32_t slot, co
   OB_TRY(const wallet::U256 id, parse_request_id(request_id));
   OB_TRY(const Cid file, Cid::parse(file_id));
   const FilledSlot wanted{file_id, slot, request_id};
+  {
+    // Given up here (seed 000's termination): freed on chain first, and only then filled again,
+    // in a new round with new collateral; the tracker offers it again after SlotFreed.
+    std::lock_guard lock(mutex_);
+    const auto it = slots_.find(std::pair(file_id, slot));
+    if (it != slots_.end() && it->second.release) {
+      return fail(Errc::invalid_argument, "slot ", slot, " of storage request ", it->second.request_id,
+                  " was given up here and is being freed on chain; it can be filled again once freed");
+    }
+  }
   std::lock_guard chain_lock(chain_mutex_);
   OB_TRY(market::MarketClient* market, client());
   OB_TRY(const wallet::PrivateKey* account, key());

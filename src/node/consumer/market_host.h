@@ -102,7 +102,8 @@ class MarketHost {
   /// Fills slot `slot` of `request_id` (decimal) for file `file_id`, held here, with the placer's
   /// `permit`: checks that the request is for that file, sends the slot's collateral and a proof
   /// for the current period (built again if the period turns meanwhile), and from then on proves
-  /// it. Already filled by this account: nothing sent. Errors (invalid_argument): no market, a
+  /// it. Already filled by this account: nothing sent. Errors (invalid_argument): the slot was
+  /// given up here (release) and is not freed on chain yet; no market, a
   /// bad request ID, a request for another file, the market's refusal in one line
   /// ("NotChosenByPlacer"); the chain's (io when unreachable); the hooks'.
   Result<void> fill(const std::string& file_id, std::uint32_t slot, const std::string& request_id, ByteView permit);

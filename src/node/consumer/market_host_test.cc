@@ -37,6 +37,12 @@ TEST(MarketHostTest, AReleasedSlotIsNoLongerProvenAndStaysReleasedAfterARestart)
   EXPECT_TRUE(slots[0].release);  // slot 2 still to free after the restart
   EXPECT_FALSE(slots[1].release);
   EXPECT_FALSE((*again)->filled(kFile, 2));
+  // A STORE order for it again (the tracker repairs it here) does not undo the termination:
+  // refused before any chain call, the slot still to free.
+  auto refill = (*again)->fill(kFile, 2, "7", {});
+  ASSERT_FALSE(refill);
+  EXPECT_NE(refill.error().message.find("being freed on chain"), std::string::npos) << refill.error().message;
+  EXPECT_TRUE((*again)->slots()[0].release);
   // The tracker's DELETE of the slot given up comes before its freeSlot: that stays due.
   (*again)->forget(kFile, 2);
   EXPECT_EQ((*again)->slots().size(), 2u);
