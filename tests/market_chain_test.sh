@@ -299,12 +299,18 @@ market_refuses "holders of a file the tracker does not know" "not exists" holder
 FREED=$(topic 'SlotFreed(uint256,uint256,address,uint8,bool,uint256)')
 C2_TOPIC=0x$(printf '%064s' "$(echo "${HOST[2]#0x}" | tr 'A-F' 'a-f')" | tr ' ' 0)
 c2_slot=$(jq -r --arg h "${HOST[2]}" '.slots[] | select(.host == $h) | .index' "$WORK/paid.json")
+# Deleted while c2's daemon is stopped, so that CWatcher's scan at start finds it before the
+# tracker's audits (every 500 ms here) can: a running c2 races them, and when an audit wins the
+# tracker repairs the slot onto c2 itself, which then just goes on holding it.
+kill "${PIDS[c2]}" && wait "${PIDS[c2]}"
 rm -f "$WORK/c2/consume/$ID/"*
+OPEN_BUCKET_PASSWORD=$(cat "$WORK/pw") start_daemon c2
 freed_by_c2() {
   rpc "$ANVIL_URL" eth_getLogs "[{\"address\":\"$MARKET\",\"fromBlock\":\"0x0\",\"topics\":[\"$FREED\",\"$RID_TOPIC\",\"$C2_TOPIC\"]}]" |
     jq -e 'length >= 1' >/dev/null
 }
 check "c2, its slot $c2_slot deleted on disk, frees it on chain (SlotFreed from its account)" wait_for 60 freed_by_c2
+check "c2 says why: CWatcher found the slot gone" grep -q "slot $c2_slot of storage request $RID is given up" "$WORK/c2.log"
 check "c2 got the pay earned until then (withdrawable > 0)" [ "$(withdrawable "${HOST[2]}")" -gt 0 ]
 not_proving() {
   jq -e --argjson s "$c2_slot" 'all(.slots[]; .slot != $s or .release == true)' "$WORK/c2/state/market_slots.json" >/dev/null

@@ -397,6 +397,18 @@ Result<bool> Consumer::start() {
       spdlog::warn("consumer: slot {} of {} is gone from {}; giving it up", ref.slot, ref.file.to_string(),
                    store->dir().string());
     }
+    // Paid slots filled here (market_slots.json) that are not on disk, also after the daemon
+    // restarted (held_ was empty before): the same, so that they are freed on chain.
+    for (const FilledSlot& filled : host_->slots()) {
+      auto file = Cid::parse(filled.file_id);
+      if (!file || filled.release) continue;
+      const SlotRef ref{*file, filled.slot};
+      if (held_.contains(ref) || before.contains(ref)) continue;
+      pending_.push_back(make_report(ref, tv1::SlotReport::GIVEN_UP, "gone from the Consumer directory while stopped"));
+      host_->release(filled.file_id, filled.slot);
+      spdlog::warn("consumer: paid slot {} of {} is gone from {}; giving it up", ref.slot, filled.file_id,
+                   store->dir().string());
+    }
   }
   OB_TRY_VOID(start_watcher());
   Result<void> saved;
