@@ -118,8 +118,10 @@ pending_unpaid() {
 check "the upload is PENDING, its request Unpaid, with the reason: $(row_of first.bin)" wait_for 60 pending_unpaid
 reason=$(row_of first.bin | jq -r .error)
 check "the reason names the Ethereum node: $reason" grep -qi 'ethereum node' <<<"$reason"
-check "the chain did mine the request (requestCount $count_before -> +1)" [ "$(requests_on_chain)" = $((count_before + 1)) ]
-RID=$(requests_on_chain)
+# anvil answers eth_sendRawTransaction before it has mined the block: wait for the count.
+count_is() { [ "$(requests_on_chain)" = "$1" ]; }
+check "the chain did mine the request (requestCount $count_before -> +1)" wait_for 30 count_is $((count_before + 1))
+RID=$((count_before + 1))
 paid_once=$(escrow_of "$RID")
 check "the escrow left the producer once" [ $((payer_before - $(balance "$PAYER"))) -ge "$paid_once" ]
 
@@ -148,8 +150,8 @@ upload "$WORK/second.bin" >"$WORK/second.json" 2>"$WORK/second.err"
 check "the second transaction went through before the node went away" wait_for 60 tripped
 pending_second() { row_of second.bin | jq -e '.status == "PENDING" and .requestState == "Unpaid"' >/dev/null; }
 check "the second upload is PENDING and Unpaid" wait_for 60 pending_second
-RID2=$(requests_on_chain)
-check "its request was mined ($RID2)" [ "$RID2" = $((RID + 1)) ]
+RID2=$((RID + 1))
+check "its request was mined ($RID2)" wait_for 30 count_is "$RID2"
 escrow2=$(escrow_of "$RID2")
 kill -9 "${PIDS[producer]}"
 wait "${PIDS[producer]}" 2>/dev/null
