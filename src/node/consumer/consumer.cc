@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <cstdlib>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -389,24 +390,20 @@ Result<bool> Consumer::start() {
   {
     std::lock_guard lock(mutex_);
     store_ = store;
-    // Slots that vanished while the consumer was stopped are given up like any other.
-    for (const auto& [ref, held] : before) {
+    // Slots that vanished while the consumer was stopped are given up like any other: those it
+    // held before a `consumer stop`, and the paid slots it filled (market_slots.json), which
+    // also tells after a restart of the daemon (held_ starts empty), so they are freed on chain.
+    std::set<SlotRef> vanished;
+    for (const auto& [ref, held] : before) vanished.insert(ref);
+    for (const FilledSlot& filled : host_->slots()) {
+      auto file = Cid::parse(filled.file_id);
+      if (file && !filled.release) vanished.insert(SlotRef{*file, filled.slot});
+    }
+    for (const SlotRef& ref : vanished) {
       if (held_.contains(ref)) continue;
       pending_.push_back(make_report(ref, tv1::SlotReport::GIVEN_UP, "gone from the Consumer directory while stopped"));
       host_->release(ref.file.to_string(), ref.slot);
       spdlog::warn("consumer: slot {} of {} is gone from {}; giving it up", ref.slot, ref.file.to_string(),
-                   store->dir().string());
-    }
-    // Paid slots filled here (market_slots.json) that are not on disk, also after the daemon
-    // restarted (held_ was empty before): the same, so that they are freed on chain.
-    for (const FilledSlot& filled : host_->slots()) {
-      auto file = Cid::parse(filled.file_id);
-      if (!file || filled.release) continue;
-      const SlotRef ref{*file, filled.slot};
-      if (held_.contains(ref) || before.contains(ref)) continue;
-      pending_.push_back(make_report(ref, tv1::SlotReport::GIVEN_UP, "gone from the Consumer directory while stopped"));
-      host_->release(filled.file_id, filled.slot);
-      spdlog::warn("consumer: paid slot {} of {} is gone from {}; giving it up", ref.slot, filled.file_id,
                    store->dir().string());
     }
   }

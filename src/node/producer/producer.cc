@@ -1236,11 +1236,15 @@ std::vector<DownloadProgress> Producer::downloads() const {
 
 Result<ShareToken> Producer::share(const FileRef& file, std::uint64_t expires_at) {
   OB_TRY(pb::FileInfo found, find_remote(file));
-  // The manifest comes with a listing of one file only.
-  OB_TRY(std::vector<pb::FileInfo> one, tracker_list(found.file_id()));
+  // The manifest comes with a listing of one file only: found by ID it is here already, by
+  // path the file is listed once more by its ID.
+  if (found.manifest().empty()) {
+    OB_TRY(std::vector<pb::FileInfo> one, tracker_list(found.file_id()));
+    if (one.size() != 1) return fail(Errc::not_found, "File `", file.label(), "` not exists");
+    found = std::move(one.front());
+  }
   OB_TRY(Cid cid, Cid::parse(found.file_id()));
-  if (one.size() != 1) return fail(Errc::not_found, "File `", file.label(), "` not exists");
-  const ByteView manifest_bytes = as_bytes(one.front().manifest());
+  const ByteView manifest_bytes = as_bytes(found.manifest());
   if (Manifest::cid_of(manifest_bytes) != cid) {
     return fail(Errc::corrupt, "the tracker's manifest of ", found.file_id(), " is another file's");
   }
