@@ -29,25 +29,16 @@
 # Usage: market_chain_test.sh PATH/TO/open-bucket
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/market_lib.sh"
 
 BIN=${1:?usage: market_chain_test.sh PATH/TO/open-bucket}
 chain_e2e_setup market_chain
-# Keystores in this test use scrypt n = 4096 instead of 2^18 (seconds saved per keystore).
-export OPEN_BUCKET_TEST_SCRYPT_N=4096
-unset OPEN_BUCKET_PASSWORD OPEN_BUCKET_HOME
 
 start_anvil "$WORK/anvil.log" || exit 1
-echo "test test test test test test test test test test test junk" >"$WORK/junk.txt"
-echo "tracker passphrase" >"$WORK/pw"
 echo "not it" >"$WORK/wrong"
 # The tracker's home and wallet: anvil's developer account 0 as the default, and account 1
 # (funded) as "placer", the one the tracker is told to use.
-"$BIN" --home "$WORK/tracker" init -d --rpc "$ANVIL_URL" --mnemonic-file "$WORK/junk.txt" --password-file "$WORK/pw" \
-  --api-port 0 --p2p-port 0 --dht-port 0 >"$WORK/init.out" 2>&1 || { cat "$WORK/init.out" >&2; exit 1; }
-"$BIN" --home "$WORK/tracker" wallet import --mnemonic-file "$WORK/junk.txt" --index 1 --name placer \
-  --password-file "$WORK/pw" >/dev/null || { echo "wallet import failed" >&2; exit 1; }
-PLACER=0x70997970C51812dc3A010C7d01b50e0d17dc79C8
-nonce_of() { rpc "$ANVIL_URL" eth_getTransactionCount "[\"$1\",\"latest\"]"; }
+market_tracker_home
 
 # tracker_refuses NAME EXPECTED_TEXT ARGS...: the tracker exits non-zero at once with that text
 # on stderr, in one line, and nothing was sent from the placer.
@@ -82,32 +73,15 @@ tracker_refuses "a node that is down" "cannot reach the Ethereum node" \
   --chain-rpc http://127.0.0.1:1 --deploy-market --account placer --password-file "$WORK/pw"
 check "no market was remembered by the refused starts" [ ! -e "$WORK/tracker/market.json" ]
 
-# start_tracker: the tracker with a market deployed (or remembered), on a free port.
-start_tracker() {
-  : >"$WORK/tracker.out"
-  "$BIN" --home "$WORK/tracker" tracker --listen 127.0.0.1:0 --heartbeat-ms 300 --offline-after-ms 2000 \
-    --audit-interval-ms 500 --repair-tick-ms 250 --chain-rpc "$ANVIL_URL" --deploy-market \
-    --account placer --password-file "$WORK/pw" >>"$WORK/tracker.out" 2>>"$WORK/tracker.log" &
-  PIDS[tracker]=$!
-  wait_for 60 grep -q '^tracker ' "$WORK/tracker.out" || { echo "tracker did not start:" >&2; cat "$WORK/tracker.log" >&2; exit 1; }
-  TRACKER=$(sed -n 's/^tracker //p' "$WORK/tracker.out" | head -1)
-}
-stop_tracker() {
-  kill "${PIDS[tracker]}" && wait "${PIDS[tracker]}"
-  unset 'PIDS[tracker]'
-}
-
 # --- the tracker deploys the market from its account -------------------------------------------
 start_tracker
-MARKET=$(jq -r .market.address "$WORK/tracker/tracker.json")
 check "tracker.json names the market's chain" [ "$(jq -r .market.chainId "$WORK/tracker/tracker.json")" = 31337 ]
 check "tracker.json names the tracker's account as the placer" \
   [ "$(jq -r .market.placer "$WORK/tracker/tracker.json")" = "$PLACER" ]
 code=$(rpc "$ANVIL_URL" eth_getCode "[\"$MARKET\",\"latest\"]" | jq -r .)
 check "the market has code on chain" [ "${#code}" -gt 1000 ]
-# proofPeriod() = 0x4f5a4d2a... ; read the parameter the tracker deployed with (10 blocks).
-period=$(rpc "$ANVIL_URL" eth_call "[{\"to\":\"$MARKET\",\"data\":\"0x$(node -e "
-  const {id}=require('$JS_DIR/node_modules/ethers');console.log(id('proofPeriod()').slice(2,10))")\"},\"latest\"]" | jq -r .)
+# Read the parameter the tracker deployed with (10 blocks).
+period=$(rpc "$ANVIL_URL" eth_call "[{\"to\":\"$MARKET\",\"data\":\"0x$(selector 'proofPeriod()')\"},\"latest\"]" | jq -r .)
 check "the market was deployed with a 10-block proof period ($period)" [ "$((period))" = 10 ]
 deployer_nonce=$(nonce_of "$PLACER")
 
@@ -134,7 +108,6 @@ CLIENT_KEY=0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a  #
   const escrow = 3n * 6144n * 3600n * 1000n;
   await (await market.requestStorage(ethers.id('ethers request'), ask, { value: escrow })).wait();
 ") >"$WORK/ethers.out" 2>&1 || bad "ethers opens a storage request: $(cat "$WORK/ethers.out")"
-market_cli() { "$BIN" --home "$WORK/tracker" market "$@" --rpc "$ANVIL_URL" --market "$MARKET"; }
 market_cli request 1 --json >"$WORK/request.json" 2>"$WORK/request.err" || bad "market request 1: $(cat "$WORK/request.err")"
 json_has() { jq -e "$@" >/dev/null; }
 check "market request shows the request ethers opened" json_has --arg p "$PLACER" '.requestId == "1" and .state == "New"
@@ -164,29 +137,7 @@ market_refuses "a node that is down" "cannot reach the Ethereum node" requests -
 # anvil mines a block per transaction; a background loop mines one more every 0.4 s, so that a
 # 10-block proof period lasts about 4 s and its 5-block validation timeout about 2 s.
 start_tracker
-NETWORK_ID=$(((RANDOM << 8) + 4242))
-# dev_key I: the private key of anvil's developer account I (the "test ... junk" mnemonic).
-dev_key() {
-  (cd "$JS_DIR" && node -e "
-    const {HDNodeWallet}=require('ethers');
-    console.log(HDNodeWallet.fromPhrase('test test test test test test test test test test test junk', undefined,
-      \"m/44'/60'/0'/0/$1\").privateKey.slice(2))")
-}
-# paid_node NAME INDEX: a home on this test's network, on anvil, with developer account INDEX
-# imported (--private-key-file) as its default account "acct".
-paid_node() {
-  "$BIN" --home "$WORK/$1" init -d --api-port 0 --p2p-port 0 --dht-port 0 --network-id "$NETWORK_ID" --no-sync \
-    --tracker "$TRACKER" --limit "1 GB" --k 2 --m 2 --rpc "$ANVIL_URL" >/dev/null || { echo "init $1 failed" >&2; exit 1; }
-  dev_key "$2" >"$WORK/$1.key"
-  "$BIN" --home "$WORK/$1" wallet import --private-key-file "$WORK/$1.key" --name acct --password-file "$WORK/pw" \
-    >/dev/null || { echo "wallet import on $1 failed" >&2; exit 1; }
-  "$BIN" --home "$WORK/$1" wallet default acct >/dev/null || { echo "wallet default on $1 failed" >&2; exit 1; }
-}
-# bash arithmetic is 64-bit: balances (~10^22 wei) wrap, but their differences, far below 2^63, are exact.
-balance() { echo $(($(rpc "$ANVIL_URL" eth_getBalance "[\"$1\",\"latest\"]" | jq -r .))); }
-address_of() { "$BIN" --home "$WORK/$1" wallet ls --json | jq -r '.[] | select(.name == "acct") | .address'; }
-( while sleep 0.4; do rpc "$ANVIL_URL" anvil_mine '["0x1"]' >/dev/null; done ) &
-PIDS[miner]=$!
+start_miner 0.4
 
 CONSUMERS=4
 for i in $(seq 1 $CONSUMERS); do
@@ -251,13 +202,10 @@ done
 
 # Proofs: consumers answer the challenges that require one (Basic: one period in four). The
 # contract's events, read with eth_getLogs: ProofSubmitted for the request (topic 1).
-topic() { (cd "$JS_DIR" && node -e "console.log(require('ethers').id('$1'))"); }
 SUBMITTED=$(topic 'ProofSubmitted(uint256,uint256,uint64)')
 MISSED=$(topic 'ProofMissed(uint256,uint256,uint64,address,uint256,uint256)')
-RID_TOPIC=0x$(printf '%064x' "$RID")
-events() {
-  rpc "$ANVIL_URL" eth_getLogs "[{\"address\":\"$MARKET\",\"fromBlock\":\"0x0\",\"topics\":[\"$1\",\"$RID_TOPIC\"]}]" | jq length
-}
+RID_TOPIC=$(uint_topic "$RID")
+events() { logs "$1" "$RID_TOPIC" | jq length; }
 proofs_submitted() { [ "$(events "$SUBMITTED")" -ge 2 ]; }
 check "challenged consumers submit proofs (ProofSubmitted on chain)" wait_for 60 proofs_submitted
 
@@ -272,13 +220,6 @@ check "ProofMissed is on chain" [ "$(events "$MISSED")" -ge 1 ]
 market_cli request "$RID" --json >"$WORK/paid.json" 2>/dev/null
 slashed() { jq -e --arg h "${HOST[1]}" 'any(.slots[]; .host == $h and .slashes >= 1)' "$WORK/paid.json" >/dev/null; }
 check "the killed consumer's slot was slashed" slashed
-WITHDRAWABLE_SELECTOR=$(node -e "
-  const {id}=require('$JS_DIR/node_modules/ethers');console.log(id('withdrawable(address)').slice(2,10))")
-# withdrawable ADDRESS: the market's withdrawable(ADDRESS), read with eth_call, in wei.
-withdrawable() {
-  echo $(($(rpc "$ANVIL_URL" eth_call "[{\"to\":\"$MARKET\",\"data\":\"0x$WITHDRAWABLE_SELECTOR$(printf '%064s' \
-    "${1#0x}" | tr ' ' 0)\"},\"latest\"]" | jq -r .)))
-}
 placer_credit=$(withdrawable "$PLACER")
 check "the tracker's account earned the validator share ($placer_credit)" [ "$placer_credit" -gt 0 ]
 
@@ -297,7 +238,7 @@ market_refuses "holders of a file the tracker does not know" "not exists" holder
 
 # --- a consumer whose slot file is deleted terminates its slot's contract (freeSlot) -----------
 FREED=$(topic 'SlotFreed(uint256,uint256,address,uint8,bool,uint256)')
-C2_TOPIC=0x$(printf '%064s' "$(echo "${HOST[2]#0x}" | tr 'A-F' 'a-f')" | tr ' ' 0)
+C2_TOPIC=$(address_topic "${HOST[2]}")
 c2_slot=$(jq -r --arg h "${HOST[2]}" '.slots[] | select(.host == $h) | .index' "$WORK/paid.json")
 # Deleted while c2's daemon is stopped, so that CWatcher's scan at start finds it before the
 # tracker's audits (every 500 ms here) can: a running c2 races them, and when an audit wins the
@@ -306,8 +247,7 @@ kill "${PIDS[c2]}" && wait "${PIDS[c2]}"
 rm -f "$WORK/c2/consume/$ID/"*
 OPEN_BUCKET_PASSWORD=$(cat "$WORK/pw") start_daemon c2
 freed_by_c2() {
-  rpc "$ANVIL_URL" eth_getLogs "[{\"address\":\"$MARKET\",\"fromBlock\":\"0x0\",\"topics\":[\"$FREED\",\"$RID_TOPIC\",\"$C2_TOPIC\"]}]" |
-    jq -e 'length >= 1' >/dev/null
+  logs "$FREED" "$RID_TOPIC" "$C2_TOPIC" | jq -e 'length >= 1' >/dev/null
 }
 check "c2, its slot $c2_slot deleted on disk, frees it on chain (SlotFreed from its account)" wait_for 60 freed_by_c2
 check "c2 says why: CWatcher found the slot gone" grep -q "slot $c2_slot of storage request $RID is given up" "$WORK/c2.log"
@@ -345,30 +285,6 @@ check "consumer earnings shows what the chain says ($earned)" [ "$earned" = "$(w
 check "and as a table, in ETH: $(head -1 "$WORK/earnings.txt")" \
   grep -q "^Account ${HOST[3]}: [0-9.]* ETH to withdraw$" "$WORK/earnings.txt"
 
-# fee_of TX: gasUsed x effectiveGasPrice from the transaction's receipt, in wei.
-fee_of() {
-  local receipt
-  receipt=$(rpc "$ANVIL_URL" eth_getTransactionReceipt "[\"$1\"]")
-  echo $(($(jq -r .gasUsed <<<"$receipt") * $(jq -r .effectiveGasPrice <<<"$receipt")))
-}
-# withdraws NAME ADDRESS COMMAND...: COMMAND withdraws ADDRESS's whole balance: the reply names
-# it, the account's Ether rose by it less the receipt's fee, and the market owes it nothing more.
-withdraws() {
-  local name=$1 address=$2
-  shift 2
-  local owed before reply
-  owed=$(withdrawable "$address")
-  before=$(balance "$address")
-  if ! reply=$("$@" --json 2>"$WORK/withdraw.err"); then
-    bad "$name: $(cat "$WORK/withdraw.err")"
-    return
-  fi
-  local gained=$(($(balance "$address") - before)) fee
-  fee=$(fee_of "$(jq -r .transaction <<<"$reply")")
-  check "$name: the reply names the $owed wei" [ "$(jq -r .amount <<<"$reply")" = "$owed" ]
-  check "$name: the account gained $owed wei less the gas ($gained = $owed - $fee)" [ "$gained" = "$((owed - fee))" ]
-  check "$name: nothing is withdrawable any more" [ "$(withdrawable "$address")" = 0 ]
-}
 withdraws "producer withdraw" "$PAYER" "$BIN" --home "$WORK/producer" producer withdraw --password-file "$WORK/pw"
 withdraws "consumer withdraw on c3" "${HOST[3]}" "$BIN" --home "$WORK/c3" consumer withdraw
 # Twice: one clear line, nothing sent.
@@ -385,9 +301,7 @@ if "$BIN" --home "$WORK/c3" consumer withdraw >/dev/null 2>"$WORK/withdraw.err";
 else
   check "a second consumer withdraw says there is nothing" grep -q "Nothing to withdraw" "$WORK/withdraw.err"
 fi
-kill "${PIDS[miner]}" 2>/dev/null
-wait "${PIDS[miner]}" 2>/dev/null
-unset 'PIDS[miner]'
+stop_miner
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
