@@ -75,6 +75,16 @@ else
   bad "four consumers should host one slot each, two be spares: hosts ${HOSTING[*]}, spares ${SPARES[*]}"
   exit 1
 fi
+# producer ls shows the request as the chain has it: escrow left and each slot's consumer.
+lists_request() {
+  request_json && files_json | jq -e --arg id "$ID" --slurpfile r "$WORK/request.json" '.[] | select(.id == $id)
+    | .tier == "basic" and .requestId == $r[0].requestId and .requestState == "Started"
+      and .escrowLeftWei == $r[0].escrowWei and .consumers == [$r[0].slots[].host]' >/dev/null
+}
+check "producer ls shows the request, its escrow left and the consumers of its slots" wait_for 30 lists_request
+"$BIN" --home "$WORK/producer" producer ls >"$WORK/ls.txt" 2>&1
+check "and its table the tier, request and escrow: $(grep -o "basic #.*" "$WORK/ls.txt")" \
+  grep -q "basic #$RID Started, [0-9.]* ETH left" "$WORK/ls.txt"
 slot_size=$(jq -r .slotSize "$WORK/request.json")
 escrow=$((4 * slot_size * 86400))
 collateral=$((slot_size * 86400))
@@ -155,6 +165,7 @@ check "the repair fills earned the repair reward ($repair_rewards wei)" [ "$repa
 check "the market holds the escrow and six collaterals, none paid out yet" \
   [ "$(balance "$MARKET")" = "$((escrow + 6 * collateral))" ]
 check "availability is back to 3" wait_for 120 file_is "$ID" UPLOADED 3
+check "producer ls names the new consumers" wait_for 30 lists_request
 
 # --- a download is confirmed and pays the hosts ----------------------------------------------------
 mkdir -p "$WORK/down"

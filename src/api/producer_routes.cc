@@ -127,6 +127,14 @@ UploadProgress upload_progress(const producer::RemoteFile& f) {
   return {wanted, slot_bytes * f.slots_stored, slot_bytes * wanted};
 }
 
+/// A paid file's slots' host accounts, null for a slot without one; null when unknown.
+json consumers_json(const std::vector<std::string>& hosts) {
+  if (hosts.empty()) return nullptr;
+  json out = json::array();
+  for (const std::string& h : hosts) out.push_back(h.empty() ? json() : json(h));
+  return out;
+}
+
 JsonReply list(producer::Producer& p) {
   auto files = p.list();
   if (!files) return error_reply(files.error());
@@ -147,6 +155,8 @@ JsonReply list(producer::Producer& p) {
                     {"tier", f.tier},
                     {"requestId", f.request_id.empty() ? json() : json(f.request_id)},
                     {"requestState", f.request_state.empty() ? json() : json(f.request_state)},
+                    {"escrowLeftWei", f.escrow_left.empty() ? json() : json(f.escrow_left)},
+                    {"consumers", consumers_json(f.slot_hosts)},
                     {"error", f.error}});
   }
   return {200, std::move(rows)};

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/output.h"
 #include "core/units.h"
 #include "node/consumer/consumer.h"
 #include "node/daemon.h"
@@ -95,11 +96,8 @@ int cmd_config(const std::optional<std::string>& home, ConfigOptions o) {
   if (interactive) {
     auto current = client->get_json("/v1/consumer/slots");
     if (!current) return report(current.error());
-    const auto text = [&](const char* key) {
-      return current->contains(key) && (*current)[key].is_string() ? (*current)[key].get<std::string>() : "";
-    };
-    if (!o.directory) o.directory = ask("Consumer directory (slots of others' files)", text("directory"));
-    if (!o.limit) o.limit = ask("Limit, e.g. \"10 GB\"", text("limit"));
+    if (!o.directory) o.directory = ask("Consumer directory (slots of others' files)", string_field(*current, "directory"));
+    if (!o.limit) o.limit = ask("Limit, e.g. \"10 GB\"", string_field(*current, "limit"));
     if (!o.account) {
       auto dir = resolve_home(home);
       if (!dir) return report(dir.error());
@@ -140,11 +138,6 @@ int cmd_config(const std::optional<std::string>& home, ConfigOptions o) {
   return 0;
 }
 
-/// A string field of a reply; "" when absent or not a string.
-std::string text(const nlohmann::json& j, const char* key) {
-  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
-}
-
 /// GET `path` (a listing with a "slots" array) from the running daemon. With `json` it prints
 /// the reply and returns nullopt; else the reply, for the caller's table. Errors: no daemon,
 /// the daemon's reply, (corrupt) a reply without its "slots".
@@ -171,14 +164,14 @@ int cmd_slots(const std::optional<std::string>& home, bool json) {
     return j.contains(key) && j[key].is_number_unsigned() ? j[key].get<std::uint64_t>() : 0;
   };
   std::cout << "Consumer " << (r.contains("started") && r["started"] == true ? "started" : "stopped") << ", directory "
-            << text(r, "directory") << "\n"
+            << string_field(r, "directory") << "\n"
             << "Used " << format_size(number(r, "usedBytes")) << " of " << format_size(number(r, "limitBytes")) << " in "
             << r["slots"].size() << " slot" << (r["slots"].size() == 1 ? "" : "s") << "\n";
   if (r["slots"].empty()) return 0;
   std::cout << "\n" << std::left << std::setw(66) << "FILE ID" << std::setw(6) << "SLOT" << "SIZE\n";
   for (const nlohmann::json& slot : r["slots"]) {
     if (!slot.is_object()) continue;
-    std::cout << std::left << std::setw(66) << text(slot, "fileId") << std::setw(6)
+    std::cout << std::left << std::setw(66) << string_field(slot, "fileId") << std::setw(6)
               << number(slot, "slot") << format_size(number(slot, "bytes")) << "\n";
   }
   return 0;
@@ -186,7 +179,7 @@ int cmd_slots(const std::optional<std::string>& home, bool json) {
 
 /// A wei amount from a reply (a decimal string) as "0.0015 ETH"; the text itself if it is not one.
 std::string eth(const nlohmann::json& reply, const char* key) {
-  const std::string wei_text = text(reply, key);
+  const std::string wei_text = string_field(reply, key);
   const auto wei = wallet::U256::from_decimal(wei_text);
   return wei ? wallet::format_eth(*wei) + " ETH" : wei_text;
 }
@@ -196,16 +189,16 @@ int cmd_earnings(const std::optional<std::string>& home, bool json) {
   if (!reply) return report(reply.error());
   if (!*reply) return 0;
   const nlohmann::json& r = **reply;
-  std::cout << "Account " << text(r, "account") << ": " << eth(r, "withdrawable") << " to withdraw\n";
+  std::cout << "Account " << string_field(r, "account") << ": " << eth(r, "withdrawable") << " to withdraw\n";
   if (r["slots"].empty()) return 0;
   std::cout << "\n" << std::left << std::setw(10) << "REQUEST" << std::setw(6) << "SLOT" << std::setw(8) << "STATE"
             << std::setw(24) << "ACCRUED PAY" << std::setw(24) << "COLLATERAL" << "FILE ID\n";
   for (const nlohmann::json& slot : r["slots"]) {
     if (!slot.is_object()) continue;
-    std::cout << std::left << std::setw(10) << text(slot, "requestId") << std::setw(6)
-              << (slot.contains("slot") ? slot["slot"].dump() : "") << std::setw(8) << text(slot, "state")
+    std::cout << std::left << std::setw(10) << string_field(slot, "requestId") << std::setw(6)
+              << (slot.contains("slot") ? slot["slot"].dump() : "") << std::setw(8) << string_field(slot, "state")
               << std::setw(24) << eth(slot, "accruedPay") << std::setw(24) << eth(slot, "collateral")
-              << text(slot, "fileId") << (slot.contains("error") ? "  (" + text(slot, "error") + ")" : "") << "\n";
+              << string_field(slot, "fileId") << (slot.contains("error") ? "  (" + string_field(slot, "error") + ")" : "") << "\n";
   }
   return 0;
 }

@@ -10,7 +10,12 @@
 #include <type_traits>
 #include <utility>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace ob::cli {
+
+/// A string field of a daemon's JSON reply; "" when absent, null or not a string.
+std::string string_field(const nlohmann::json& row, const char* key);
 
 /// "1.5 GiB", "512 B": binary units, one decimal.
 std::string human_bytes(std::uint64_t bytes);

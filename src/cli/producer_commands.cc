@@ -15,6 +15,8 @@
 #include "core/cid.h"
 #include "node/home.h"
 #include "node/producer/producer_state.h"
+#include "wallet/amount.h"
+#include "wallet/uint256.h"
 
 namespace ob::cli {
 namespace {
@@ -197,10 +199,22 @@ int cmd_ls(const std::optional<std::string>& home, const ProducerFlags& f) {
       rows.push_back({text(r, "path"), text(r, "size"), text(r, "status"), text(r, "id"), text(r, "error")});
     }
   } else {
+    // Paid files add their tier and storage request: "basic #7 Started, 0.0012 ETH left".
+    const bool paid = std::ranges::any_of(*reply, [](const json& r) { return string_field(r, "tier") != "free"; });
     rows.push_back({"ID", "PATH", "SIZE", "STATUS", "AVAILABILITY"});
+    if (paid) rows.front().push_back("TIER");
     for (const json& r : *reply) {
       rows.push_back({text(r, "id").empty() ? "-" : text(r, "id"), text(r, "path"), text(r, "size"), text(r, "status"),
                       text(r, "actualAvailability") + "/" + text(r, "availability")});
+      if (!paid) continue;
+      std::string tier = string_field(r, "tier");
+      if (const std::string id = string_field(r, "requestId"); !id.empty()) {
+        tier += " #" + id + " " + string_field(r, "requestState");
+      }
+      if (const std::string left = string_field(r, "escrowLeftWei"); !left.empty()) {
+        if (const auto wei = wallet::U256::from_decimal(left)) tier += ", " + wallet::format_eth(*wei) + " ETH left";
+      }
+      rows.back().push_back(std::move(tier));
     }
   }
   if (rows.size() == 1) {

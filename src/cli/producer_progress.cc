@@ -20,11 +20,6 @@ std::uint64_t number(const json& row, const char* key) {
   return it != row.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
 }
 
-std::string text(const json& row, const char* key) {
-  const auto it = row.find(key);
-  return it != row.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 /// The remote path as the daemon stores it: a "/" in front names the same file.
 std::string remote_path(std::string path) {
   while (path.starts_with('/')) path.erase(0, 1);
@@ -48,11 +43,11 @@ Result<void> follow_upload(api::RestClient& daemon, const std::string& file_id, 
     const json* row = nullptr;
     if (files.is_array()) {
       for (const json& f : files) {
-        if (f.is_object() && text(f, "id") == file_id) row = &f;
+        if (f.is_object() && string_field(f, "id") == file_id) row = &f;
       }
     }
     if (row == nullptr) return fail(Errc::not_found, "File ", file_id, " is no longer in the list: removed?");
-    const std::string status = text(*row, "status");
+    const std::string status = string_field(*row, "status");
     const std::uint64_t stored = number(*row, "slotsStored");
     const std::uint64_t wanted = number(*row, "slotsWanted");
     bar.set_label("upload " + name + " " + std::to_string(stored) + "/" + std::to_string(wanted) + " slots");
@@ -67,9 +62,9 @@ Result<void> follow_upload(api::RestClient& daemon, const std::string& file_id, 
 
 Result<json> post_download(api::RestClient& daemon, std::optional<api::RestClient> poller, const json& body,
                            bool json_output) {
-  const std::string file_id = text(body, "fileId");
-  const std::string path = remote_path(text(body, "path"));
-  const std::string destination = text(body, "destination");
+  const std::string file_id = string_field(body, "fileId");
+  const std::string path = remote_path(string_field(body, "path"));
+  const std::string destination = string_field(body, "destination");
   ProgressBar bar("cp " + (file_id.empty() ? path : file_id.substr(0, 12)), json_output);
   bool seen = false;  // the transfer was listed: once it is not, the daemon is finishing
   const auto tick = [&] {
@@ -77,8 +72,8 @@ Result<json> post_download(api::RestClient& daemon, std::optional<api::RestClien
     auto running = poller->get_json("/v1/producer/files/downloads");
     if (running && running->is_array()) {
       for (const json& d : *running) {
-        if (!d.is_object() || text(d, "destination") != destination) continue;
-        if (file_id.empty() ? remote_path(text(d, "path")) != path : text(d, "fileId") != file_id) continue;
+        if (!d.is_object() || string_field(d, "destination") != destination) continue;
+        if (file_id.empty() ? remote_path(string_field(d, "path")) != path : string_field(d, "fileId") != file_id) continue;
         seen = true;
         bar.update(number(d, "bytes"), number(d, "size"));
         return;

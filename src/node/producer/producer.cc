@@ -836,6 +836,43 @@ void Producer::refresh_requests(const std::vector<RemoteFile>& rows) {
   }
 }
 
+void Producer::read_requests(std::vector<RemoteFile>& rows) {
+  if (std::ranges::none_of(rows, [](const RemoteFile& r) { return !r.request_id.empty(); })) return;
+  std::lock_guard market_lock(market_mutex_);
+  const auto now = Clock::now();
+  std::erase_if(chain_views_, [&](const auto& entry) { return now - entry.second.read_at > kChainViewTtl; });
+  for (RemoteFile& row : rows) {
+    if (row.request_id.empty()) continue;
+    auto view = chain_views_.find(row.request_id);
+    if (view == chain_views_.end()) {
+      auto read = read_request_locked(row.request_id);
+      if (!read) {
+        spdlog::warn("producer: cannot read storage request {}: {}", row.request_id, read.error().message);
+        market_.reset();
+        return;
+      }
+      view = chain_views_.emplace(row.request_id, std::move(*read)).first;
+    }
+    row.escrow_left = view->second.escrow_left;
+    row.slot_hosts = view->second.slot_hosts;
+  }
+}
+
+Result<Producer::ChainView> Producer::read_request_locked(const std::string& request_id) {
+  const auto id = wallet::U256::from_decimal(request_id);
+  if (!id) return fail(Errc::corrupt, "not a storage request ID: ", request_id);
+  OB_TRY(auto* opened, market_locked());
+  market::MarketClient& market = opened->first;
+  OB_TRY(market::Request request, market.get_request(*id));
+  ChainView view{Clock::now(), request.escrow.to_decimal(), {}};
+  view.slot_hosts.reserve(request.n);
+  for (std::uint8_t i = 0; i < request.n; ++i) {
+    OB_TRY(market::Slot slot, market.get_slot(*id, i));
+    view.slot_hosts.push_back(slot.state == market::SlotState::Filled ? slot.host.to_checksum() : std::string());
+  }
+  return view;
+}
+
 Result<std::string> Producer::upload_locked(const std::string& path) {
   fs::path dir;
   LocalFile entry;
@@ -1169,12 +1206,13 @@ Result<std::vector<RemoteFile>> Producer::list() {
   for (const pb::FileInfo& f : remote) {
     known.insert(f.file_id());
     RemoteFile row{f.file_id(), f.path(), f.size(), remote_status_name(f.status()), f.actual_availability(),
-                   f.availability(), f.hash(), f.k(), f.slots_stored(), "", "", "", ""};
+                   f.availability(), f.hash(), f.k(), f.slots_stored(), "", "", "", "", "", {}};
     row.tier = tier_name(f.tier());
     row.request_id = f.request_id();
     rows.push_back(std::move(row));
   }
   refresh_requests(rows);
+  read_requests(rows);
   std::lock_guard lock(mutex_);
   const auto by_id = index_by_id(state_.files);
   for (RemoteFile& row : rows) {
@@ -1185,7 +1223,7 @@ Result<std::vector<RemoteFile>> Producer::list() {
     if (f.status == LocalStatus::uploaded || known.contains(f.file_id)) continue;
     // Not on the tracker yet: waiting to be encoded, or encoded and waiting to be registered.
     RemoteFile row{f.file_id, f.path, f.size, std::string(status_name(LocalStatus::pending)), 0,
-                   f.availability != 0 ? f.availability : config_.default_availability, f.md5, 0, 0, "", "", "", ""};
+                   f.availability != 0 ? f.availability : config_.default_availability, f.md5, 0, 0, "", "", "", "", "", {}};
     row.tier = f.tier;
     row.error = f.error;
     if (f.request) {

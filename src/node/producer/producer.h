@@ -111,6 +111,12 @@ struct RemoteFile {
   std::string request_id;           ///< paid tiers: the storage request on chain, decimal; "" before
   std::string request_state;        ///< paid tiers: "Unpaid", "Requested", "Started", "Failed"; "" for Free
   std::string error;                ///< why a PENDING file is not uploading yet; "" when none
+  /// Paid tiers, read from the chain (getRequest, getSlot): wei of the escrow not yet paid to
+  /// hosts, decimal, and each slot's host account (EIP-55), "" while the slot has none (free,
+  /// freed, waiting for repair). Both empty when there is no request yet or the chain cannot
+  /// be read.
+  std::string escrow_left;
+  std::vector<std::string> slot_hosts;
 };
 
 /// A download in progress (`producer cp`), for following it: GET /v1/producer/files/downloads.
@@ -319,6 +325,20 @@ class Producer {
   /// Requested -> Started (or Failed) for the files of `rows` the tracker reports UPLOADED,
   /// as the chain has their requests now; a chain that cannot be read is logged and left.
   void refresh_requests(const std::vector<RemoteFile>& rows);
+  /// What the chain says of one storage request, for `producer ls`.
+  struct ChainView {
+    std::chrono::steady_clock::time_point read_at;
+    std::string escrow_left;              ///< wei, decimal
+    std::vector<std::string> slot_hosts;  ///< per slot: the host's address, "" when none
+  };
+  /// How long a ChainView is reused, so that listing often does not read the chain each time.
+  static constexpr std::chrono::seconds kChainViewTtl{5};
+  /// Fills escrow_left and slot_hosts of the rows with a storage request from the chain, each
+  /// request read (getRequest, then getSlot per slot) at most once per kChainViewTtl. A chain
+  /// that cannot be read is logged and leaves them empty. Takes market_mutex_.
+  void read_requests(std::vector<RemoteFile>& rows);
+  /// One request's ChainView; market_mutex_ held. Errors: a malformed ID (corrupt), the chain's.
+  Result<ChainView> read_request_locked(const std::string& request_id);
   /// When the worker may next try to upload `file` (a PENDING one): after its retry time and
   /// once it has settled (mutex_ held).
   std::chrono::steady_clock::time_point ready_at(const LocalFile& file) const;
@@ -355,6 +375,7 @@ class Producer {
   std::mutex market_mutex_;     // one chain call at a time on market_ (MarketClient is not thread-safe)
   /// The tracker's market and placer, opened lazily by market_locked(); guarded by market_mutex_.
   std::optional<std::pair<market::MarketClient, wallet::Address>> market_;
+  std::map<std::string, ChainView> chain_views_;  // request ID -> view; guarded by market_mutex_
   mutable std::mutex mutex_;    // guards everything below
   std::condition_variable wake_;
   NodeConfig config_;           // this role's view of config.toml
