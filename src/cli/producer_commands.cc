@@ -256,15 +256,24 @@ int cmd_share(const std::optional<std::string>& home, const ProducerFlags& f) {
 int cmd_rm(const std::optional<std::string>& home, const ProducerFlags& f) {
   json body = file_ref(home, f.file, "remotePath");
   if (f.account) body["account"] = *f.account;
-  // A paid file's storage request is cancelled with the paying account's key. Asked for only
-  // when given (a file or the environment): a free file needs none, and the daemon says when
-  // a paid one does.
-  if (f.password_file || std::getenv("OPEN_BUCKET_PASSWORD") != nullptr) {
+  // A paid file's storage request is cancelled with the paying account's key. Read first only
+  // when given (a file or the environment): a free file needs none. The daemon says when a paid
+  // one does; on a terminal the passphrase is then asked for and the removal tried again.
+  const bool given = f.password_file || std::getenv("OPEN_BUCKET_PASSWORD") != nullptr;
+  if (given) {
     auto passphrase = read_passphrase(f.password_file, "Passphrase of the paying account", false);
     if (!passphrase) return report(passphrase.error());
     body["passphrase"] = *passphrase;
   }
-  return print(post(home, "/v1/producer/files/remove", body), f.json);
+  auto reply = post(home, "/v1/producer/files/remove", body);
+  if (!reply && !given && interactive(false) && reply.error().message.find("needs the passphrase") != std::string::npos) {
+    std::cerr << reply.error().message << "\n";
+    auto passphrase = read_passphrase(std::nullopt, "Passphrase of the paying account", false);
+    if (!passphrase) return report(passphrase.error());
+    body["passphrase"] = *passphrase;
+    reply = post(home, "/v1/producer/files/remove", body);
+  }
+  return print(reply, f.json);
 }
 
 int cmd_withdraw(const std::optional<std::string>& home, const ProducerFlags& f) {
