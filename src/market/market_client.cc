@@ -312,10 +312,13 @@ Result<chain::Receipt> MarketClient::send_checked(const wallet::PrivateKey& key,
                                                   const U256& value, ByteView data, std::string_view what) {
   json call = {{"from", key.address().to_checksum()}, {"data", chain::to_data(data)}, {"value", value.to_quantity()}};
   if (to) call["to"] = to->to_checksum();
-  // Simulate first: a refusal costs nothing and its reason is in the reply's data.
+  // Simulate first: a refusal costs nothing and its reason is in the reply's data. At the
+  // pending block, where the transaction goes (the gas estimate is made there too): a call
+  // valid in the latest block only (a proof of a period that ends with it) is refused here,
+  // by name, rather than by the estimate without one.
   const auto simulate = [&]() -> Result<void> {
     json error_data;
-    auto reply = chain_.rpc().call("eth_call", json::array({call, "latest"}), &error_data);
+    auto reply = chain_.rpc().call("eth_call", json::array({call, "pending"}), &error_data);
     if (reply) return {};
     if (error_data.is_string()) {
       auto revert = from_data(error_data, "revert data");
@@ -344,11 +347,12 @@ Result<chain::Receipt> MarketClient::transact(const wallet::PrivateKey& key, std
   return send_checked(key, address_, value, data, name);
 }
 
-Result<std::vector<Value>> MarketClient::view(std::string_view name, std::span<const Value> args) {
+Result<std::vector<Value>> MarketClient::view(std::string_view name, std::span<const Value> args,
+                                              std::string_view block) {
   OB_TRY(const Entry* fn, function(name));
   OB_TRY(Bytes data, encode_call(*fn, args));
   json error_data;
-  auto reply = chain_.rpc().call("eth_call", json::array({call_object(address_, data), "latest"}), &error_data);
+  auto reply = chain_.rpc().call("eth_call", json::array({call_object(address_, data), block}), &error_data);
   if (!reply) {
     if (error_data.is_string()) {
       auto revert = from_data(error_data, "revert data");
@@ -518,9 +522,15 @@ Result<std::uint64_t> MarketClient::current_period() {
   return out.at(0).as_u64();
 }
 
+Result<std::uint64_t> MarketClient::pending_period() {
+  OB_TRY(std::vector<Value> out, view("currentPeriod", {}, "pending"));
+  return out.at(0).as_u64();
+}
+
 Result<Challenge> MarketClient::get_challenge(const U256& request_id, std::uint64_t slot_index, std::uint64_t period) {
   const std::vector<Value> args{request_id, slot_index, period};
-  OB_TRY(std::vector<Value> out, view("getChallenge", args));
+  // At the pending block, so that the challenge of the period it begins can be read already.
+  OB_TRY(std::vector<Value> out, view("getChallenge", args, "pending"));
   Challenge c;
   OB_TRY(c.required, out.at(0).as_bool());
   OB_TRY(c.segment, out.at(1).as_u64());

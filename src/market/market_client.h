@@ -189,6 +189,13 @@ class MarketClient {
   Result<wallet::U256> request_id_of(const wallet::Address& client, const wallet::Hash32& nonce);
   Result<Slot> get_slot(const wallet::U256& request_id, std::uint64_t slot_index);
   Result<std::uint64_t> current_period();
+  /// The period of the block a transaction sent now goes into (currentPeriod at the pending
+  /// block): what a fill's proof must answer. It differs from current_period() on a period's
+  /// last block.
+  Result<std::uint64_t> pending_period();
+  /// The challenge of a slot in `period`, read at the pending block (so a period beginning
+  /// with it can be answered already). Errors: the market's ChallengeUnavailable for a period
+  /// not begun or older than 256 blocks; the chain's.
   Result<Challenge> get_challenge(const wallet::U256& request_id, std::uint64_t slot_index, std::uint64_t period);
   /// Whether the slot's proof for `period` was submitted / marked missing.
   Result<std::pair<bool, bool>> proof_status(const wallet::U256& request_id, std::uint64_t slot_index,
@@ -211,7 +218,9 @@ class MarketClient {
  private:
   MarketClient(chain::ChainClient chain, const wallet::Address& address)
       : chain_(std::move(chain)), address_(address) {}
-  Result<std::vector<chain::abi::Value>> view(std::string_view function, std::span<const chain::abi::Value> args);
+  /// eth_call of `function` at block `block` ("latest", "pending").
+  Result<std::vector<chain::abi::Value>> view(std::string_view function, std::span<const chain::abi::Value> args,
+                                              std::string_view block = "latest");
   Result<chain::Receipt> transact(const wallet::PrivateKey& key, std::string_view function,
                                   std::span<const chain::abi::Value> args, const wallet::U256& value = {});
   Result<chain::Receipt> send_checked(const wallet::PrivateKey& key, const std::optional<wallet::Address>& to,

@@ -126,6 +126,15 @@ Result<Bytes> MarketPlacer::fill_permit(const std::string& request_id, std::uint
   return market::sign_fill_permit(key_, digest);
 }
 
+Result<std::optional<wallet::Address>> MarketPlacer::host_now(const std::string& request_id, std::uint32_t slot) {
+  OB_TRY(const wallet::U256 id, parse_request_id(request_id));
+  std::lock_guard lock(cache_mutex_);
+  OB_TRY(const market::Slot read, chain([&](market::MarketClient& c) { return c.get_slot(id, slot); }));
+  if (next_block_) slots_.insert_or_assign({request_id, slot}, read);
+  if (read.state != market::SlotState::Filled) return std::optional<wallet::Address>();
+  return std::optional<wallet::Address>(read.host);
+}
+
 Result<chain::Receipt> MarketPlacer::confirm_download(const std::string& request_id) {
   OB_TRY(const wallet::U256 id, parse_request_id(request_id));
   return chain([&](market::MarketClient& c) { return c.confirm_download(key_, id); });

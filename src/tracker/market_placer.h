@@ -72,6 +72,11 @@ class MarketPlacer {
   /// bad request ID or address; the chain's; (crypto).
   Result<Bytes> fill_permit(const std::string& request_id, std::uint32_t slot, const std::string& host);
 
+  /// The account hosting slot `slot` of `request_id` (decimal) now: getSlot, read past the
+  /// cache (which may not have seen the latest fill yet). nullopt when the slot is not Filled.
+  /// Errors: (invalid_argument) a bad request ID; the chain's.
+  Result<std::optional<wallet::Address>> host_now(const std::string& request_id, std::uint32_t slot);
+
   /// confirmDownload of `request_id` (decimal) from the placer's account: settles every host's
   /// pay so far (seed 000's payout after a download). Errors: (invalid_argument) a bad ID or
   /// the market's refusal in one line ("RequestNotRunning"); the chain's (io when unreachable).

@@ -65,6 +65,7 @@ Result<std::unique_ptr<TrackerServer>> TrackerServer::start(TrackerServerConfig 
     // The validator: each tick, the proofs missed in the periods that just ended are marked.
     self->threads_.emplace_back([raw = self.get(), tick = config.validator_tick, tracker, placer] {
       raw->loop(tick, "validator", [tracker, &placer] {
+        tracker->settle_holder_claims();
         auto requests = tracker->paid_requests();
         if (!requests) {
           spdlog::error("validator: {}", requests.error().message);

@@ -680,6 +680,66 @@ Result<std::vector<std::string>> Tracker::paid_requests() {
   return out;
 }
 
+void Tracker::settle_holder_claims() {
+  std::vector<HolderClaim> claims;
+  {
+    std::lock_guard lock(mutex_);
+    claims.swap(holder_claims_);
+  }
+  if (claims.empty() || !settings_.placer) return;
+  std::vector<std::pair<HolderClaim, bool>> settled;  // the claim, and whether the chain has it the host
+  std::vector<HolderClaim> retry;
+  for (HolderClaim& claim : claims) {
+    auto host = settings_.placer->host_now(claim.request_id, claim.slot);
+    if (!host) {
+      spdlog::warn("slot {} of {} claimed by {}: the chain cannot say who hosts it: {}", claim.slot, claim.file_id,
+                   claim.consumer, host.error().message);
+      if (++claim.attempts < kClaimAttempts) retry.push_back(std::move(claim));
+      continue;
+    }
+    const auto account = wallet::Address::parse(claim.account);
+    const bool hosts = host->has_value() && account && **host == *account;
+    settled.emplace_back(std::move(claim), hosts);
+  }
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex_);
+    for (HolderClaim& claim : retry) holder_claims_.push_back(std::move(claim));
+    const std::int64_t now_ms = now();
+    const Result<void> done = db_->transaction([&]() -> Result<void> {
+      std::set<std::string> touched;
+      for (const auto& [claim, hosts] : settled) {
+        OB_TRY(std::optional<ConsumerRow> consumer, db_->consumer(claim.consumer));
+        if (!consumer) continue;
+        OB_TRY(FileView view, view_file(*db_, claim.file_id));
+        const auto row = std::ranges::find(view.rows, claim.slot, &SlotRow::slot);
+        const bool other_slot = std::ranges::any_of(
+            view.rows, [&](const SlotRow& r) { return r.consumer == claim.consumer && r.slot != claim.slot; });
+        if (!hosts || !view.file || view.file->removing || other_slot) {
+          consumer->needs_reconcile = true;  // its listing gets it a DELETE
+          OB_TRY_VOID(db_->put_consumer(*consumer));
+          spdlog::info("slot {} of {}: {} does not host it on chain: it will be told to delete it", claim.slot,
+                       claim.file_id, claim.consumer);
+          continue;
+        }
+        if (row != view.rows.end() && row->consumer == claim.consumer) continue;  // its own already
+        if (row != view.rows.end()) {
+          OB_TRY_VOID(db_->delete_slot(claim.file_id, claim.slot));
+          spdlog::info("slot {} of {}: the assignment to {} is dropped", claim.slot, claim.file_id, row->consumer);
+        }
+        OB_TRY_VOID(db_->insert_slot(adopted(claim.file_id, claim.slot, claim.consumer, now_ms)));
+        touched.insert(claim.file_id);
+        wake = true;
+        spdlog::info("slot {} of {} is hosted on chain by {} ({}): adopted, to be verified", claim.slot,
+                     claim.file_id, claim.consumer, claim.account);
+      }
+      return settle_and_place(touched, now_ms);
+    });
+    if (!done) spdlog::error("settling the claims on slots: {}", done.error().message);
+  }
+  if (wake) wake_challenges();
+}
+
 // --- Producer ----------------------------------------------------------------------------------
 
 grpc::Status Tracker::list_files(const net::PeerId& caller, const pb::ListFilesRequest& request,
@@ -1017,6 +1077,20 @@ grpc::Status Tracker::report_slots(const net::PeerId& caller, const pb::ReportSl
           }
           // It stored a slot it is not (or no longer) assigned, e.g. after its assignment timed out.
           OB_TRY(FileView view, view_file(*db_, report.file_id()));
+          // A paid-tier slot is stored only once filled on chain: the chain says whose it is.
+          if (settings_.placer && !consumer->account.empty() && view.file && !view.file->request_id.empty() &&
+              !view.file->removing && report.slot() < view.file->placed_slots()) {
+            const bool queued = std::ranges::any_of(holder_claims_, [&](const HolderClaim& c) {
+              return c.file_id == report.file_id() && c.slot == report.slot() && c.consumer == peer;
+            });
+            if (!queued) {
+              holder_claims_.push_back(
+                  {report.file_id(), report.slot(), peer, consumer->account, view.file->request_id, 0});
+            }
+            spdlog::info("slot {} of {} reported stored by {}, which is not its holder: the chain decides whose it is",
+                         report.slot(), report.file_id(), peer);
+            continue;
+          }
           const HeldVerdict verdict = judge_held(view, peer, report.slot());
           if (verdict == HeldVerdict::adopt_unplaced) {
             OB_TRY_VOID(db_->insert_slot(adopted(report.file_id(), report.slot(), peer, now_ms)));

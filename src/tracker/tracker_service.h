@@ -158,6 +158,18 @@ class Tracker {
   /// validator watches. Errors (io): the database.
   Result<std::vector<std::string>> paid_requests();
 
+  /// Settles the claims of consumers that reported storing a paid-tier slot the tracker had
+  /// given to another. Two fill permits of one round are both valid on chain when the slot's
+  /// assignment moved while the first consumer was still filling (its first try failed, a
+  /// repeated order made it try again), so the first to fill wins: the chain decides. The
+  /// consumer whose account hosts the slot on chain gets the slot's row (adopted, verifying;
+  /// the other assignment is dropped) instead of being told to delete what it is paid and
+  /// slashed for; any other claimant is told to delete its copy. The chain is read without
+  /// the lock; a claim it cannot settle now is tried again next call, kClaimAttempts times.
+  /// Called by the validator thread (and tests). Database errors are logged.
+  void settle_holder_claims();
+  static constexpr int kClaimAttempts = 5;
+
   /// Gauges for the tracker's GET /metrics: consumers known and online, slots stored on
   /// online consumers, files by status. Errors (io): the database.
   Result<std::vector<metrics::Gauge>> gauges();
@@ -220,9 +232,20 @@ class Tracker {
   Result<std::vector<openbucket::tracker::v1::PeerAddress>> sources_of(const FileRow& file,
                                                                        const std::string& for_consumer);
 
+  /// A consumer's report of a paid-tier slot it stored but is not assigned (settle_holder_claims).
+  struct HolderClaim {
+    std::string file_id;
+    std::uint32_t slot = 0;
+    std::string consumer;    ///< peer ID
+    std::string account;     ///< its market account, EIP-55
+    std::string request_id;  ///< decimal
+    int attempts = 0;        ///< chain reads that failed so far
+  };
+
   TrackerSettings settings_;
   std::function<void()> challenge_listener_;  ///< set before serving; read-only afterwards
-  std::mutex mutex_;                ///< guards db_ and rng_
+  std::vector<HolderClaim> holder_claims_;  ///< guarded by mutex_
+  std::mutex mutex_;                ///< guards db_, rng_ and holder_claims_
   std::unique_ptr<TrackerDb> db_;
   std::mt19937_64 rng_;
 };

@@ -138,7 +138,7 @@ Result<void> MarketHost::fill(const std::string& file_id, std::uint32_t slot, co
     const wallet::U256 collateral = *wallet::U256(request.slot_size).checked_mul(request.collateral_per_byte);
     Result<chain::Receipt> filled = fail(Errc::internal, "not tried");
     for (int attempt = 0; attempt < kFillTries; ++attempt) {
-      OB_TRY(const std::uint64_t period, market->current_period());
+      OB_TRY(const std::uint64_t period, market->pending_period());  // the fill's block's
       OB_TRY(const market::ChainProof proof, proof_for(*market, wanted, id, period));
       filled = market->fill_slot(*account, id, slot, permit, proof, collateral);
       // The period turned between the proof and the block: prove the new one.
