@@ -701,7 +701,17 @@ std::optional<FileReader> RestServer::Impl::open_reader(const Request& req, Resp
     reply_error(res, 503, "file " + cid.to_string() + " is not stored here; this node is not on a network");
     return std::nullopt;
   }
-  auto reader = *local || !network ? engine.begin_retrieve(cid) : config.network->open_reader(cid);
+  const auto open = [&]() -> Result<FileReader> {
+    if (*local || !network) return engine.begin_retrieve(cid);
+    auto from_dht = config.network->open_reader(cid);
+    if (from_dht || from_dht.error().code != Errc::not_found || !config.holders) return from_dht;
+    // Nobody in the DHT (not announced yet, or the DHT still joining): the consumers the
+    // tracker names as holders, as `producer cp` reads them.
+    auto peers = config.holders(cid);
+    if (!peers || peers->empty()) return from_dht;
+    return config.network->open_reader(cid, *peers);
+  };
+  auto reader = open();
   if (!reader) {
     reply_error(res, reader.error());
     return std::nullopt;
