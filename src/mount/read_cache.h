@@ -1,9 +1,10 @@
-// The mount's read cache (issue 13): the last few windows of file bytes read from the daemon,
+// The mount's read cache (issue 13): the last windows of file bytes read from the daemon,
 // least recently used out first. A window is kWindowBytes of plaintext at a multiple of that
-// size: a FUSE read (at most 128 KiB) falls in one or two of them, and the daemon decodes only
-// the one or two stripes a window touches (256 KiB is about one stripe of the default k = 4,
-// 64 KiB blocks), so a 4 KiB read at a random offset moves O(one stripe), and a sequential
-// reader (sha256sum, cp) asks the daemon once per window.
+// size: a 4 KiB read falls in one, and the daemon decodes only the stripe it lies in (two when
+// it straddles a stripe boundary: a quarter of the windows with the default k = 4 and 64 KiB
+// blocks, whose stripes hold 262080 bytes). A larger window would always straddle two of them.
+// The daemon keeps the last stripe it decoded, so a sequential reader (cp, sha256sum) asking
+// window after window makes it fetch each stripe once, read ahead as a stream.
 #pragma once
 
 #include <cstdint>
@@ -16,9 +17,9 @@
 namespace ob::mount {
 
 /// Bytes of one cached window.
-inline constexpr std::uint64_t kWindowBytes = 256 * 1024;
+inline constexpr std::uint64_t kWindowBytes = 64 * 1024;
 /// Windows kept: 8 MiB at most.
-inline constexpr std::size_t kCachedWindows = 32;
+inline constexpr std::size_t kCachedWindows = 128;
 
 /// Not thread-safe.
 class ReadCache {

@@ -228,6 +228,7 @@ struct FileReader::State {
   std::uint64_t source_next = 0;  // the stripe the source gives next without a seek
   std::uint64_t source_end = 0;   // ... and the end of the range it was told of
   std::uint64_t run = 0;          // stripes read_at() decoded in order, without a seek
+  std::optional<std::uint64_t> decoded;  // the stripe whose plaintext the decoder holds
 };
 
 FileReader::FileReader(std::unique_ptr<State> state, RetrieveReport report)
@@ -243,6 +244,9 @@ bool FileReader::done() const noexcept { return state_->stripe >= state_->manife
 
 Result<void> FileReader::decode(std::uint64_t stripe, std::uint64_t ahead) {
   State& st = *state_;
+  // Small reads in one stripe (a mount's windows, a reader's 4 KiB) decode it once.
+  if (st.decoded == stripe) return {};
+  st.decoded.reset();
   if (stripe != st.source_next || stripe >= st.source_end) {
     OB_TRY_VOID(st.source->seek(stripe, ahead));
     st.source_end = ahead;
@@ -260,6 +264,7 @@ Result<void> FileReader::decode(std::uint64_t stripe, std::uint64_t ahead) {
   }
   OB_TRY(bool rebuilt, decoder.decode(stripe));
   if (rebuilt) ++report_.rebuilt_stripes;
+  st.decoded = stripe;
   return {};
 }
 
@@ -315,7 +320,7 @@ Result<FileReader> Engine::make_reader(const Cid& cid, Manifest manifest, const 
   const std::uint64_t stripes = manifest.stripe_count();
   return FileReader(std::unique_ptr<FileReader::State>(new FileReader::State{
                         cid, std::move(manifest), std::move(metadata), std::move(source), std::move(decoder), 0, size,
-                        0, stripes, 0}),
+                        0, stripes, 0, std::nullopt}),
                     std::move(report));
 }
 

@@ -155,7 +155,8 @@ class FileReader {
   /// (local slots) or fetched (peers), checked, rebuilt if need be and decrypted, and no other
   /// stripe's. A read that goes on where the last one ended is taken as sequential: the
   /// network source then reads ahead, as far as the sequential run is long (bounded by its
-  /// window). Returns the bytes handed to the sink: 0 at or past the end. Does not move
+  /// window). The last stripe decoded is kept: reads within it decode nothing again.
+  /// Returns the bytes handed to the sink: 0 at or past the end. Does not move
   /// read_stripe()'s position (which is then found again with one seek). Errors as
   /// read_stripe's; after an error the reader is spent.
   Result<std::uint64_t> read_at(std::uint64_t offset, std::uint64_t length, const ByteSink& sink);

@@ -159,6 +159,7 @@ TEST(Network, ReadAtFetchesOnlyTheStripesItTouches) {
     EXPECT_EQ(fetched.value() - before, stripes_touched * params.k * params.block_size) << "offset " << offset;
   };
   expect_range(20 * stripe + 100, 4096, 1);      // the middle, first
+  expect_range(20 * stripe + 9000, 4096, 0);     // the same stripe again: kept, nothing fetched
   expect_range(data.size() - 1000, 1000, 1);     // the last partial stripe
   expect_range(0, 10, 1);                        // the start
   expect_range(7 * stripe - 50, 100, 2);         // across a stripe boundary
