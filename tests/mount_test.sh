@@ -23,27 +23,7 @@ mounted() { grep -q " $1 fuse" /proc/mounts; }
 # Unmount before anything else goes: a mount left behind would outlive the test.
 trap 'mounted "$MNT" && "$BIN" unmount "$MNT"; mounted "$WORK/crash" && "$BIN" unmount "$WORK/crash"; e2e_cleanup' EXIT
 
-NETWORK_ID=$(((RANDOM << 8) + 1313))
-CONSUMERS=6
-TRACKER_PORT=$((20000 + RANDOM % 20000))
-"$BIN" --home "$WORK/tracker" tracker --listen "127.0.0.1:$TRACKER_PORT" --heartbeat-ms 300 --offline-after-ms 2000 \
-  --audit-interval-ms 1000 --repair-tick-ms 250 >>"$WORK/tracker.out" 2>>"$WORK/tracker.log" &
-PIDS[tracker]=$!
-wait_for 20 grep -q '^tracker ' "$WORK/tracker.out" || { echo "tracker did not start:" >&2; cat "$WORK/tracker.log" >&2; exit 1; }
-TRACKER=$(sed -n 's/^tracker //p' "$WORK/tracker.out" | head -1)
-
-node() {
-  "$BIN" --home "$WORK/$1" init -d --api-port 0 --p2p-port 0 --dht-port 0 --network-id "$NETWORK_ID" --no-sync \
-    --tracker "$TRACKER" --limit "1 GB" --k 4 --m 2 >/dev/null || { echo "init $1 failed" >&2; exit 1; }
-}
-for i in $(seq 1 $CONSUMERS); do
-  node c$i
-  start_daemon c$i
-  "$BIN" --home "$WORK/c$i" consumer start >/dev/null || bad "consumer start on c$i"
-done
-node producer
-start_daemon producer
-"$BIN" --home "$WORK/producer" producer start >/dev/null || bad "producer start"
+start_producer_network 6
 ob() { "$BIN" --home "$WORK/producer" "$@"; }
 
 # --- bad mount points: one line, non-zero, nothing mounted ----------------------------------
@@ -95,15 +75,9 @@ for i in 1 2; do
   wait "${PIDS[c$i]}" 2>/dev/null
   unset "PIDS[c$i]"
 done
-# Bytes of blocks the producer's daemon received from consumers (core/metrics).
-fetched() {
-  curl -s -H "Authorization: Bearer $(cat "$WORK/producer/keys/api.token")" \
-    "http://127.0.0.1:$(jq -r .apiPort "$WORK/producer/daemon.json")/metrics" |
-    awk '$1 == "ob_exchange_bytes_fetched_total" { print $2 }'
-}
-BEFORE=$(fetched)
+BEFORE=$(fetched producer)
 check "cmp with 2 consumers killed" cmp -s "$MNT/videos/big.bin" "$WORK/big.bin"
-AFTER=$(fetched)
+AFTER=$(fetched producer)
 # The mount caches 8 MiB at most: the rest of the file came from the 4 consumers left.
 [ -n "$BEFORE" ] && [ -n "$AFTER" ] && [ $((AFTER - BEFORE)) -ge $((SIZE - 8 * 1048576)) ] && ok ||
   bad "cmp read from the network: $BEFORE -> $AFTER bytes of blocks fetched"
