@@ -4,7 +4,8 @@
 # random bytes is copied into the mount (`cp`), reaches UPLOADED, and then sha256sum, cmp,
 # tail -c, dd skip= at random offsets and ls -l through the mount all agree with the original;
 # with the producer's own encoded copy gone and 2 consumers killed (SIGKILL), reads still
-# succeed, from the 4 left. Writes to an uploaded file are refused (EROFS); rm through the
+# succeed, from the 4 left; with a third killed a read gets EIO and the mount stays up. Writes
+# to an uploaded file are refused (EROFS); mv is producer edit; rm through the
 # mount removes the file from the producer's list; bad mount points get one line and a
 # non-zero exit; a mount whose process was killed is cleaned up by `unmount`.
 # Skipped (77) when /dev/fuse or fusermount3 is missing.
@@ -84,10 +85,23 @@ AFTER=$(fetched producer)
 check "dd skip= with 2 consumers killed" random_dd
 check "tail -c 1000 with 2 consumers killed" cmp -s <(tail -c 1000 "$MNT/videos/big.bin") <(tail -c 1000 "$WORK/big.bin")
 
+# --- mv is producer edit --path -------------------------------------------------------------------
+check "mv through the mount" mv "$MNT/videos/big.bin" "$MNT/moved.bin"
+check "the producer lists it under its new path" [ "$(id_of moved.bin)" = "$ID" ]
+check "the old name is gone" [ ! -e "$MNT/videos/big.bin" ]
+
+# --- fewer than k slots: that read gets EIO, and the mount stays up ---------------------------------
+kill -9 "${PIDS[c3]}"
+wait "${PIDS[c3]}" 2>/dev/null
+unset "PIDS[c3]"
+dd if="$MNT/moved.bin" of=/dev/null bs=4096 count=1 2>"$WORK/eio.err" && bad "a read with 3 of 6 slots gone succeeded"
+grep -q "Input/output error" "$WORK/eio.err" && ok || bad "a read with 3 of 6 slots gone gets EIO: $(cat "$WORK/eio.err")"
+check "the mount stays up after a failed read" [ "$(stat -c %s "$MNT/moved.bin")" = "$SIZE" ]
+
 # --- rm through the mount removes the file ---------------------------------------------------------
-check "rm through the mount" rm "$MNT/videos/big.bin"
-check "the producer no longer lists it" [ -z "$(id_of videos/big.bin)" ]
-check "gone from the mount" [ ! -e "$MNT/videos/big.bin" ]
+check "rm through the mount" rm "$MNT/moved.bin"
+check "the producer no longer lists it" [ -z "$(id_of moved.bin)" ]
+check "gone from the mount" [ ! -e "$MNT/moved.bin" ]
 
 # --- unmount, and a crashed mount cleaned up ---------------------------------------------------------
 check "unmount" "$BIN" unmount "$MNT"
