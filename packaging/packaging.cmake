@@ -78,6 +78,8 @@ set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://open-bucket.org")
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)  # Depends: from the libraries the binary links (dpkg-shlibdeps)
+# ... and fusermount3, which `open-bucket mount` needs at run time but does not link.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "fuse3")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 # The synopsis, then the extended description (lines under 80 columns).
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "decentralized storage network: daemon, producer, consumer, tracker

@@ -16,6 +16,7 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev
   libcpp-httplib-dev     # the daemon's REST server and the CLI's client
   libsqlite3-dev         # the tracker's database
+  libfuse3-dev fuse3     # `open-bucket mount` (libfuse3); fusermount3 to mount and unmount as a user
   # the wallet (src/wallet, src/chain): no Debian C++ library does BIP-32, RLP or EIP-1559, but
   # these do the cryptography under them
   libsecp256k1-dev       # secp256k1 keys and recoverable ECDSA signatures (its recovery module)

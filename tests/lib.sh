@@ -7,6 +7,8 @@
 #                           are stopped and WORK removed (kept when a check failed and KEEP_LOGS is set)
 #   start_daemon NAME       the daemon of home $WORK/NAME ($BIN), PIDS[NAME] its pid, waiting
 #                           (bounded) for its daemon.json
+#   start_producer_network N  a tracker, N consumers and a producer, started (k=4, m=2)
+#   fetched NAME            bytes of blocks daemon NAME has received from peers
 #   files_json              the producer's (home $WORK/producer) file list, as JSON
 #   file_is ID STATUS A     that list says file ID is STATUS at actual availability A
 #   check NAME COMMAND...   ok when COMMAND succeeds, else the failure NAME
@@ -50,6 +52,34 @@ start_daemon() {
   "$BIN" --home "$WORK/$1" daemon 2>>"$WORK/$1.log" &
   PIDS[$1]=$!
   wait_for 30 test -s "$WORK/$1/daemon.json" || { echo "daemon $1 did not start:" >&2; cat "$WORK/$1.log" >&2; exit 1; }
+}
+# start_producer_network CONSUMERS: a tracker, CONSUMERS consumer daemons (homes $WORK/c1...,
+# consumer started) and a producer daemon (home $WORK/producer, producer started), every home
+# on free ports in a network of its own with k=4, m=2; TRACKER is the tracker's address.
+start_producer_network() {
+  local i port=$((20000 + RANDOM % 20000)) network_id=$(((RANDOM << 8) + 1313))
+  "$BIN" --home "$WORK/tracker" tracker --listen "127.0.0.1:$port" --heartbeat-ms 300 --offline-after-ms 2000 \
+    --audit-interval-ms 1000 --repair-tick-ms 250 >>"$WORK/tracker.out" 2>>"$WORK/tracker.log" &
+  PIDS[tracker]=$!
+  wait_for 20 grep -q '^tracker ' "$WORK/tracker.out" || { echo "tracker did not start:" >&2; cat "$WORK/tracker.log" >&2; exit 1; }
+  TRACKER=$(sed -n 's/^tracker //p' "$WORK/tracker.out" | head -1)
+  for i in $(seq 1 "$1") producer; do
+    [ "$i" = producer ] || i=c$i
+    "$BIN" --home "$WORK/$i" init -d --api-port 0 --p2p-port 0 --dht-port 0 --network-id "$network_id" --no-sync \
+      --tracker "$TRACKER" --limit "10 GB" --k 4 --m 2 >/dev/null || { echo "init $i failed" >&2; exit 1; }
+    start_daemon "$i"
+    if [ "$i" = producer ]; then
+      "$BIN" --home "$WORK/$i" producer start >/dev/null || { echo "producer start failed" >&2; exit 1; }
+    else
+      "$BIN" --home "$WORK/$i" consumer start >/dev/null || { echo "consumer start on $i failed" >&2; exit 1; }
+    fi
+  done
+}
+# fetched NAME: bytes of blocks daemon NAME received from peers so far (its GET /metrics).
+fetched() {
+  curl -s -H "Authorization: Bearer $(cat "$WORK/$1/keys/api.token")" \
+    "http://127.0.0.1:$(jq -r .apiPort "$WORK/$1/daemon.json")/metrics" |
+    awk '$1 == "ob_exchange_bytes_fetched_total" { print $2 }'
 }
 files_json() { "$BIN" --home "$WORK/producer" producer ls --json 2>/dev/null; }
 file_is() {

@@ -1,5 +1,8 @@
 #include "api/http.h"
 
+#include <algorithm>
+#include <charconv>
+
 #include <nlohmann/json.hpp>
 
 namespace ob::api {
@@ -211,6 +214,43 @@ Result<std::optional<std::string>> parse_content_disposition(std::string_view va
     }
   }
   return name;
+}
+
+Result<std::optional<ByteRange>> parse_byte_range(std::string_view header, std::uint64_t size) {
+  constexpr std::string_view kUnit = "bytes=";
+  if (!header.starts_with(kUnit)) return std::nullopt;
+  std::string_view spec = header.substr(kUnit.size());
+  while (!spec.empty() && spec.front() == ' ') spec.remove_prefix(1);
+  while (!spec.empty() && spec.back() == ' ') spec.remove_suffix(1);
+  if (spec.find(',') != std::string_view::npos) return std::nullopt;  // several: the whole file
+  const std::size_t dash = spec.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  const auto number = [](std::string_view text) -> std::optional<std::uint64_t> {
+    std::uint64_t value = 0;
+    if (text.empty()) return std::nullopt;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    return value;
+  };
+  const std::string_view first_text = spec.substr(0, dash);
+  const std::string_view last_text = spec.substr(dash + 1);
+  if (first_text.empty()) {  // bytes=-suffix: the last `suffix` bytes
+    const auto suffix = number(last_text);
+    if (!suffix) return std::nullopt;
+    if (*suffix == 0 || size == 0) return fail(Errc::out_of_range, "the range ", header, " selects no byte of ", size);
+    const std::uint64_t length = std::min(*suffix, size);
+    return ByteRange{size - length, length};
+  }
+  const auto first = number(first_text);
+  if (!first) return std::nullopt;
+  std::uint64_t last = size == 0 ? 0 : size - 1;
+  if (!last_text.empty()) {
+    const auto given = number(last_text);
+    if (!given || *given < *first) return std::nullopt;
+    last = std::min(last, *given);
+  }
+  if (*first >= size) return fail(Errc::out_of_range, "the range ", header, " starts past the end of ", size, " bytes");
+  return ByteRange{*first, last - *first + 1};
 }
 
 }  // namespace ob::api

@@ -3,6 +3,7 @@
 // file's name (RFC 6266, with RFC 8187 `filename*` for names that are not plain ASCII).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,6 +46,19 @@ std::string content_disposition(std::string_view name);
 /// Errors (invalid_argument): an unterminated quoted string, bad percent-encoding, a charset
 /// other than UTF-8, or a name with control characters.
 Result<std::optional<std::string>> parse_content_disposition(std::string_view value);
+
+/// One byte range of a file: bytes [offset, offset + length).
+struct ByteRange {
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+};
+
+/// The range a `Range` header value asks of a file of `size` bytes (RFC 9110 14.2): one
+/// `bytes=first-last`, `bytes=first-` or `bytes=-suffix`, clipped to the file. nullopt when the
+/// header is to be ignored (RFC 9110 allows it): not the `bytes` unit, malformed, or several
+/// ranges; the whole file is then served with 200. Errors (out_of_range): the range starts at
+/// or past the end, or is an empty suffix: 416 Range Not Satisfiable.
+Result<std::optional<ByteRange>> parse_byte_range(std::string_view header, std::uint64_t size);
 
 /// Percent-encodes every byte except RFC 3986's unreserved characters (A-Z a-z 0-9 - . _ ~).
 std::string percent_encode(std::string_view text);

@@ -70,4 +70,39 @@ TEST(ErrorBodyTest, RoundTripsAndFallsBack) {
 }
 
 }  // namespace
+// RFC 9110 14.2: the three forms, clipped to the file; what to ignore; what cannot be served.
+TEST(ByteRangeTest, ParsesTheThreeFormsAndClipsThemToTheFile) {
+  const auto range = [](std::string_view header, std::uint64_t size) { return parse_byte_range(header, size); };
+  auto r = range("bytes=0-99", 1000);
+  ASSERT_TRUE(r && *r);
+  EXPECT_EQ((*r)->offset, 0u);
+  EXPECT_EQ((*r)->length, 100u);
+  r = range("bytes=990-2000", 1000);  // past the end: cut
+  ASSERT_TRUE(r && *r);
+  EXPECT_EQ((*r)->offset, 990u);
+  EXPECT_EQ((*r)->length, 10u);
+  r = range("bytes=500-", 1000);
+  ASSERT_TRUE(r && *r);
+  EXPECT_EQ((*r)->length, 500u);
+  r = range("bytes=-1000", 1000 * 1000);  // the last 1000 bytes
+  ASSERT_TRUE(r && *r);
+  EXPECT_EQ((*r)->offset, 999000u);
+  EXPECT_EQ((*r)->length, 1000u);
+  r = range("bytes=-5000", 1000);  // a suffix longer than the file: all of it
+  ASSERT_TRUE(r && *r);
+  EXPECT_EQ((*r)->offset, 0u);
+  EXPECT_EQ((*r)->length, 1000u);
+  for (std::string_view ignored : {"items=0-1", "bytes=0-1,5-6", "bytes=abc", "bytes=5-1", "bytes=-", "bytes=1-x"}) {
+    auto i = range(ignored, 1000);
+    ASSERT_TRUE(i) << ignored;
+    EXPECT_FALSE(*i) << ignored;
+  }
+  for (std::string_view refused : {"bytes=1000-", "bytes=1000-1001", "bytes=-0"}) {
+    auto e = range(refused, 1000);
+    ASSERT_FALSE(e) << refused;
+    EXPECT_EQ(e.error().code, Errc::out_of_range);
+  }
+  EXPECT_FALSE(range("bytes=0-", 0));  // an empty file has no byte to serve
+}
+
 }  // namespace ob::api

@@ -144,6 +144,7 @@ JsonReply list(producer::Producer& p) {
     rows.push_back({{"id", f.id},
                     {"path", f.path},
                     {"size", format_size(f.size)},
+                    {"bytes", f.size},
                     {"status", f.status},
                     {"actualAvailability", f.actual_availability},
                     {"availability", f.availability},

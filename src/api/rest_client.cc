@@ -201,6 +201,29 @@ Result<std::uint64_t> RestClient::get(const Cid& cid, const SinkOpener& open_sin
   return received;
 }
 
+void RestClient::set_reply_timeout(std::chrono::seconds timeout) { impl_->http.set_read_timeout(timeout); }
+
+Result<Bytes> RestClient::read_range(const Cid& cid, std::uint64_t offset, std::uint64_t length) {
+  if (length == 0) return Bytes{};
+  const httplib::Result result =
+      impl_->http.Get("/v1/data/" + cid.to_string() + "/network/stream",
+                      httplib::Headers{{"Range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1)}});
+  const std::string what = "read of " + cid.to_string() + " at " + std::to_string(offset);
+  if (!result) return std::unexpected(transport_error(result.error(), what + " failed", impl_->daemon.api_port));
+  if (result->status == 416) return Bytes{};  // at or past the end
+  if (result->status != 206) {
+    if (result->status == 200) return fail(Errc::corrupt, what, ": the daemon sent the whole file, not the range");
+    return std::unexpected(daemon_error(result->status, result->body));
+  }
+  // "bytes first-last/size": the range must start where asked and hold what it says.
+  const std::string range = result->get_header_value("Content-Range");
+  const std::string expected = "bytes " + std::to_string(offset) + "-";
+  if (!range.starts_with(expected) || result->body.size() > length) {
+    return fail(Errc::corrupt, what, ": the daemon sent another range (", range, ")");
+  }
+  return Bytes(result->body.begin(), result->body.end());
+}
+
 Result<std::vector<FileEntry>> RestClient::list() {
   const httplib::Result result = impl_->http.Get("/v1/data");
   if (!result) return std::unexpected(transport_error(result.error(), "listing failed", impl_->daemon.api_port));

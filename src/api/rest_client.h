@@ -4,6 +4,7 @@
 // arrives, so memory stays small whatever the file size.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -61,6 +62,15 @@ class RestClient {
   /// share token for `cid`), the daemon reads the file from the network with the token's key.
   Result<std::uint64_t> get(const Cid& cid, const SinkOpener& open_sink, const Progress& progress = {},
                             const std::string& share_token = {});
+  /// GET /v1/data/{cid}/network/stream with `Range: bytes=offset-(offset+length-1)` (issue 13):
+  /// the bytes of that range, fewer at the end of the file, none past it; the daemon decodes
+  /// only the stripes the range touches. Errors: the
+  /// daemon's (not_found, invalid_argument, io for 5xx, e.g. fewer than k slots answered);
+  /// (corrupt) a reply that is not the range asked for; (io) the connection failed or timed out.
+  Result<Bytes> read_range(const Cid& cid, std::uint64_t offset, std::uint64_t length);
+  /// How long each later request waits for the daemon's reply (and between two pieces of it)
+  /// before failing with io; 600 s unless set (an upload is answered once it is encoded).
+  void set_reply_timeout(std::chrono::seconds timeout);
   /// GET /v1/data. Errors: the daemon's; (corrupt) a reply that is not the documented JSON; (io).
   Result<std::vector<FileEntry>> list();
   /// DELETE /v1/data/{cid}. Errors (not_found) not stored; the daemon's; (io).

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
@@ -211,6 +212,20 @@ struct RestServer::Impl {
   std::mutex fetches_mutex;
   std::vector<std::thread> fetches;  // background network fetches, joined by stop()
 
+  /// A reader kept open between ranged GETs of one file (a mount reading here and there): its
+  /// manifest, slot indexes and peers are found once, not at every read. One request at a time
+  /// uses it (its mutex); one that failed is dropped, so the next request opens a fresh one.
+  struct CachedReader {
+    CachedReader(const Cid& file, FileReader opened) : cid(file), reader(std::move(opened)) {}
+    const Cid cid;
+    std::mutex mutex;
+    std::optional<FileReader> reader;
+  };
+  /// Readers kept for ranged GETs, most recently used last; at most kCachedReaders.
+  static constexpr std::size_t kCachedReaders = 8;
+  std::mutex readers_mutex;
+  std::vector<std::shared_ptr<CachedReader>> readers;
+
   void install();
   bool authorized(const Request& req) const;
   /// A route the server serves itself (the roles' JsonRoutes come from the config). `path` as
@@ -239,6 +254,15 @@ struct RestServer::Impl {
   void upload(const Request& req, Response& res, const httplib::ContentReader& read_body);
   /// GET of a file's bytes; `network`: from providers when it is not stored here.
   void download(const Request& req, Response& res, const std::string& cid_text, bool network);
+  /// GET with a Range header, owner's reads only (issue 13): 206 with the bytes of one range,
+  /// decoding only the stripes it touches (FileReader::read_at) with a reader kept for the next
+  /// range; 416 for a range past the end. False when the Range header is to be ignored (the
+  /// caller then serves the whole file).
+  bool ranged_download(const Request& req, Response& res, const Cid& cid, bool network);
+  /// The kept reader of `cid`, or a new one opened (and kept); replies with the error when none
+  /// can be opened.
+  std::shared_ptr<CachedReader> cached_reader(const Request& req, Response& res, const Cid& cid, bool network);
+  void forget_reader(const std::shared_ptr<CachedReader>& entry);
   void fetch_from_network(Response& res, const std::string& cid_text);
   void remove(Response& res, const std::string& cid_text);
   void space(Response& res);
@@ -498,6 +522,7 @@ void RestServer::Impl::upload(const Request& req, Response& res, const httplib::
 void RestServer::Impl::download(const Request& req, Response& res, const std::string& cid_text, bool network) {
   auto cid = parse_cid(cid_text);
   if (!cid) return reply_error(res, cid.error());
+  if (req.has_header("Range") && !req.has_header(kShareTokenHeader) && ranged_download(req, res, *cid, network)) return;
   // Opening checks the manifest and every slot's index (or, from the network, plans which
   // slots to read from whom), so a file with fewer than k usable slots is refused here, with
   // a status, rather than after the headers went out.
@@ -553,6 +578,83 @@ void RestServer::Impl::download(const Request& req, Response& res, const std::st
       });
 }
 
+std::shared_ptr<RestServer::Impl::CachedReader> RestServer::Impl::cached_reader(const Request& req, Response& res,
+                                                                                  const Cid& cid, bool network) {
+  {
+    std::lock_guard lock(readers_mutex);
+    auto it = std::find_if(readers.begin(), readers.end(), [&](const auto& e) { return e->cid == cid; });
+    if (it != readers.end()) {
+      std::shared_ptr<CachedReader> entry = *it;
+      readers.erase(it);
+      readers.push_back(entry);  // most recently used last
+      return entry;
+    }
+  }
+  // Opened without the lock: finding peers may take a while, and other files' reads go on.
+  auto reader = open_reader(req, res, cid, network);
+  if (!reader) return nullptr;
+  auto entry = std::make_shared<CachedReader>(cid, std::move(*reader));
+  std::lock_guard lock(readers_mutex);
+  std::erase_if(readers, [&](const auto& e) { return e->cid == cid; });  // a concurrent open lost
+  if (readers.size() >= kCachedReaders) readers.erase(readers.begin());
+  readers.push_back(entry);
+  return entry;
+}
+
+void RestServer::Impl::forget_reader(const std::shared_ptr<CachedReader>& entry) {
+  std::lock_guard lock(readers_mutex);
+  std::erase(readers, entry);
+}
+
+bool RestServer::Impl::ranged_download(const Request& req, Response& res, const Cid& cid, bool network) {
+  // A range is served from memory: a mount asks for a stripe or so at a time. A larger one is
+  // cut to this, which RFC 9110 allows (the Content-Range says what was sent).
+  constexpr std::uint64_t kMaxRange = 16 * 1024 * 1024;
+  // The range is ours to serve: cpp-httplib would otherwise slice our 206 body once more by the
+  // ranges it parsed (its Request is non-const underneath, as in download()).
+  const_cast<Request&>(req).ranges.clear();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::shared_ptr<CachedReader> entry = cached_reader(req, res, cid, network);
+    if (!entry) return true;  // replied
+    std::lock_guard lock(entry->mutex);
+    if (!entry->reader) continue;  // spent by a request that failed meanwhile
+    FileReader& reader = *entry->reader;
+    auto range = parse_byte_range(req.get_header_value("Range"), reader.size());
+    if (!range) {
+      res.set_header("Content-Range", "bytes */" + std::to_string(reader.size()));
+      reply_error(res, 416, range.error().message);
+      return true;
+    }
+    if (!*range) return false;
+    const std::uint64_t length = std::min((*range)->length, kMaxRange);
+    std::string body;
+    body.reserve(static_cast<std::size_t>(length));
+    auto read = reader.read_at((*range)->offset, length, [&](ByteView data) -> Result<void> {
+      body.append(reinterpret_cast<const char*>(data.data()), data.size());
+      return {};
+    });
+    if (!read) {
+      entry->reader.reset();
+      forget_reader(entry);
+      // A reader kept from earlier may have gone stale (its peers gone, its local copy dropped):
+      // one more try with a fresh one before the error goes out.
+      if (attempt == 0) continue;
+      spdlog::warn("GET {} bytes {}+{}: {}", cid.to_string(), (*range)->offset, length, read.error().message);
+      reply_error(res, read.error());
+      return true;
+    }
+    const std::uint64_t first = (*range)->offset;
+    res.status = 206;
+    res.set_header("Accept-Ranges", "bytes");
+    res.set_header("Content-Range", "bytes " + std::to_string(first) + "-" + std::to_string(first + *read - 1) + "/" +
+                                        std::to_string(reader.size()));
+    res.set_content(std::move(body), "application/octet-stream");
+    return true;
+  }
+  reply_error(res, 503, "file " + cid.to_string() + " could not be read: its reader failed twice");
+  return true;
+}
+
 std::optional<FileReader> RestServer::Impl::open_reader(const Request& req, Response& res, const Cid& cid,
                                                          bool network) {
   if (req.has_header(kShareTokenHeader)) {
@@ -599,7 +701,17 @@ std::optional<FileReader> RestServer::Impl::open_reader(const Request& req, Resp
     reply_error(res, 503, "file " + cid.to_string() + " is not stored here; this node is not on a network");
     return std::nullopt;
   }
-  auto reader = *local || !network ? engine.begin_retrieve(cid) : config.network->open_reader(cid);
+  const auto open = [&]() -> Result<FileReader> {
+    if (*local || !network) return engine.begin_retrieve(cid);
+    auto from_dht = config.network->open_reader(cid);
+    if (from_dht || from_dht.error().code != Errc::not_found || !config.holders) return from_dht;
+    // Nobody in the DHT (not announced yet, or the DHT still joining): the consumers the
+    // tracker names as holders, as `producer cp` reads them.
+    auto peers = config.holders(cid);
+    if (!peers || peers->empty()) return from_dht;
+    return config.network->open_reader(cid, *peers);
+  };
+  auto reader = open();
   if (!reader) {
     reply_error(res, reader.error());
     return std::nullopt;

@@ -59,6 +59,9 @@ CommandRunner add_debug_commands(CLI::App& app, const std::optional<std::string>
 /// `open-bucket market requests|request`: the storage market's state, read from the chain.
 CommandRunner add_market_commands(CLI::App& app, const std::optional<std::string>& home);
 
+/// `open-bucket mount DIR [--foreground]` and `open-bucket unmount DIR` (issue 13, mount/mount_fs.h).
+CommandRunner add_mount_commands(CLI::App& app, const std::optional<std::string>& home);
+
 /// `open-bucket wallet create|import|ls|default|balance|send|request|export` (wallet/, chain/).
 CommandRunner add_wallet_commands(CLI::App& app, const std::optional<std::string>& home);
 

@@ -453,7 +453,7 @@ int run(int argc, char** argv) {
   const CommandRunner groups[] = {add_init_command(app, home), add_tracker_commands(app, home), add_producer_commands(app, home),
                                   add_consumer_commands(app, home), add_demo_command(app, home), add_nodes_commands(app, home),
                                   add_wallet_commands(app, home), add_market_commands(app, home),
-                                  add_debug_commands(app, home)};
+                                  add_debug_commands(app, home), add_mount_commands(app, home)};
 
   try {
     app.parse(argc, argv);

@@ -106,7 +106,41 @@ Result<void> StripeFetcher::plan(std::span<const std::uint32_t> wanted) {
     entries_.back().stripe = e;
   }
   head_ = 0;
+  end_ = stripes_;
   tail_ = window_;
+  return {};
+}
+
+Result<void> StripeFetcher::seek(std::uint64_t first, std::uint64_t end) {
+  if (spent_) return fail(Errc::invalid_argument, "this transfer already failed");
+  if (entries_.empty()) return fail(Errc::invalid_argument, "the transfer is not planned");
+  if (first >= end || end > stripes_) {
+    return fail(Errc::invalid_argument, "stripes [", first, ", ", end, ") are not within the file's ", stripes_);
+  }
+  if (first == next_) {
+    // Going on from where we are: the streams keep what they were asked for; the next next()
+    // wants up to the new end (a shorter range only stops further wants).
+    std::lock_guard lock(mutex_);
+    end_ = end;
+    if (!handed_out_) tail_ = std::min(end_, head_ + window_);
+    return {};
+  }
+  // Elsewhere: nothing in flight is of use. Each stream's destructor cancels it and joins its
+  // reader, so no block arrives for the old window once the lock is taken below.
+  for (Source& source : sources_) source.stream.reset();
+  std::lock_guard lock(mutex_);
+  for (std::uint64_t s = first; s < first + window_; ++s) {
+    Entry& entry = entries_[s % window_];
+    std::fill(entry.present.get(), entry.present.get() + manifest_.params.n(), false);
+    entry.count = 0;
+    entry.stripe = s < stripes_ ? s : kNoStripe;
+  }
+  next_ = first;
+  head_ = first;
+  end_ = end;
+  tail_ = std::min(end_, head_ + window_);
+  handed_out_ = false;
+  started_ = false;  // next() opens the streams again, from `first`
   return {};
 }
 
@@ -299,7 +333,7 @@ void StripeFetcher::refill() {
     const std::uint64_t requested = stream->requested_end();
     if (requested >= tail_) continue;
     // A quarter of the window at a time keeps the wants few; a stream never runs dry at the head.
-    if (tail_ - requested >= chunk_ || tail_ == stripes_ || requested <= head_) {
+    if (tail_ - requested >= chunk_ || tail_ == end_ || requested <= head_) {
       if (auto ok = stream->want(tail_); !ok) stream->give_up(ok.error());  // repair() takes over
     }
     requested_ = std::max(requested_, stream->requested_end());
@@ -378,7 +412,7 @@ Result<StripeFetcher::Stripe> StripeFetcher::next() {
   if (done()) return fail(Errc::invalid_argument, "every stripe has been read");
   if (!started_) {
     started_ = true;
-    for (Source& source : sources_) open_stream(source, 0);
+    for (Source& source : sources_) open_stream(source, next_);
     refill();
   } else if (handed_out_) {
     handed_out_ = false;
@@ -392,7 +426,7 @@ Result<StripeFetcher::Stripe> StripeFetcher::next() {
         entry.stripe = reuse;
       }
       head_ = next_;
-      tail_ = std::min(stripes_, head_ + window_);
+      tail_ = std::min(end_, head_ + window_);
     }
     refill();
   }

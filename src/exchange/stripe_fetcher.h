@@ -1,4 +1,5 @@
-// A file's stripes read from peers, in order, at the transport's speed (issue 12). The one
+// A file's stripes read from peers, in order, at the transport's speed (issue 12), from any
+// stripe on and up to any end (seek(), issue 13: random access). The one
 // client of the block exchange: fetch_file and fetch_slots (exchange/fetcher.h) write what it
 // delivers into slot files; the network download (node/network.h) decodes and decrypts it in
 // memory and never writes a slot.
@@ -84,8 +85,18 @@ class StripeFetcher {
   /// The root of block `stripe` of `slot` from the slot's verified index, for a block that was
   /// present in a stripe next() handed out.
   const merkle::Hash& root(std::uint32_t slot, std::uint64_t stripe) const { return (*roots_[slot])[stripe]; }
-  /// Every stripe has been handed out.
-  bool done() const noexcept { return next_ >= stripes_; }
+  /// Every stripe up to the end of the range (seek(); the whole file by default) has been
+  /// handed out.
+  bool done() const noexcept { return next_ >= end_; }
+
+  /// Random access (issue 13): the next stripes handed out are `first`, first + 1, ..., end - 1,
+  /// and no stripe at or past `end` is wanted from peers. When `first` is the stripe next()
+  /// would hand out anyway, only the end moves and the streams keep going; otherwise every
+  /// stream is cancelled and the window restarts at `first` (streams reopen on the next next(),
+  /// from the same peers and slots). So a read of one stripe moves the k blocks of that stripe
+  /// and nothing more. Errors (invalid_argument): before plan(), first >= end, end past the
+  /// last stripe, or after an error (the fetcher is spent).
+  Result<void> seek(std::uint64_t first, std::uint64_t end);
 
   /// Waits for the next stripe (0, 1, ...) and hands it out; the previous one's memory is
   /// reused. Errors (unrecoverable): the stripe can no longer be completed (every peer that
@@ -139,6 +150,7 @@ class StripeFetcher {
   std::uint32_t window_ = 0;
   std::uint64_t chunk_ = 1;      // stripes a want covers, at least
   std::uint64_t next_ = 0;       // next stripe to hand out
+  std::uint64_t end_ = 0;        // stripes at or past it are neither wanted nor handed out
   std::uint64_t requested_ = 0;  // stripes wanted so far (the furthest want)
   bool started_ = false;
   bool handed_out_ = false;      // stripe next_ - 1 is with the caller; its entry is reused next
@@ -149,7 +161,7 @@ class StripeFetcher {
   std::condition_variable changed_;
   std::vector<Entry> entries_;        // the window: stripe s lives in entries_[s % window_]
   std::uint64_t head_ = 0;            // oldest stripe not handed out; written under mutex_
-  std::uint64_t tail_ = 0;            // end of the window: min(stripes, head_ + window_)
+  std::uint64_t tail_ = 0;            // end of the window: min(end_, head_ + window_)
   std::uint64_t received_bytes_ = 0;  // under mutex_
 };
 

@@ -223,8 +223,12 @@ struct FileReader::State {
   FileMetadata metadata;
   std::unique_ptr<StripeSource> source;
   StripeDecoder decoder;
-  std::uint64_t stripe = 0;     // next stripe to read
-  std::uint64_t remaining = 0;  // plaintext bytes not yet handed out
+  std::uint64_t stripe = 0;     // next stripe read_stripe() reads
+  std::uint64_t remaining = 0;  // plaintext bytes read_stripe() has not handed out
+  std::uint64_t source_next = 0;  // the stripe the source gives next without a seek
+  std::uint64_t source_end = 0;   // ... and the end of the range it was told of
+  std::uint64_t run = 0;          // stripes read_at() decoded in order, without a seek
+  std::optional<std::uint64_t> decoded;  // the stripe whose plaintext the decoder holds
 };
 
 FileReader::FileReader(std::unique_ptr<State> state, RetrieveReport report)
@@ -238,21 +242,39 @@ const FileMetadata& FileReader::metadata() const noexcept { return state_->metad
 
 bool FileReader::done() const noexcept { return state_->stripe >= state_->manifest.stripe_count(); }
 
+Result<void> FileReader::decode(std::uint64_t stripe, std::uint64_t ahead) {
+  State& st = *state_;
+  // Small reads in one stripe (a mount's windows, a reader's 4 KiB) decode it once.
+  if (st.decoded == stripe) return {};
+  st.decoded.reset();
+  if (stripe != st.source_next || stripe >= st.source_end) {
+    OB_TRY_VOID(st.source->seek(stripe, ahead));
+    st.source_end = ahead;
+  } else if (ahead > st.source_end) {
+    OB_TRY_VOID(st.source->seek(stripe, ahead));  // the same place: only the end moves
+    st.source_end = ahead;
+  }
+  StripeDecoder& decoder = st.decoder;
+  decoder.reset();
+  st.source_next = stripe + 1;
+  OB_TRY_VOID(st.source->fill(stripe, decoder));
+  if (!decoder.enough()) {
+    return fail(Errc::unrecoverable, "stripe ", stripe, " of ", st.cid.to_string(), " has only ",
+                decoder.present_count(), " intact blocks, need ", st.manifest.params.k);
+  }
+  OB_TRY(bool rebuilt, decoder.decode(stripe));
+  if (rebuilt) ++report_.rebuilt_stripes;
+  st.decoded = stripe;
+  return {};
+}
+
 Result<void> FileReader::read_stripe(const ByteSink& sink) {
   State& st = *state_;
   if (done()) return fail(Errc::invalid_argument, "the whole file has been read");
   const CodingParams& params = st.manifest.params;
-  StripeDecoder& decoder = st.decoder;
-  decoder.reset();
-  OB_TRY_VOID(st.source->fill(st.stripe, decoder));
-  if (!decoder.enough()) {
-    return fail(Errc::unrecoverable, "stripe ", st.stripe, " of ", st.cid.to_string(),
-                " has only ", decoder.present_count(), " intact blocks, need ", params.k);
-  }
-  OB_TRY(bool rebuilt, decoder.decode(st.stripe));
-  if (rebuilt) ++report_.rebuilt_stripes;
+  OB_TRY_VOID(decode(st.stripe, st.manifest.stripe_count()));
   for (std::size_t d = 0; d < params.k && st.remaining > 0; ++d) {
-    const ByteView plain = decoder.plaintext(d);
+    const ByteView plain = st.decoder.plaintext(d);
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(plain.size(), st.remaining));
     OB_TRY_VOID(sink(plain.first(n)));
     st.remaining -= n;
@@ -262,13 +284,43 @@ Result<void> FileReader::read_stripe(const ByteSink& sink) {
   return {};
 }
 
+Result<std::uint64_t> FileReader::read_at(std::uint64_t offset, std::uint64_t length, const ByteSink& sink) {
+  State& st = *state_;
+  const std::uint64_t size = st.manifest.original_size;
+  if (offset >= size || length == 0) return 0;
+  const std::uint64_t end = offset + std::min(length, size - offset);
+  const CodingParams& params = st.manifest.params;
+  const std::uint64_t stripe_bytes = params.stripe_plaintext_size();
+  const std::uint64_t chunk = params.chunk_size();
+  const std::uint64_t first = offset / stripe_bytes;
+  const std::uint64_t last = (end - 1) / stripe_bytes;
+  // In order since the last read: read ahead as far as the run so far (at least the stripes
+  // asked for); elsewhere: exactly the stripes asked for.
+  st.run = first == st.source_next ? st.run + (last - first + 1) : last - first + 1;
+  const std::uint64_t ahead = std::min(st.manifest.stripe_count(), last + 1 + (first == st.source_next ? st.run : 0));
+  for (std::uint64_t s = first; s <= last; ++s) {
+    OB_TRY_VOID(decode(s, ahead));
+    const std::uint64_t stripe_start = s * stripe_bytes;
+    for (std::uint32_t d = 0; d < params.k; ++d) {
+      const std::uint64_t block_start = stripe_start + d * chunk;
+      const std::uint64_t from = std::max(offset, block_start);
+      const std::uint64_t to = std::min(end, block_start + chunk);
+      if (from >= to) continue;
+      OB_TRY_VOID(sink(st.decoder.plaintext(d).subspan(from - block_start, to - from)));
+    }
+  }
+  return end - offset;
+}
+
 Result<FileReader> Engine::make_reader(const Cid& cid, Manifest manifest, const crypto::Key& file_key,
                                        std::unique_ptr<StripeSource> source, RetrieveReport report) {
   OB_TRY(FileMetadata metadata, open_metadata(file_key, manifest.encrypted_metadata));
   OB_TRY(StripeDecoder decoder, StripeDecoder::make(manifest.params, file_key));
   const std::uint64_t size = manifest.original_size;
+  const std::uint64_t stripes = manifest.stripe_count();
   return FileReader(std::unique_ptr<FileReader::State>(new FileReader::State{
-                        cid, std::move(manifest), std::move(metadata), std::move(source), std::move(decoder), 0, size}),
+                        cid, std::move(manifest), std::move(metadata), std::move(source), std::move(decoder), 0, size,
+                        0, stripes, 0, std::nullopt}),
                     std::move(report));
 }
 

@@ -77,8 +77,19 @@ class StripeSource {
   /// Puts the blocks of stripe `stripe` that it can get into `decoder` (reset by the caller) and
   /// accepts each only once it matched its root: at least k of them, or fewer when no more can
   /// be had (the reader then reports the stripe unrecoverable). Stripes are asked for in order,
-  /// each once. Errors: the source's own (io, unrecoverable); the reader is then spent.
+  /// each once, from stripe 0 or from the `first` of the last seek(), and never at or past its
+  /// `end`. Errors: the source's own (io, unrecoverable); the reader is then spent.
   virtual Result<void> fill(std::uint64_t stripe, StripeDecoder& decoder) = 0;
+  /// Announces the stripes the next fill() calls ask for: first, first + 1, ..., end - 1 (end is
+  /// at most the file's stripe count). A source that reads ahead (the network's) wants nothing
+  /// at or past `end` and drops what it read ahead elsewhere, so a random read moves only the
+  /// blocks of the stripes it touches. The default does nothing: local slots read each block
+  /// when fill() asks for it. Errors: the source's own; the reader is then spent.
+  virtual Result<void> seek(std::uint64_t first, std::uint64_t end) {
+    (void)first;
+    (void)end;
+    return {};
+  }
 };
 
 /// A file being stored, fed by pushes (an HTTP body, a socket) or by Engine::store's pull loop.
@@ -139,6 +150,16 @@ class FileReader {
   /// intact blocks; (invalid_argument) called when done(); the sink's errors; (corrupt, crypto).
   /// After an error the reader is spent: drop it.
   Result<void> read_stripe(const ByteSink& sink);
+  /// Random access (issue 13): hands the plaintext bytes [offset, offset + length), cut at
+  /// size(), to `sink`, decoding only the stripes they touch: each one's k blocks are read
+  /// (local slots) or fetched (peers), checked, rebuilt if need be and decrypted, and no other
+  /// stripe's. A read that goes on where the last one ended is taken as sequential: the
+  /// network source then reads ahead, as far as the sequential run is long (bounded by its
+  /// window). The last stripe decoded is kept: reads within it decode nothing again.
+  /// Returns the bytes handed to the sink: 0 at or past the end. Does not move
+  /// read_stripe()'s position (which is then found again with one seek). Errors as
+  /// read_stripe's; after an error the reader is spent.
+  Result<std::uint64_t> read_at(std::uint64_t offset, std::uint64_t length, const ByteSink& sink);
   /// Slots found unusable when the file was opened, and stripes rebuilt so far.
   const RetrieveReport& report() const noexcept { return report_; }
 
@@ -146,6 +167,9 @@ class FileReader {
   friend class Engine;
   struct State;
   explicit FileReader(std::unique_ptr<State> state, RetrieveReport report);
+  /// Decodes stripe `stripe` into the decoder, seeking the source first unless it is
+  /// positioned there; `ahead` is where the source may read up to (exclusive).
+  Result<void> decode(std::uint64_t stripe, std::uint64_t ahead);
   std::unique_ptr<State> state_;
   RetrieveReport report_;
 };

@@ -199,6 +199,56 @@ TEST_F(EngineTest, FileReaderPullsOneStripeAtATime) {
   EXPECT_EQ(past_end.error().code, Errc::invalid_argument);
 }
 
+// Random access (issue 13): reads at the start, the end, across a stripe boundary and in the
+// last partial stripe give the plaintext, with every pattern of up to m slots lost, whatever
+// the order of the reads (read_stripe's position is kept apart).
+TEST_F(EngineTest, ReadAtGivesAnyRangeWithUpToMSlotsLost) {
+  const CodingParams params{3, 2, 4096};
+  const std::uint64_t stripe = params.stripe_plaintext_size();
+  const Bytes data = seeded_bytes(6 * stripe + 777, 43);
+  std::mt19937_64 rng(7);
+  for (std::uint32_t lost : loss_patterns(params.n(), params.m)) {
+    const Cid cid = put(data, params);
+    for (std::uint32_t i = 0; i < params.n(); ++i) {
+      if ((lost >> i) & 1u) {
+        ASSERT_TRUE(engine_->damage(cid, i, false));
+      }
+    }
+    auto reader = engine_->begin_retrieve(cid);
+    ASSERT_TRUE(reader) << reader.error().message;
+    struct Range {
+      std::uint64_t offset, length;
+    };
+    std::vector<Range> ranges{{0, 1},           {0, 100},
+                              {stripe - 10, 20},  // across a stripe boundary
+                              {data.size() - 1, 1},
+                              {data.size() - 500, 10000},  // the last partial stripe, cut at the end
+                              {6 * stripe, 777},
+                              {2 * stripe + 5, 2 * stripe},  // three stripes
+                              {stripe + 1, 1}};
+    for (int r = 0; r < 10; ++r) ranges.push_back({rng() % data.size(), 1 + rng() % (2 * stripe)});
+    for (const Range& range : ranges) {
+      Bytes out;
+      auto n = reader->read_at(range.offset, range.length, memory_sink(out));
+      ASSERT_TRUE(n) << "lost " << lost << ": " << n.error().message;
+      const std::uint64_t want = std::min<std::uint64_t>(range.length, data.size() - range.offset);
+      ASSERT_EQ(*n, want);
+      ASSERT_EQ(out, Bytes(data.begin() + static_cast<std::ptrdiff_t>(range.offset),
+                           data.begin() + static_cast<std::ptrdiff_t>(range.offset + want)))
+          << "lost " << lost << ", offset " << range.offset << ", length " << range.length;
+    }
+    Bytes none;
+    auto past = reader->read_at(data.size(), 10, memory_sink(none));
+    ASSERT_TRUE(past);
+    EXPECT_EQ(*past, 0u);
+    // read_stripe still reads the whole file from its own position.
+    Bytes whole;
+    while (!reader->done()) ASSERT_TRUE(reader->read_stripe(memory_sink(whole)));
+    EXPECT_EQ(whole, data);
+    ASSERT_TRUE(engine_->remove(cid));
+  }
+}
+
 TEST_F(EngineTest, BeginRetrieveRefusesBeforeAnyByte) {
   const CodingParams params{2, 1, 4096};
   const Cid cid = put(seeded_bytes(20000, 42), params);

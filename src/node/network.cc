@@ -145,6 +145,7 @@ class NetworkStripes final : public StripeSource {
     }
     return {};
   }
+  Result<void> seek(std::uint64_t first, std::uint64_t end) override { return fetcher_->seek(first, end); }
 
  private:
   std::unique_ptr<exchange::StripeFetcher> fetcher_;

@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "core/metrics.h"
 #include "core/protocol.h"
 #include "testing/test_util.h"
 
@@ -125,6 +126,67 @@ TEST(Network, AShareTokensKeyOpensAnotherOwnersFileAndNoOtherKeyDoes) {
   auto stored = reader->engine->has(*cid);
   ASSERT_TRUE(stored);
   EXPECT_FALSE(*stored);
+}
+
+// Random access over the network (issue 13): read_at moves only the k blocks of the stripes it
+// touches, in any order, and gives the plaintext, also with m slots' holder gone.
+TEST(Network, ReadAtFetchesOnlyTheStripesItTouches) {
+  ob::testing::TempDir tmp("ob-network-read-at");
+  const std::uint32_t network_id = 0x0b0e0000u + static_cast<std::uint32_t>(::getpid() & 0xffff);
+  auto owner = make_node(tmp.path() / "owner", {}, nullptr, network_id);
+  auto reader = make_node(tmp.path() / "reader", {}, &owner->dir, network_id);  // same owner, stores nothing
+  const CodingParams params{4, 2, 16384};
+  const std::uint64_t stripe = params.stripe_plaintext_size();
+  const Bytes data = ob::testing::seeded_bytes(40 * stripe + 1234, 11);
+  auto cid = owner->engine->store(memory_source(data), {"random.bin", ""}, params);
+  ASSERT_TRUE(cid) << cid.error().message;
+  const std::vector<exchange::PeerClient> peers{
+      exchange::PeerClient::connect(owner->network->peer_id(), owner->network->p2p_address(), reader->network->tls())};
+  auto opened = reader->network->open_reader(*cid, peers);
+  ASSERT_TRUE(opened) << opened.error().message;
+  metrics::Counter& fetched = metrics::counter("ob_exchange_bytes_fetched_total", "");
+
+  const auto expect_range = [&](std::uint64_t offset, std::uint64_t length, std::uint64_t stripes_touched) {
+    Bytes out;
+    const std::uint64_t before = fetched.value();
+    auto n = opened->read_at(offset, length, memory_sink(out));
+    ASSERT_TRUE(n) << n.error().message;
+    const std::uint64_t want = std::min<std::uint64_t>(length, data.size() - offset);
+    ASSERT_EQ(out, Bytes(data.begin() + static_cast<std::ptrdiff_t>(offset),
+                         data.begin() + static_cast<std::ptrdiff_t>(offset + want)))
+        << "offset " << offset;
+    // The blocks of the stripes touched, k each, and no read-ahead.
+    EXPECT_EQ(fetched.value() - before, stripes_touched * params.k * params.block_size) << "offset " << offset;
+  };
+  expect_range(20 * stripe + 100, 4096, 1);      // the middle, first
+  expect_range(20 * stripe + 9000, 4096, 0);     // the same stripe again: kept, nothing fetched
+  expect_range(data.size() - 1000, 1000, 1);     // the last partial stripe
+  expect_range(0, 10, 1);                        // the start
+  expect_range(7 * stripe - 50, 100, 2);         // across a stripe boundary
+  expect_range(3 * stripe, 3 * stripe, 3);       // three whole stripes
+
+  // Sequential reads go on without a seek and read ahead: still the right bytes.
+  Bytes seq;
+  for (std::uint64_t offset = 10 * stripe; offset < 20 * stripe; offset += 5000) {
+    Bytes out;
+    ASSERT_TRUE(opened->read_at(offset, 5000, memory_sink(out)));
+    seq.insert(seq.end(), out.begin(), out.end());
+  }
+  EXPECT_EQ(seq, Bytes(data.begin() + static_cast<std::ptrdiff_t>(10 * stripe),
+                       data.begin() + static_cast<std::ptrdiff_t>(10 * stripe + seq.size())));
+
+  // With m slots gone (two data slots), any range is rebuilt from the other k.
+  for (std::uint32_t slot : {0u, 1u}) ASSERT_TRUE(owner->engine->damage(*cid, slot, false));
+  auto degraded = reader->network->open_reader(*cid, peers);
+  ASSERT_TRUE(degraded) << degraded.error().message;
+  for (std::uint64_t offset : {std::uint64_t{5}, 33 * stripe + 7, data.size() - 3, 2 * stripe - 1}) {
+    Bytes out;
+    auto n = degraded->read_at(offset, 2000, memory_sink(out));
+    ASSERT_TRUE(n) << n.error().message;
+    const std::uint64_t want = std::min<std::uint64_t>(2000, data.size() - offset);
+    EXPECT_EQ(out, Bytes(data.begin() + static_cast<std::ptrdiff_t>(offset),
+                         data.begin() + static_cast<std::ptrdiff_t>(offset + want)));
+  }
 }
 
 TEST(Network, UnknownCidsAreNotFoundWithinTheTimeout) {
