@@ -138,7 +138,7 @@ Result<IndexRecord> IndexRecord::verify(ByteView signed_record, const net::PeerI
                              signature)) {
     return fail(Errc::invalid_argument, "index record is not signed by ", owner.to_string());
   }
-  if (!std::equal(locator.begin(), locator.end(), pb.locator().begin())) {
+  if (!std::ranges::equal(locator, as_bytes(pb.locator()))) {
     return fail(Errc::invalid_argument, "index record belongs under another locator");
   }
   if (pb.sequence() == 0 || !Cid::parse(pb.index_cid())) return fail(Errc::invalid_argument, "malformed index record");

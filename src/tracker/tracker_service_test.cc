@@ -387,7 +387,7 @@ TEST_F(TrackerServiceTest, IndexRecordsAreTheOwnersAndNeverRolledBack) {
   Peer& owner = peer(100);
   Peer& stranger = peer(101);
   discovery::IndexLocator locator;
-  locator.fill(7);
+  locator.fill(0xa7);  // bytes over 0x7f: compared as bytes, never as (signed) chars
   const std::string locator_bytes(locator.begin(), locator.end());
   const auto signed_by = [&](const Peer& signer, std::uint64_t sequence) {
     const Cid cid = Cid::v1(protocol::kCodecManifest, Multihash::sha2_256(as_bytes(std::to_string(sequence))));
