@@ -58,9 +58,22 @@ done
 for id in "${IDS[@]}"; do
   wait_for 60 file_is "$id" UPLOADED 2 && ok || bad "$id reaches UPLOADED: $(files_json)"
 done
+# The index follows edits and removals too: a sixth file is uploaded and removed, and one file
+# is renamed (the new path is what comes back).
+head -c 5000 /dev/urandom >"$WORK/src/gone.bin"
+GONE=$("$BIN" --home "$WORK/producer" producer upload --json "$WORK/src/gone.bin" | jq -r .id)
+wait_for 60 file_is "$GONE" UPLOADED 2 && ok || bad "the sixth file reaches UPLOADED: $(files_json)"
+"$BIN" --home "$WORK/producer" producer rm "$GONE" >/dev/null 2>"$WORK/rm.err" && ok || bad "producer rm: $(cat "$WORK/rm.err")"
+RENAMED=$(files_json | jq -r '.[] | select(.path == "three-m.bin") | .id')
+"$BIN" --home "$WORK/producer" producer edit --remotePath docs/renamed.bin "$RENAMED" >/dev/null 2>"$WORK/edit.err" && ok ||
+  bad "producer edit: $(cat "$WORK/edit.err")"
+SIZES[docs/renamed.bin]=${SIZES[three-m.bin]}
+mv "$WORK/src/three-m.bin" "$WORK/src/renamed.bin"
+unset "SIZES[three-m.bin]"
 published() {
-  jq -e '.index | .published != "" and .uploading == "" and (.dirty | not) and (.entries | length) == 5 and
-         .sequence >= 1' "$WORK/producer/state/producer.json" >/dev/null
+  jq -e --arg gone "$GONE" '.index | .published != "" and .uploading == "" and (.dirty | not) and
+         (.entries | length) == 5 and all(.entries[]; .fileId != $gone) and
+         any(.entries[]; .path == "docs/renamed.bin") and .sequence >= 1' "$WORK/producer/state/producer.json" >/dev/null
 }
 wait_for 60 published && ok || bad "the index of 5 files is published: $(jq -c .index "$WORK/producer/state/producer.json")"
 INDEX=$(jq -r .index.published "$WORK/producer/state/producer.json")
@@ -116,8 +129,9 @@ done
   bad "producer ls lists the same 5 file IDs and nothing else: $(files_json | jq -c '[.[].id]')"
 mkdir -p "$WORK/back"
 for name in "${!SIZES[@]}"; do
+  base=${name##*/}
   "$BIN" --home "$WORK/producer" producer cp "$name" "$WORK/back" >/dev/null 2>"$WORK/cp.err" &&
-    cmp -s "$WORK/src/$name" "$WORK/back/$name" && ok || bad "$name downloads byte-identical: $(cat "$WORK/cp.err")"
+    cmp -s "$WORK/src/$base" "$WORK/back/$base" && ok || bad "$name downloads byte-identical: $(cat "$WORK/cp.err")"
 done
 
 echo "recover: $passed passed, $failed failed"

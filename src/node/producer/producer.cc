@@ -249,13 +249,10 @@ std::string tier_name(pb::Tier tier) {
 }
 }  // namespace
 
-namespace {
-/// The file index's entry of a file as the tracker lists it.
 IndexEntry entry_of(const pb::FileInfo& f) {
   return IndexEntry{f.file_id(), f.path(),         f.size(),       f.hash(),       tier_name(f.tier()),
                     f.k(),       f.m(),            f.availability(), f.request_id(), f.created_unix()};
 }
-}  // namespace
 
 Result<pb::Tier> parse_tier(std::string_view name) {
   std::string lower(name);

@@ -95,6 +95,9 @@ Result<CodingChoice> choose_coding(const UploadOptions& options, const CodingPar
 /// "Invalid tier: ..." for anything else.
 Result<openbucket::tracker::v1::Tier> parse_tier(std::string_view name);
 
+/// The file index's entry (file_index.h) of a file as the tracker lists it.
+IndexEntry entry_of(const openbucket::tracker::v1::FileInfo& file);
+
 /// A file named by its ID or by its remote path (seed 000: the ID wins when both are given).
 struct FileRef {
   std::string file_id;  ///< empty: use path

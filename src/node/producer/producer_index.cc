@@ -115,6 +115,22 @@ void Producer::index_step() {
 }
 
 Result<void> Producer::build_index_version() {
+  bool first = false;
+  {
+    std::lock_guard lock(mutex_);
+    first = state_.index.sequence == 0 && state_.index.published.empty();
+  }
+  if (first) {
+    // The first version of a home that registered files before it kept an index: the tracker's
+    // list of this producer's files is where they are.
+    OB_TRY(std::vector<pb::FileInfo> remote, tracker_list(""));
+    std::lock_guard lock(mutex_);
+    for (const pb::FileInfo& f : remote) {
+      if (is_index_version_locked(f.file_id()) || f.status() == pb::STATUS_REMOVING || f.path() == kIndexPath) continue;
+      if (std::ranges::find(state_.index.entries, f.file_id(), &IndexEntry::file_id) != state_.index.entries.end()) continue;
+      state_.index.entries.push_back(entry_of(f));
+    }
+  }
   std::vector<IndexEntry> entries;
   NodeConfig config;
   {
