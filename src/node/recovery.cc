@@ -51,16 +51,19 @@ Result<RecoveredIndex> recover_file_index(const Home& home, const std::function<
   OB_TRY(std::unique_ptr<Network> network, Network::start(*engine, identity, network_options));
   const tracker::TrackerClient tracker = tracker::TrackerClient::connect(tracker_address, network->tls());
 
-  // The DHT first: joining takes a moment, so the lookup is repeated until the deadline while
-  // it finds nothing (a node that knows no other node answers "nothing" at once).
+  // The DHT first. Joining takes a moment: a lookup counts once the node knows other nodes, and
+  // "nothing" is believed after kLookups of them (the records may still be travelling) or at
+  // the deadline.
+  constexpr int kLookups = 3;
   progress("searching the DHT for the file index of these words...");
   const auto deadline = Clock::now() + options.dht_deadline;
   std::optional<discovery::IndexRecord> record;
   std::string found_in;
-  while (!network_options.bootstrap.empty()) {
+  for (int lookups = 0; !network_options.bootstrap.empty() && lookups < kLookups;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left <= std::chrono::milliseconds(0)) break;
     if (network->dht_nodes() > 0) {
+      ++lookups;
       if (auto found = network->discovery().find_index_record(keys.locator, identity.peer_id(), left); found) {
         record = std::move(*found);
         found_in = "DHT";

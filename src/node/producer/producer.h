@@ -417,6 +417,7 @@ class Producer {
   /// When the next index version is due (state_.index.dirty); none while nothing changed.
   std::optional<std::chrono::steady_clock::time_point> index_due_;
   /// The published record was put into the DHT by this process (a restart puts it again).
+  /// This and index_retry_at_ belong to the worker (index_step), which alone reads and writes them.
   bool index_announced_ = false;
   /// A failed publication or removal of an old version is tried again from then on.
   std::chrono::steady_clock::time_point index_retry_at_{};
