@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -227,54 +228,36 @@ void Discovery::cancel_index_record(const IndexLocator& locator, std::uint64_t s
 
 Result<IndexRecord> Discovery::find_index_record(const IndexLocator& locator, const net::PeerId& owner,
                                                  std::chrono::milliseconds timeout) {
-  struct Pending {
-    std::mutex mutex;
-    std::condition_variable done_cv;
-    bool done = false;
-    std::optional<IndexRecord> newest;
-  };
-  auto pending = std::make_shared<Pending>();
-  runner_->get(
-      key_of(kIndexKeyPrefix, ByteView(locator.data(), locator.size())),
-      [pending, locator, owner](const std::vector<std::shared_ptr<dht::Value>>& values) {
-        std::lock_guard lock(pending->mutex);
-        for (const auto& v : values) {
-          const std::uint64_t seen = pending->newest ? pending->newest->sequence + 1 : 0;
-          auto record = IndexRecord::verify(ByteView(v->data.data(), v->data.size()), owner, locator, seen);
-          if (record) pending->newest = std::move(*record);  // forged, foreign or older: dropped
-        }
-        return true;
-      },
-      [pending](bool) {
-        std::lock_guard lock(pending->mutex);
-        pending->done = true;
-        pending->done_cv.notify_all();
-      });
-  std::unique_lock lock(pending->mutex);
-  pending->done_cv.wait_for(lock, timeout, [&] { return pending->done; });
-  if (!pending->newest) return fail(Errc::not_found, "no index record in the DHT");
-  return *pending->newest;
+  std::optional<IndexRecord> newest;
+  const ByteView id(locator.data(), locator.size());
+  get_values(std::string(kIndexKeyPrefix) + std::string(as_chars(id)), timeout, [&](ByteView value) {
+    const std::uint64_t seen = newest ? newest->sequence + 1 : 0;
+    auto record = IndexRecord::verify(value, owner, locator, seen);
+    if (record) newest = std::move(*record);  // forged, foreign or older: dropped
+  });
+  if (!newest) return fail(Errc::not_found, "no index record in the DHT");
+  return *newest;
 }
 
-std::vector<PeerRecord> Discovery::get_records(const std::string& key, std::chrono::milliseconds timeout) {
-  // The DHT calls back on its own thread, possibly after we stopped waiting: share the state.
+void Discovery::get_values(const std::string& key, std::chrono::milliseconds timeout,
+                           const std::function<void(ByteView)>& take) {
+  // The DHT calls back on its own thread, possibly after we stopped waiting: the state is
+  // shared, and `take` (the caller's) is only called before `closed`.
   struct Pending {
     std::mutex mutex;
     std::condition_variable done_cv;
     bool done = false;
-    std::map<net::PeerId, PeerRecord> newest;
+    bool closed = false;
+    const std::function<void(ByteView)>* take = nullptr;
   };
   auto pending = std::make_shared<Pending>();
+  pending->take = &take;
   runner_->get(
       dht::InfoHash::get(key),
       [pending](const std::vector<std::shared_ptr<dht::Value>>& values) {
         std::lock_guard lock(pending->mutex);
-        for (const auto& v : values) {
-          auto record = PeerRecord::verify(ByteView(v->data.data(), v->data.size()));
-          if (!record) continue;  // forged or malformed: not ours to trust
-          auto [it, inserted] = pending->newest.try_emplace(record->peer, *record);
-          if (!inserted && record->timestamp > it->second.timestamp) it->second = *record;
-        }
+        if (pending->closed) return false;
+        for (const auto& v : values) (*pending->take)(ByteView(v->data.data(), v->data.size()));
         return true;
       },
       [pending](bool) {
@@ -284,8 +267,19 @@ std::vector<PeerRecord> Discovery::get_records(const std::string& key, std::chro
       });
   std::unique_lock lock(pending->mutex);
   pending->done_cv.wait_for(lock, timeout, [&] { return pending->done; });
+  pending->closed = true;
+}
+
+std::vector<PeerRecord> Discovery::get_records(const std::string& key, std::chrono::milliseconds timeout) {
+  std::map<net::PeerId, PeerRecord> newest;
+  get_values(key, timeout, [&](ByteView value) {
+    auto record = PeerRecord::verify(value);
+    if (!record) return;  // forged or malformed: not ours to trust
+    auto [it, inserted] = newest.try_emplace(record->peer, *record);
+    if (!inserted && record->timestamp > it->second.timestamp) it->second = *record;
+  });
   std::vector<PeerRecord> out;
-  for (auto& [peer, record] : pending->newest) out.push_back(record);
+  for (auto& [peer, record] : newest) out.push_back(record);
   return out;
 }
 

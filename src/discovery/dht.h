@@ -13,6 +13,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -115,6 +116,9 @@ class Discovery {
  private:
   explicit Discovery(std::unique_ptr<dht::DhtRunner> runner);
   std::vector<PeerRecord> get_records(const std::string& key, std::chrono::milliseconds timeout);
+  /// Hands each value found under `key` (SHA-1'd) within `timeout` to `take`, on the DHT's
+  /// thread, one call at a time and never after this returns.
+  void get_values(const std::string& key, std::chrono::milliseconds timeout, const std::function<void(ByteView)>& take);
   std::unique_ptr<dht::DhtRunner> runner_;
 };
 
