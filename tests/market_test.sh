@@ -177,9 +177,16 @@ wait_for 90 file_is "$ID2" UPLOADED 3 && ok || bad "repair brings the 3-copy fil
 metric() {  # metric PAGE NAME: the value of the sample line starting with NAME
   awk -v n="$2" 'index($0, n " ") == 1 {print $NF}' <<<"$1" | head -1
 }
+# The tracker also holds the producer's file index (docs/formats.md "The file index"): one
+# version once it is published and the versions it replaced are gone.
+index_settled() {
+  jq -e '.index | .published != "" and .uploading == "" and (.dirty | not) and (.retired | length) == 0' \
+    "$WORK/producer/state/producer.json" >/dev/null
+}
+wait_for 30 index_settled && ok || bad "the producer's file index is published: $(jq -c .index "$WORK/producer/state/producer.json")"
 tracker_page=$(curl -s "http://$(jq -r .metrics "$WORK/tracker/tracker.json")/metrics")
-[ "$(metric "$tracker_page" 'ob_tracker_files{status="UPLOADED"}')" = 2 ] && ok ||
-  bad "the tracker's /metrics counts 2 UPLOADED files: $(grep ob_tracker_files <<<"$tracker_page")"
+[ "$(metric "$tracker_page" 'ob_tracker_files{status="UPLOADED"}')" = 3 ] && ok ||
+  bad "the tracker's /metrics counts 2 UPLOADED files and the file index: $(grep ob_tracker_files <<<"$tracker_page")"
 [ "$(metric "$tracker_page" ob_tracker_slots_lost_offline_total)" -ge 2 ] 2>/dev/null && ok ||
   bad "the tracker's /metrics counts the slots lost with the killed consumers: $(grep lost <<<"$tracker_page")"
 live=$(holders "$ID1" | grep -vxF "$(printf '%s\n' "${victims[@]}")" | head -1)

@@ -93,6 +93,9 @@ int ensure_default_account(const std::filesystem::path& home_dir, const AccountS
 /// nullopt when the wallet is empty. Errors: the wallet's; (not_found) no such account.
 Result<std::optional<std::string>> choose_account(const std::filesystem::path& home_dir, std::string_view purpose);
 
+/// A line typed on the terminal without echo (passphrases, mnemonic words). Errors
+/// (not_found): no terminal.
+Result<std::string> prompt_hidden(std::string_view prompt);
 /// Prints "open-bucket: <message>" on stderr; returns kExitError.
 int report(const Error& error);
 

@@ -13,6 +13,12 @@
 //      `consumer start` would.
 // Re-running init overrides the config (seed 000), so an existing config needs --force; the
 // keys are always kept.
+//
+// `init --recover` (issue 13) makes a new home from the words of an existing one on an empty
+// home directory: the same keys, the file index found through the DHT or the tracker
+// (node/recovery.h) written as the producer's state, and the wallet's account 0 with a new
+// keystore. When no index is found, or anything fails, the home is removed again: as if init
+// had not run.
 #include <unistd.h>
 
 #include <charconv>
@@ -22,6 +28,7 @@
 #include "chain/chain_client.h"
 #include "core/units.h"
 #include "node/home.h"
+#include "node/recovery.h"
 #include "wallet/mnemonic.h"
 #include "store/file_io.h"
 #include "tracker/tracker_client.h"
@@ -38,6 +45,7 @@ struct InitOptions {
   std::optional<std::uint32_t> network_id;
   std::vector<std::string> bootstrap;
   bool no_sync = false;
+  bool recover = false;
   std::optional<bool> start_producer, start_consumer;
   std::optional<std::string> rpc;
   std::optional<std::uint64_t> chain_id;
@@ -184,10 +192,80 @@ int start_roles(const std::optional<std::string>& home, bool producer, bool cons
   return 0;
 }
 
+/// The words of `init --recover`: from --mnemonic-file, else typed on the terminal (not echoed).
+Result<std::shared_ptr<const wallet::Mnemonic>> recovery_words(const std::filesystem::path& dir,
+                                                               const std::optional<std::string>& file,
+                                                               bool interactive) {
+  if (file) {
+    OB_TRY(RootWords root, root_words(dir, file, false, false));
+    return root.words;
+  }
+  if (!interactive) return fail(Errc::invalid_argument, "init --recover needs the words: give --mnemonic-file F");
+  OB_TRY(std::string typed, prompt_hidden("The mnemonic words of the home to recover (12 or 24): "));
+  auto words = wallet::Mnemonic::parse(typed);
+  std::fill(typed.begin(), typed.end(), '\0');
+  if (!words) return std::unexpected(words.error());
+  return std::make_shared<const wallet::Mnemonic>(std::move(*words));
+}
+
+/// Removes what a failed recovery made: the home directory when it made it, else its entries.
+void undo_home(const std::filesystem::path& dir, bool existed) {
+  std::error_code ec;
+  if (!existed) {
+    std::filesystem::remove_all(dir, ec);
+    return;
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) std::filesystem::remove_all(entry.path(), ec);
+}
+
+int cmd_recover(const std::filesystem::path& dir, const std::optional<std::string>& home_flag, InitOptions& options,
+                bool interactive) {
+  if (options.account.new_account) {
+    return report(Error{Errc::invalid_argument, "init --recover takes the words of an existing home, not --new-account"});
+  }
+  if (!options.tracker || options.tracker->empty()) {
+    return report(Error{Errc::invalid_argument, "init --recover needs --tracker PEERID@host:port (it keeps a copy of the index record)"});
+  }
+  std::error_code ec;
+  const bool existed = std::filesystem::exists(dir, ec);
+  if (existed && !std::filesystem::is_empty(dir, ec)) {
+    return report(Error{Errc::invalid_argument, "init --recover needs an empty home: " + dir.string() + " is not empty"});
+  }
+  auto words = recovery_words(dir, options.account.mnemonic_file, interactive);
+  if (!words) return report(words.error());
+  auto seed = (*words)->seed();
+  if (!seed) return report(seed.error());
+  auto keys = derive_root_keys(*seed);
+  std::fill(seed->begin(), seed->end(), 0);
+  if (!keys) return report(keys.error());
+  auto config = build_config(options, /*interactive=*/false);
+  if (!config) return report(config.error());
+  auto made = Home::init(dir, /*force=*/false, *config, &*keys);
+  std::fill(keys->master.begin(), keys->master.end(), 0);
+  if (!made) return report(made.error());
+  auto recovered = [&]() -> Result<RecoveredIndex> {
+    OB_TRY(Home home, Home::open(dir));
+    return recover_file_index(home, [](std::string_view step) { std::cerr << "recover: " << step << std::endl; });
+  }();
+  if (!recovered) {
+    undo_home(dir, existed);
+    return report(recovered.error());
+  }
+  std::cout << "Recovered Open Bucket home " << dir.string() << ": " << recovered->files
+            << " file(s) in the file index (sequence " << recovered->sequence << ", found in the " << recovered->found_in
+            << ")\n";
+  options.account.root = *words;
+  options.account.created = false;
+  options.account.interactive = false;
+  if (const int code = ensure_default_account(dir, options.account); code != 0) return code;
+  return start_roles(home_flag, options.start_producer.value_or(false), options.start_consumer.value_or(false));
+}
+
 int cmd_init(const std::optional<std::string>& home_flag, InitOptions options) {
   auto dir = resolve_home(home_flag);
   if (!dir) return report(dir.error());
   const bool interactive = !options.detach && ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
+  if (options.recover) return cmd_recover(*dir, home_flag, options, interactive);
   if (options.account.mnemonic_file && options.account.new_account) {
     return report(Error{Errc::invalid_argument, "give --mnemonic-file or --new-account, not both"});
   }
@@ -257,6 +335,9 @@ CommandRunner add_init_command(CLI::App& app, const std::optional<std::string>& 
   init->add_option("--chain-id", options->chain_id, "The chain that node must be on (default: the one it is on)");
   init->add_option("--mnemonic-file", options->account.mnemonic_file,
                    "Step 1: derive a new home's keys from these mnemonic words; account 0 becomes the wallet's default account");
+  init->add_flag("--recover", options->recover,
+                 "Make this (empty) home from the words of an existing one: its keys, its file list from the "
+                 "network (needs --tracker) and its wallet account");
   init->add_flag("--new-account", options->account.new_account,
                  "Step 1: the same from a new mnemonic (its words are printed once: they recover this home)");
   init->add_option("--password-file", options->account.password_file,

@@ -40,7 +40,8 @@ struct Common {
   bool json = false;
 };
 
-/// A line typed on the terminal without echo. Errors (not_found): no terminal.
+}  // namespace
+
 Result<std::string> prompt_hidden(std::string_view prompt) {
   const int tty = ::open("/dev/tty", O_RDWR | O_CLOEXEC);
   if (tty < 0) return fail(Errc::not_found, "no terminal");
@@ -63,8 +64,6 @@ Result<std::string> prompt_hidden(std::string_view prompt) {
   if (!line.empty() && line.back() == '\r') line.pop_back();
   return line;
 }
-
-}  // namespace
 
 Result<std::string> read_passphrase(const std::optional<std::string>& password_file, std::string_view prompt,
                                     bool confirm) {

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "core/multibase.h"
 #include "proto/p2p.pb.h"
@@ -16,17 +18,21 @@ namespace {
 constexpr std::string_view kSignatureContext = "open-bucket/v1/peer-record";
 constexpr std::string_view kPeerKeyPrefix = "open-bucket/v1/peer/";
 constexpr std::string_view kProviderKeyPrefix = "open-bucket/v1/providers/";
+constexpr std::string_view kIndexSignatureContext = "open-bucket/v1/index-record";
+constexpr std::string_view kIndexKeyPrefix = "open-bucket/v1/index/";
+constexpr std::size_t kMaxIndexRecordBytes = 1024;
+constexpr std::size_t kMaxIndexCidBytes = 256;
 constexpr std::size_t kMaxRecordBytes = 4096;
 constexpr std::size_t kMaxAddresses = 16;
 constexpr std::size_t kMaxAddressBytes = 256;
 constexpr std::size_t kMaxRoles = 8;
 constexpr std::size_t kMaxRoleBytes = 32;
 
-Bytes signed_message(std::string_view record) {
+Bytes signed_message(std::string_view record, std::string_view context = kSignatureContext) {
   // Sized once and filled: vector::insert here trips GCC 12's false -Warray-bounds.
-  Bytes message(kSignatureContext.size() + record.size());
-  std::copy(kSignatureContext.begin(), kSignatureContext.end(), message.begin());
-  std::copy(record.begin(), record.end(), message.begin() + static_cast<std::ptrdiff_t>(kSignatureContext.size()));
+  Bytes message(context.size() + record.size());
+  std::copy(context.begin(), context.end(), message.begin());
+  std::copy(record.begin(), record.end(), message.begin() + static_cast<std::ptrdiff_t>(context.size()));
   return message;
 }
 
@@ -99,6 +105,51 @@ Result<PeerRecord> PeerRecord::verify(ByteView signed_record) {
   return record;
 }
 
+Result<Bytes> IndexRecord::sign(const net::Identity& identity) const {
+  if (sequence == 0) return fail(Errc::invalid_argument, "an index record's sequence starts at 1");
+  if (index_cid.size() > kMaxIndexCidBytes || !Cid::parse(index_cid)) {
+    return fail(Errc::invalid_argument, "an index record names a CID, not '", index_cid, "'");
+  }
+  openbucket::p2p::v1::IndexRecord pb;
+  pb.set_locator(std::string(as_chars(ByteView(locator.data(), locator.size()))));
+  pb.set_sequence(sequence);
+  pb.set_index_cid(index_cid);
+  pb.set_timestamp(timestamp);
+  openbucket::p2p::v1::SignedIndexRecord signed_pb;
+  signed_pb.set_record(pb.SerializeAsString());
+  OB_TRY(net::Signature signature, identity.sign(signed_message(signed_pb.record(), kIndexSignatureContext)));
+  signed_pb.set_signature(std::string(as_chars(signature)));
+  const std::string out = signed_pb.SerializeAsString();
+  return Bytes(out.begin(), out.end());
+}
+
+Result<IndexRecord> IndexRecord::verify(ByteView signed_record, const net::PeerId& owner, const IndexLocator& locator,
+                                        std::uint64_t min_sequence) {
+  if (signed_record.size() > kMaxIndexRecordBytes) return fail(Errc::invalid_argument, "index record too large");
+  openbucket::p2p::v1::SignedIndexRecord signed_pb;
+  openbucket::p2p::v1::IndexRecord pb;
+  if (!signed_pb.ParseFromArray(signed_record.data(), static_cast<int>(signed_record.size())) ||
+      signed_pb.signature().size() != net::kEd25519SignatureSize || !pb.ParseFromString(signed_pb.record()) ||
+      pb.locator().size() != locator.size() || pb.index_cid().size() > kMaxIndexCidBytes) {
+    return fail(Errc::invalid_argument, "malformed index record");
+  }
+  net::Signature signature;
+  std::copy(signed_pb.signature().begin(), signed_pb.signature().end(), signature.begin());
+  if (!net::verify_signature(owner.public_key(), signed_message(signed_pb.record(), kIndexSignatureContext),
+                             signature)) {
+    return fail(Errc::invalid_argument, "index record is not signed by ", owner.to_string());
+  }
+  if (!std::ranges::equal(locator, as_bytes(pb.locator()))) {
+    return fail(Errc::invalid_argument, "index record belongs under another locator");
+  }
+  if (pb.sequence() == 0 || !Cid::parse(pb.index_cid())) return fail(Errc::invalid_argument, "malformed index record");
+  if (pb.sequence() < min_sequence) {
+    return fail(Errc::corrupt, "stale index record: sequence ", pb.sequence(), " is lower than ", min_sequence,
+                " already seen");
+  }
+  return IndexRecord{locator, pb.sequence(), pb.index_cid(), pb.timestamp()};
+}
+
 Discovery::Discovery(std::unique_ptr<dht::DhtRunner> runner) : runner_(std::move(runner)) {}
 
 Discovery::~Discovery() {
@@ -158,25 +209,55 @@ Result<void> Discovery::announce_provider(const Cid& cid, ByteView signed_record
   return {};
 }
 
-std::vector<PeerRecord> Discovery::get_records(const std::string& key, std::chrono::milliseconds timeout) {
-  // The DHT calls back on its own thread, possibly after we stopped waiting: share the state.
+Result<void> Discovery::put_index_record(const IndexRecord& record, ByteView signed_record) {
+  openbucket::p2p::v1::SignedIndexRecord parsed;
+  if (signed_record.size() > kMaxIndexRecordBytes ||
+      !parsed.ParseFromArray(signed_record.data(), static_cast<int>(signed_record.size()))) {
+    return fail(Errc::invalid_argument, "malformed index record");
+  }
+  dht::Value value(dht::Blob(signed_record.begin(), signed_record.end()));
+  value.id = record.sequence;
+  runner_->put(key_of(kIndexKeyPrefix, ByteView(record.locator.data(), record.locator.size())), std::move(value),
+               dht::DoneCallbackSimple{}, dht::time_point::max(), true);
+  return {};
+}
+
+void Discovery::cancel_index_record(const IndexLocator& locator, std::uint64_t sequence) {
+  runner_->cancelPut(key_of(kIndexKeyPrefix, ByteView(locator.data(), locator.size())), sequence);
+}
+
+Result<IndexRecord> Discovery::find_index_record(const IndexLocator& locator, const net::PeerId& owner,
+                                                 std::chrono::milliseconds timeout) {
+  std::optional<IndexRecord> newest;
+  const ByteView id(locator.data(), locator.size());
+  get_values(std::string(kIndexKeyPrefix) + std::string(as_chars(id)), timeout, [&](ByteView value) {
+    const std::uint64_t seen = newest ? newest->sequence + 1 : 0;
+    auto record = IndexRecord::verify(value, owner, locator, seen);
+    if (record) newest = std::move(*record);  // forged, foreign or older: dropped
+  });
+  if (!newest) return fail(Errc::not_found, "no index record in the DHT");
+  return *newest;
+}
+
+void Discovery::get_values(const std::string& key, std::chrono::milliseconds timeout,
+                           const std::function<void(ByteView)>& take) {
+  // The DHT calls back on its own thread, possibly after we stopped waiting: the state is
+  // shared, and `take` (the caller's) is only called before `closed`.
   struct Pending {
     std::mutex mutex;
     std::condition_variable done_cv;
     bool done = false;
-    std::map<net::PeerId, PeerRecord> newest;
+    bool closed = false;
+    const std::function<void(ByteView)>* take = nullptr;
   };
   auto pending = std::make_shared<Pending>();
+  pending->take = &take;
   runner_->get(
       dht::InfoHash::get(key),
       [pending](const std::vector<std::shared_ptr<dht::Value>>& values) {
         std::lock_guard lock(pending->mutex);
-        for (const auto& v : values) {
-          auto record = PeerRecord::verify(ByteView(v->data.data(), v->data.size()));
-          if (!record) continue;  // forged or malformed: not ours to trust
-          auto [it, inserted] = pending->newest.try_emplace(record->peer, *record);
-          if (!inserted && record->timestamp > it->second.timestamp) it->second = *record;
-        }
+        if (pending->closed) return false;
+        for (const auto& v : values) (*pending->take)(ByteView(v->data.data(), v->data.size()));
         return true;
       },
       [pending](bool) {
@@ -186,8 +267,19 @@ std::vector<PeerRecord> Discovery::get_records(const std::string& key, std::chro
       });
   std::unique_lock lock(pending->mutex);
   pending->done_cv.wait_for(lock, timeout, [&] { return pending->done; });
+  pending->closed = true;
+}
+
+std::vector<PeerRecord> Discovery::get_records(const std::string& key, std::chrono::milliseconds timeout) {
+  std::map<net::PeerId, PeerRecord> newest;
+  get_values(key, timeout, [&](ByteView value) {
+    auto record = PeerRecord::verify(value);
+    if (!record) return;  // forged or malformed: not ours to trust
+    auto [it, inserted] = newest.try_emplace(record->peer, *record);
+    if (!inserted && record->timestamp > it->second.timestamp) it->second = *record;
+  });
   std::vector<PeerRecord> out;
-  for (auto& [peer, record] : pending->newest) out.push_back(record);
+  for (auto& [peer, record] : newest) out.push_back(record);
   return out;
 }
 

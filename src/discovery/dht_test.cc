@@ -54,6 +54,61 @@ TEST(PeerRecord, LimitsAreEnforced) {
   EXPECT_FALSE(PeerRecord::verify(as_bytes("garbage")));
 }
 
+IndexLocator locator_of(std::uint8_t fill) {
+  IndexLocator locator;
+  locator.fill(fill);
+  return locator;
+}
+
+IndexRecord index_record(std::uint64_t sequence, std::string_view content = "index") {
+  return IndexRecord{locator_of(0xa7), sequence,
+                     Cid::v1(protocol::kCodecManifest, Multihash::sha2_256(as_bytes(content))).to_string(), 1700000000};
+}
+
+TEST(IndexRecord, SignedByTheOwnerVerifiesAndTamperingIsRefused) {
+  const auto owner = identity(1);
+  const IndexRecord record = index_record(5);
+  auto signed_record = record.sign(owner);
+  ASSERT_TRUE(signed_record) << signed_record.error().message;
+  auto back = IndexRecord::verify(*signed_record, owner.peer_id(), locator_of(0xa7));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back, record);
+
+  for (std::size_t i = 0; i < signed_record->size(); ++i) {
+    Bytes tampered = *signed_record;
+    tampered[i] ^= 0x01;
+    EXPECT_FALSE(IndexRecord::verify(tampered, owner.peer_id(), locator_of(0xa7))) << "byte " << i;
+  }
+  EXPECT_FALSE(IndexRecord::verify(as_bytes("garbage"), owner.peer_id(), locator_of(0xa7)));
+  EXPECT_FALSE(IndexRecord::verify(Bytes(2000, 1), owner.peer_id(), locator_of(0xa7)));
+}
+
+TEST(IndexRecord, AnotherSignerAnotherLocatorOrALowerSequenceIsRefused) {
+  const auto owner = identity(1);
+  const auto stranger = identity(2);
+  // Signed by someone else: refused even though it is well formed and under the right locator.
+  auto forged = index_record(9).sign(stranger);
+  ASSERT_TRUE(forged);
+  auto refused = IndexRecord::verify(*forged, owner.peer_id(), locator_of(0xa7));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::invalid_argument);
+  // The owner's record copied under another locator.
+  auto signed_record = index_record(3).sign(owner);
+  ASSERT_TRUE(signed_record);
+  EXPECT_FALSE(IndexRecord::verify(*signed_record, owner.peer_id(), locator_of(0xa8)));
+  // A rollback: sequence 3 after 4 was seen; 3 after 3 is the same version.
+  auto stale = IndexRecord::verify(*signed_record, owner.peer_id(), locator_of(0xa7), 4);
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error().code, Errc::corrupt);
+  EXPECT_NE(stale.error().message.find("stale"), std::string::npos);
+  EXPECT_TRUE(IndexRecord::verify(*signed_record, owner.peer_id(), locator_of(0xa7), 3));
+  // Nothing unsignable is signed.
+  EXPECT_FALSE(index_record(0).sign(owner));
+  IndexRecord not_a_cid = index_record(1);
+  not_a_cid.index_cid = "not a cid";
+  EXPECT_FALSE(not_a_cid.sign(owner));
+}
+
 // Three DHT nodes on loopback, on a private network ID: a provider announced on one node is
 // found from another.
 TEST(Discovery, ProvidersAnnouncedOnOneNodeAreFoundFromAnother) {
@@ -97,6 +152,25 @@ TEST(Discovery, ProvidersAnnouncedOnOneNodeAreFoundFromAnother) {
 
   const Cid other = Cid::v1(protocol::kCodecManifest, Multihash::sha2_256(as_bytes("another file")));
   EXPECT_TRUE((*c)->find_providers(other, 1s).empty());
+
+  // Index records: two versions of the owner's and a stranger's higher one under the same
+  // locator; a reader elsewhere takes the owner's highest and ignores the stranger's.
+  const auto owner = identity(4);
+  const auto stranger = identity(5);
+  for (const auto& [who, sequence] : {std::pair{&owner, 1u}, std::pair{&owner, 2u}, std::pair{&stranger, 9u}}) {
+    const IndexRecord record = index_record(sequence, std::to_string(sequence));
+    auto signed_record = record.sign(*who);
+    ASSERT_TRUE(signed_record);
+    ASSERT_TRUE((*b)->put_index_record(record, *signed_record));
+  }
+  auto newest = (*c)->find_index_record(locator_of(0xa7), owner.peer_id(), 3s);
+  while ((!newest || newest->sequence < 2) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+    newest = (*c)->find_index_record(locator_of(0xa7), owner.peer_id(), 3s);
+  }
+  ASSERT_TRUE(newest) << newest.error().message;
+  EXPECT_EQ(*newest, index_record(2, "2"));
+  EXPECT_FALSE((*c)->find_index_record(locator_of(0xa8), owner.peer_id(), 1s));
 }
 
 }  // namespace

@@ -51,6 +51,10 @@ class Network {
   Network& operator=(const Network&) = delete;
 
   const net::PeerId& peer_id() const noexcept { return identity_.peer_id(); }
+  /// The node's identity, which signs its records (peer and file index records).
+  const net::Identity& identity() const noexcept { return identity_; }
+  /// The node's DHT node (records other than providers and peers: the file index's).
+  discovery::Discovery& discovery() noexcept { return *dht_; }
   /// "host:port" of the BlockExchange server.
   const std::string& p2p_address() const noexcept { return p2p_address_; }
   /// This node's TLS certificate and key, for clients it opens (peers, the tracker).

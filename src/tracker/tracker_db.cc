@@ -92,6 +92,15 @@ ALTER TABLE consumers ADD COLUMN account TEXT NOT NULL DEFAULT '';
 ALTER TABLE files ADD COLUMN request_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE files ADD COLUMN price INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 4 -> 5: producers' file index records (issue 13), one per locator.
+    R"sql(
+CREATE TABLE index_records(
+  locator BLOB PRIMARY KEY,
+  owner TEXT NOT NULL,
+  sequence INTEGER NOT NULL,
+  record BLOB NOT NULL
+);
+)sql",
 };
 static_assert(std::size(kMigrations) + 1 == TrackerDb::kSchemaVersion, "one migration per version after 1");
 
@@ -475,6 +484,22 @@ Result<void> TrackerDb::delete_file(const std::string& file_id) {
   // slots and avoid rows go with it (ON DELETE CASCADE).
   OB_TRY(Statement s, prepare("DELETE FROM files WHERE file_id = ?1"));
   s.bind(1, file_id);
+  return s.run();
+}
+
+// --- file index records ------------------------------------------------------------------------
+
+Result<std::optional<IndexRecordRow>> TrackerDb::index_record(ByteView locator) {
+  OB_TRY(Statement s, prepare("SELECT owner, sequence, record FROM index_records WHERE locator = ?1"));
+  s.bind(1, locator);
+  OB_TRY(bool row, s.step());
+  if (!row) return std::optional<IndexRecordRow>();
+  return std::optional<IndexRecordRow>(IndexRecordRow{Bytes(locator.begin(), locator.end()), s.text(0), s.uint64(1), s.blob(2)});
+}
+
+Result<void> TrackerDb::put_index_record(const IndexRecordRow& row) {
+  OB_TRY(Statement s, prepare("INSERT OR REPLACE INTO index_records(locator, owner, sequence, record) VALUES (?1, ?2, ?3, ?4)"));
+  s.bind(1, ByteView(row.locator)).bind(2, row.owner).bind(3, row.sequence).bind(4, ByteView(row.record));
   return s.run();
 }
 

@@ -100,6 +100,14 @@ struct ConsumerLoad {
   std::uint32_t slots = 0;           ///< rows of any state
 };
 
+/// A producer's newest file index record (proto/tracker.proto PutIndexRecord).
+struct IndexRecordRow {
+  Bytes locator;          ///< 32 bytes
+  std::string owner;      ///< peer ID that put it
+  std::uint64_t sequence = 0;
+  Bytes record;           ///< the SignedIndexRecord as put
+};
+
 /// The SQLite database. Not thread-safe: the tracker serialises access with its own mutex.
 class TrackerDb {
  public:
@@ -107,8 +115,9 @@ class TrackerDb {
   /// they count (slots.next_check_ms, slots.unanswered_since_ms), consumers' reported free
   /// space and reconciliation (consumers.free_reported, no_space_free, needs_reconcile), and
   /// the table `discards`; 3: consumers.account, and consumers.price in wei per byte-second;
-  /// 4: files.request_id and files.price (the paid tiers' storage request).
-  static constexpr int kSchemaVersion = 4;
+  /// 4: files.request_id and files.price (the paid tiers' storage request); 5: the table
+  /// `index_records` (producers' file index records, issue 13).
+  static constexpr int kSchemaVersion = 5;
 
   /// Opens or creates the database at `path` (its directory must exist), creating the schema or
   /// migrating an older one in place (version 1 -> 2: stored slots stay stored and are
@@ -145,6 +154,12 @@ class TrackerDb {
   Result<std::vector<FileRow>> files(const std::string& owner = {});
   /// Deletes a file with its slot rows and avoid entries. Errors (io).
   Result<void> delete_file(const std::string& file_id);
+
+  // --- file index records (issue 13) ---
+  /// The record kept under `locator` (32 bytes) and the peer that put it. Errors (io).
+  Result<std::optional<IndexRecordRow>> index_record(ByteView locator);
+  /// Inserts or replaces the record under `row.locator`. Errors (io).
+  Result<void> put_index_record(const IndexRecordRow& row);
 
   // --- slots ---
   /// Rows of one file, by slot. Errors (io, corrupt).

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "core/metrics.h"
+#include "discovery/dht.h"
 #include "core/protocol.h"
 #include "exchange/fetcher.h"
 #include "wallet/keys.h"
@@ -817,6 +818,41 @@ grpc::Status Tracker::confirm_download(const net::PeerId& caller, const pb::Conf
   return grpc::Status::OK;
 }
 
+grpc::Status Tracker::put_index_record(const net::PeerId& caller, const pb::PutIndexRecordRequest& request,
+                                       pb::PutIndexRecordReply* reply) {
+  discovery::IndexLocator locator;
+  if (request.locator().size() != locator.size()) return invalid("an index locator is ", locator.size(), " bytes");
+  std::copy(request.locator().begin(), request.locator().end(), locator.begin());
+  const ByteView signed_record = as_bytes(request.record());
+  auto record = discovery::IndexRecord::verify(signed_record, caller, locator);
+  if (!record) return invalid("index record: ", record.error().message);
+  std::lock_guard lock(mutex_);
+  TRACKER_TRY(std::optional<IndexRecordRow> kept, db_->index_record(as_bytes(request.locator())));
+  if (kept && kept->owner != caller.to_string()) {
+    return {grpc::StatusCode::PERMISSION_DENIED, "this index locator belongs to another peer"};
+  }
+  if (kept && (record->sequence < kept->sequence ||
+               (record->sequence == kept->sequence && !std::ranges::equal(kept->record, signed_record)))) {
+    return {grpc::StatusCode::FAILED_PRECONDITION, "stale index record: sequence " + std::to_string(record->sequence) +
+                                                       ", the tracker keeps " + std::to_string(kept->sequence)};
+  }
+  TRACKER_TRY_VOID(db_->put_index_record(IndexRecordRow{Bytes(locator.begin(), locator.end()), caller.to_string(),
+                                                        record->sequence, Bytes(signed_record.begin(), signed_record.end())}));
+  reply->set_sequence(record->sequence);
+  return grpc::Status::OK;
+}
+
+grpc::Status Tracker::get_index_record(const net::PeerId& caller, const pb::GetIndexRecordRequest& request,
+                                       pb::GetIndexRecordReply* reply) {
+  if (request.locator().size() != discovery::IndexLocator{}.size()) return invalid("an index locator is 32 bytes");
+  std::lock_guard lock(mutex_);
+  TRACKER_TRY(std::optional<IndexRecordRow> kept, db_->index_record(as_bytes(request.locator())));
+  // Another peer's record is not told apart from none: the locator is all a stranger has.
+  if (!kept || kept->owner != caller.to_string()) return {grpc::StatusCode::NOT_FOUND, "no index record"};
+  reply->set_record(std::string(as_chars(kept->record)));
+  return grpc::Status::OK;
+}
+
 grpc::Status Tracker::edit_file(const net::PeerId& caller, const pb::EditFileRequest& request,
                                 pb::EditFileReply* reply) {
   if (std::string error = check_file_id(request.file_id()); !error.empty()) return invalid(error);
@@ -1539,6 +1575,18 @@ grpc::Status ProducerService::ConfirmDownload(grpc::ServerContext* context, cons
                                               pb::ConfirmDownloadReply* reply) {
   return as_caller(context,
                    [&](const net::PeerId& caller) { return tracker_.confirm_download(caller, *request, reply); });
+}
+
+grpc::Status ProducerService::PutIndexRecord(grpc::ServerContext* context, const pb::PutIndexRecordRequest* request,
+                                             pb::PutIndexRecordReply* reply) {
+  return as_caller(context,
+                   [&](const net::PeerId& caller) { return tracker_.put_index_record(caller, *request, reply); });
+}
+
+grpc::Status ProducerService::GetIndexRecord(grpc::ServerContext* context, const pb::GetIndexRecordRequest* request,
+                                             pb::GetIndexRecordReply* reply) {
+  return as_caller(context,
+                   [&](const net::PeerId& caller) { return tracker_.get_index_record(caller, *request, reply); });
 }
 
 grpc::Status ConsumerService::RegisterConsumer(grpc::ServerContext* context, const pb::RegisterConsumerRequest* request,

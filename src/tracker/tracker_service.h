@@ -141,6 +141,14 @@ class Tracker {
   grpc::Status confirm_download(const net::PeerId& caller,
                                 const openbucket::tracker::v1::ConfirmDownloadRequest& request,
                                 openbucket::tracker::v1::ConfirmDownloadReply* reply);
+  /// Keeps the caller's newest file index record (docs/formats.md "The file index"): verified
+  /// against the caller's peer ID and the locator; a lower sequence, or a locator another peer
+  /// put, is refused and changes nothing.
+  grpc::Status put_index_record(const net::PeerId& caller, const openbucket::tracker::v1::PutIndexRecordRequest& request,
+                                openbucket::tracker::v1::PutIndexRecordReply* reply);
+  /// The record under a locator, for the peer that put it only (NOT_FOUND for anyone else).
+  grpc::Status get_index_record(const net::PeerId& caller, const openbucket::tracker::v1::GetIndexRecordRequest& request,
+                                openbucket::tracker::v1::GetIndexRecordReply* reply);
   // --- Consumer ---
   grpc::Status register_consumer(const net::PeerId& caller,
                                  const openbucket::tracker::v1::RegisterConsumerRequest& request,
@@ -278,6 +286,10 @@ class ProducerService final : public openbucket::tracker::v1::Producer::Service 
   grpc::Status ConfirmDownload(grpc::ServerContext* context,
                                const openbucket::tracker::v1::ConfirmDownloadRequest* request,
                                openbucket::tracker::v1::ConfirmDownloadReply* reply) override;
+  grpc::Status PutIndexRecord(grpc::ServerContext* context, const openbucket::tracker::v1::PutIndexRecordRequest* request,
+                              openbucket::tracker::v1::PutIndexRecordReply* reply) override;
+  grpc::Status GetIndexRecord(grpc::ServerContext* context, const openbucket::tracker::v1::GetIndexRecordRequest* request,
+                              openbucket::tracker::v1::GetIndexRecordReply* reply) override;
 
  private:
   Tracker& tracker_;

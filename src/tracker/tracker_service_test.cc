@@ -14,6 +14,7 @@
 #include "node/engine.h"
 #include "testing/test_util.h"
 #include "tracker/tracker.h"
+#include "discovery/dht.h"
 #include "tracker/tracker_client.h"
 
 namespace ob::tracker {
@@ -378,6 +379,57 @@ TEST_F(TrackerServiceTest, ConfirmDownloadPaysOnlyForTheCallersPaidFile) {
   EXPECT_EQ(free.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(free.error_message(), "file " + id + " is Free tier: nobody is paid");
   EXPECT_EQ(confirm(owner, "not a CID").error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// The file index record (issue 13): kept for its owner only, never rolled back, and never
+// taken from a peer that did not sign it; it survives a restart.
+TEST_F(TrackerServiceTest, IndexRecordsAreTheOwnersAndNeverRolledBack) {
+  Peer& owner = peer(100);
+  Peer& stranger = peer(101);
+  discovery::IndexLocator locator;
+  locator.fill(0xa7);  // bytes over 0x7f: compared as bytes, never as (signed) chars
+  const std::string locator_bytes(locator.begin(), locator.end());
+  const auto signed_by = [&](const Peer& signer, std::uint64_t sequence) {
+    const Cid cid = Cid::v1(protocol::kCodecManifest, Multihash::sha2_256(as_bytes(std::to_string(sequence))));
+    auto record = discovery::IndexRecord{locator, sequence, cid.to_string(), 1700000000}.sign(signer.identity);
+    EXPECT_TRUE(record);
+    return std::string(as_chars(*record));
+  };
+  const auto put = [&](Peer& caller, const std::string& record) {
+    pb::PutIndexRecordRequest request;
+    request.set_locator(locator_bytes);
+    request.set_record(record);
+    pb::PutIndexRecordReply reply;
+    return caller.client.producer().PutIndexRecord(call_context().get(), request, &reply);
+  };
+  const auto get = [&](Peer& caller, std::string* record) {
+    pb::GetIndexRecordRequest request;
+    request.set_locator(locator_bytes);
+    pb::GetIndexRecordReply reply;
+    const grpc::Status status = caller.client.producer().GetIndexRecord(call_context().get(), request, &reply);
+    *record = reply.record();
+    return status;
+  };
+  std::string kept;
+  EXPECT_EQ(get(owner, &kept).error_code(), grpc::StatusCode::NOT_FOUND);
+  ASSERT_TRUE(put(owner, signed_by(owner, 2)).ok());
+  EXPECT_TRUE(put(owner, signed_by(owner, 2)).ok());  // a retry of the same record
+  EXPECT_EQ(put(owner, signed_by(owner, 1)).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  // Someone else's record, or the owner's record sent by someone else.
+  EXPECT_EQ(put(stranger, signed_by(stranger, 9)).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(put(stranger, signed_by(owner, 9)).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  std::string tampered = signed_by(owner, 3);
+  tampered[tampered.size() / 2] ^= 1;
+  EXPECT_EQ(put(owner, tampered).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  ASSERT_TRUE(get(owner, &kept).ok());
+  EXPECT_EQ(kept, signed_by(owner, 2));
+  EXPECT_EQ(get(stranger, &kept).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  ASSERT_TRUE(put(owner, signed_by(owner, 3)).ok());
+  restart();
+  reconnect();
+  ASSERT_TRUE(get(owner, &kept).ok());
+  EXPECT_EQ(kept, signed_by(owner, 3));
 }
 
 TEST_F(TrackerServiceTest, AConsumersAccountAndPriceAreKeptAndABadAccountIsRefused) {

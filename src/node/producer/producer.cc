@@ -249,6 +249,11 @@ std::string tier_name(pb::Tier tier) {
 }
 }  // namespace
 
+IndexEntry entry_of(const pb::FileInfo& f) {
+  return IndexEntry{f.file_id(), f.path(),         f.size(),       f.hash(),       tier_name(f.tier()),
+                    f.k(),       f.m(),            f.availability(), f.request_id(), f.created_unix()};
+}
+
 Result<pb::Tier> parse_tier(std::string_view name) {
   std::string lower(name);
   std::ranges::transform(lower, lower.begin(), [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
@@ -448,6 +453,7 @@ void Producer::worker() {
       for (const LocalFile& f : state_.files) {
         if (f.present && f.status == LocalStatus::pending) due = std::min(due, ready_at(f));
       }
+      if (state_.index.dirty && index_due_) due = std::min(due, *index_due_);
       wake_.wait_until(lock, due, [&] { return stopping_ || rescan_ || !events_.empty(); });
       if (stopping_) return;
       events.swap(events_);
@@ -465,6 +471,10 @@ void Producer::worker() {
       std::lock_guard uploads(upload_mutex_);
       poll_tracker();
       next_poll = Clock::now() + options_.poll_interval;
+    }
+    {
+      std::lock_guard uploads(upload_mutex_);
+      index_step();
     }
     upload_next_pending();
   }
@@ -618,6 +628,10 @@ Result<std::vector<pb::FileInfo>> Producer::tracker_list(const std::string& file
 
 Result<pb::FileInfo> Producer::find_remote(const FileRef& file) {
   const auto missing = [&] { return fail(Errc::not_found, "File `", file.label(), "` not exists"); };
+  {
+    std::lock_guard lock(mutex_);
+    if (is_index_version_locked(file.file_id)) return missing();  // not the user's to rm, edit or share
+  }
   if (!file.file_id.empty()) {
     if (file.file_id.size() > kMaxFileIdBytes || !Cid::parse(file.file_id)) return missing();
     auto files = tracker_list(file.file_id);
@@ -693,6 +707,10 @@ Result<void> Producer::register_file(const std::string& file_id) {
     spdlog::warn("producer: the tracker registered {} as {}", file_id, reply.file_id());
   }
   spdlog::info("producer: {} registered as {}", entry.path, file_id);
+  if (!entry.index) {
+    index_put_locked(IndexEntry{file_id, entry.path, decoded.original_size, entry.md5, entry.tier, decoded.params.k,
+                                decoded.params.m, request.availability(), request.request_id(), 0});
+  }
   return save_locked();
 }
 
@@ -908,6 +926,7 @@ Result<std::string> Producer::upload_locked(const std::string& path) {
     e->error.clear();
     // An encoded copy of it that was moved or renamed locally: one entry is enough.
     std::erase_if(state_.files, [&](const LocalFile& other) { return !other.present && other.file_id == f.file_id(); });
+    index_put_locked(entry_of(f));
     OB_TRY_VOID(save_locked());
     spdlog::info("producer: {} is already in the network as {}", path, f.file_id());
     return f.file_id();
@@ -1076,6 +1095,12 @@ void Producer::poll_tracker() {
 }
 
 void Producer::requeue_locked(const std::string& file_id) {
+  if (state_.index.uploading == file_id) {
+    // A version of the index the tracker lost, or whose encoded copy is gone: build another.
+    state_.index.uploading.clear();
+    state_.index.dirty = true;
+    index_due_ = Clock::now();
+  }
   std::erase_if(state_.files, [&](const LocalFile& f) { return f.file_id == file_id && !f.present; });
   for (LocalFile& f : state_.files) {
     if (f.file_id != file_id) continue;
@@ -1201,6 +1226,11 @@ Result<std::string> Producer::upload(const fs::path& path, const UploadOptions& 
 
 Result<std::vector<RemoteFile>> Producer::list() {
   OB_TRY(std::vector<pb::FileInfo> remote, tracker_list(""));
+  {
+    // The file index's own versions are the producer's business, not files of the user's.
+    std::lock_guard lock(mutex_);
+    std::erase_if(remote, [&](const pb::FileInfo& f) { return is_index_version_locked(f.file_id()); });
+  }
   std::vector<RemoteFile> rows;
   std::set<std::string> known;
   for (const pb::FileInfo& f : remote) {
@@ -1220,7 +1250,7 @@ Result<std::vector<RemoteFile>> Producer::list() {
     if (it != by_id.end() && it->second->request) row.request_state = to_string(it->second->request->phase);
   }
   for (const LocalFile& f : state_.files) {
-    if (f.status == LocalStatus::uploaded || known.contains(f.file_id)) continue;
+    if (f.status == LocalStatus::uploaded || f.index || known.contains(f.file_id)) continue;
     // Not on the tracker yet: waiting to be encoded, or encoded and waiting to be registered.
     RemoteFile row{f.file_id, f.path, f.size, std::string(status_name(LocalStatus::pending)), 0,
                    f.availability != 0 ? f.availability : config_.default_availability, f.md5, 0, 0, "", "", "", "", "", {}};
@@ -1507,6 +1537,7 @@ Result<void> Producer::remove(const FileRef& file, const RemoveOptions& options)
       return (!file_id.empty() && f.file_id == file_id) ||
              (file_id.empty() && f.present && trimmed(f.path) == trimmed(file.path));
     });
+    if (!file_id.empty()) index_erase_locked(file_id);
     OB_TRY_VOID(save_locked());
   }
   for (const fs::path& path : local_files) {
@@ -1575,13 +1606,14 @@ Result<void> Producer::edit(const std::string& file_id, const std::optional<std:
   const grpc::Status status = client->producer().EditFile(context.get(), request, &reply);
   if (status.error_code() == grpc::StatusCode::NOT_FOUND) return fail(Errc::not_found, "File `", file_id, "` not exists");
   if (!status.ok()) return std::unexpected(tracker::call_error("editing " + file_id + " on the tracker", status));
+  std::lock_guard lock(mutex_);
   if (availability) {
-    std::lock_guard lock(mutex_);
     for (LocalFile& f : state_.files) {
       if (f.file_id == file_id) f.availability = *availability;
     }
-    (void)save_locked();
   }
+  if (reply.has_file()) index_put_locked(entry_of(reply.file()));
+  (void)save_locked();
   return {};
 }
 

@@ -9,6 +9,13 @@
 // one per background download. The local file list lives in <home>/state/producer.json
 // (producer_state.h), rewritten after every change.
 //
+// The file index (issue 13, producer_index.cc, docs/formats.md "The file index"): every
+// registration, edit and removal changes state_.index; a few seconds after the last change
+// (index_delay) the worker seals a new version, uploads it as a Free-tier file like any other
+// (a LocalFile marked `index`, never listed), and once it is UPLOADED signs a record with the
+// next sequence number, hands it to the tracker and the DHT, and removes the version it
+// replaces from the network. Nothing of this runs on a user's command's thread.
+//
 // Decisions where seed 000 says TODO (docs/cli.md "producer"):
 //   - a file deleted locally while it uploads keeps uploading when it was already encoded (the
 //     encoded copy holds all of it; nothing is lost) and is dropped when still PENDING;
@@ -88,6 +95,9 @@ Result<CodingChoice> choose_coding(const UploadOptions& options, const CodingPar
 /// "Invalid tier: ..." for anything else.
 Result<openbucket::tracker::v1::Tier> parse_tier(std::string_view name);
 
+/// The file index's entry (file_index.h) of a file as the tracker lists it.
+IndexEntry entry_of(const openbucket::tracker::v1::FileInfo& file);
+
 /// A file named by its ID or by its remote path (seed 000: the ID wins when both are given).
 struct FileRef {
   std::string file_id;  ///< empty: use path
@@ -150,7 +160,13 @@ struct ProducerOptions {
   /// A file found by the watcher or a scan is uploaded once it has not been modified for this
   /// long: a file still being written (a copy in progress) is not uploaded half-done.
   std::chrono::milliseconds settle_time{2000};
+  /// A new version of the file index is built this long after the last change to it, so that
+  /// a burst of uploads makes one version (and one publication).
+  std::chrono::milliseconds index_delay{3000};
 };
+
+/// The remote path a version of the file index is registered under (never listed).
+inline constexpr std::string_view kIndexPath = ".open-bucket/index";
 
 /// The producer role. Thread-safe: every public function may be called from any thread.
 /// Lock order: lifecycle_mutex_, then upload_mutex_, then market_mutex_, then mutex_; no lock is
@@ -350,6 +366,33 @@ class Producer {
   void requeue_locked(const std::string& file_id);
   void drop_encoded_copy(const std::string& file_id);  // engine only: callable with mutex_ held
 
+  // The file index (producer_index.cc).
+  /// `entry` added to or replaced in the index (by file ID; its first created_unix kept); the
+  /// index is marked to be rebuilt when anything changed. mutex_ held.
+  void index_put_locked(IndexEntry entry);
+  /// The entry of `file_id` gone from the index. mutex_ held.
+  void index_erase_locked(const std::string& file_id);
+  /// Whether `file_id` is a version of the file index (published, on its way, or retired).
+  /// mutex_ held.
+  bool is_index_version_locked(const std::string& file_id) const;
+  /// The worker's turn for the index (upload_mutex_ held): publishes a version that reached
+  /// UPLOADED, announces the published record in the DHT again after a restart, removes
+  /// retired versions, and builds a new version when one is due. Failures are logged and
+  /// retried after retry_interval.
+  void index_step();
+  /// Seals the entries, stores them as a Free-tier file and registers it. Errors: the
+  /// engine's; a failed registration is not one (the status poll resumes it).
+  Result<void> build_index_version();
+  /// Signs the record of `file_id` with the next sequence and hands it to the tracker, then
+  /// the DHT. Errors: the tracker's refusal (a stale sequence) or absence; (crypto).
+  Result<void> publish_index_version(const std::string& file_id);
+  /// The signed record of the published version, as first signed (sequence, published_at).
+  Result<std::pair<discovery::IndexRecord, Bytes>> signed_index_record(std::uint64_t sequence,
+                                                                       const std::string& file_id,
+                                                                       std::uint64_t timestamp) const;
+  /// RemoveFile of every retired version (not waiting for consumers).
+  void retire_index_versions();
+
   // Tracker calls.
   Result<tracker::TrackerClient*> tracker_client();
   Result<std::vector<openbucket::tracker::v1::FileInfo>> tracker_list(const std::string& file_id);
@@ -392,6 +435,13 @@ class Producer {
   /// Transfers running now, for downloads(); each run_download adds its own and removes it.
   std::list<std::shared_ptr<DownloadProgress>> transfers_;
   std::atomic<bool> cancel_{false};    // abandons the encoding in progress (stop)
+  /// When the next index version is due (state_.index.dirty); none while nothing changed.
+  std::optional<std::chrono::steady_clock::time_point> index_due_;
+  /// The published record was put into the DHT by this process (a restart puts it again).
+  /// This and index_retry_at_ belong to the worker (index_step), which alone reads and writes them.
+  bool index_announced_ = false;
+  /// A failed publication or removal of an old version is tried again from then on.
+  std::chrono::steady_clock::time_point index_retry_at_{};
 
   std::unique_ptr<PWatcher> watcher_;  // lifecycle_mutex_
   std::thread worker_;                 // lifecycle_mutex_

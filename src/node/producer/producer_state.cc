@@ -35,6 +35,51 @@ Result<void> read_field(const nlohmann::json& object, const char* key, T& out) {
   return {};
 }
 
+/// The "index" object; absent (a file of an older version): empty, to be built.
+Result<IndexState> index_from_json(const nlohmann::json& json) {
+  IndexState index;
+  const auto it = json.find("index");
+  if (it == json.end()) {
+    index.dirty = true;
+    return index;
+  }
+  if (!it->is_object()) return fail(Errc::corrupt, "producer state: 'index' is not an object");
+  OB_TRY_VOID(read_field(*it, "dirty", index.dirty));
+  OB_TRY_VOID(read_field(*it, "sequence", index.sequence));
+  OB_TRY_VOID(read_field(*it, "published", index.published));
+  OB_TRY_VOID(read_field(*it, "publishedAt", index.published_at));
+  OB_TRY_VOID(read_field(*it, "uploading", index.uploading));
+  for (const char* list : {"entries", "retired"}) {
+    const auto items = it->find(list);
+    if (items != it->end() && !items->is_array()) return fail(Errc::corrupt, "producer state: 'index.", list, "' is not an array");
+  }
+  if (const auto retired = it->find("retired"); retired != it->end()) {
+    for (const nlohmann::json& id : *retired) {
+      if (!id.is_string()) return fail(Errc::corrupt, "producer state: a retired index is not a file ID");
+      index.retired.push_back(id.get<std::string>());
+    }
+  }
+  if (const auto entries = it->find("entries"); entries != it->end()) {
+    for (const nlohmann::json& item : *entries) {
+      if (!item.is_object()) return fail(Errc::corrupt, "producer state: an index entry is not an object");
+      IndexEntry e;
+      OB_TRY_VOID(read_field(item, "fileId", e.file_id));
+      OB_TRY_VOID(read_field(item, "path", e.path));
+      OB_TRY_VOID(read_field(item, "size", e.size));
+      OB_TRY_VOID(read_field(item, "md5", e.md5));
+      OB_TRY_VOID(read_field(item, "tier", e.tier));
+      OB_TRY_VOID(read_field(item, "k", e.k));
+      OB_TRY_VOID(read_field(item, "m", e.m));
+      OB_TRY_VOID(read_field(item, "availability", e.availability));
+      OB_TRY_VOID(read_field(item, "requestId", e.request_id));
+      OB_TRY_VOID(read_field(item, "createdUnix", e.created_unix));
+      if (e.file_id.empty()) return fail(Errc::corrupt, "producer state: an index entry has no fileId");
+      index.entries.push_back(std::move(e));
+    }
+  }
+  return index;
+}
+
 }  // namespace
 
 std::string_view status_name(LocalStatus status) noexcept {
@@ -64,12 +109,34 @@ nlohmann::json state_to_json(const ProducerState& state) {
                      {"m", f.m},
                      {"tier", f.tier},
                      {"error", f.error}});
+    if (f.index) files.back()["index"] = true;
     if (f.request) files.back()["storageRequest"] = request_to_json(*f.request);
+  }
+  nlohmann::json entries = nlohmann::json::array();
+  for (const IndexEntry& e : state.index.entries) {
+    entries.push_back({{"fileId", e.file_id},
+                       {"path", e.path},
+                       {"size", e.size},
+                       {"md5", e.md5},
+                       {"tier", e.tier},
+                       {"k", e.k},
+                       {"m", e.m},
+                       {"availability", e.availability},
+                       {"requestId", e.request_id},
+                       {"createdUnix", e.created_unix}});
   }
   return {{"version", kVersion},
           {"started", state.started},
           {"files", std::move(files)},
-          {"downloadDirs", state.download_dirs}};
+          {"downloadDirs", state.download_dirs},
+          {"index",
+           {{"entries", std::move(entries)},
+            {"dirty", state.index.dirty},
+            {"sequence", state.index.sequence},
+            {"published", state.index.published},
+            {"publishedAt", state.index.published_at},
+            {"uploading", state.index.uploading},
+            {"retired", state.index.retired}}}};
 }
 
 Result<ProducerState> state_from_json(const nlohmann::json& json) {
@@ -97,6 +164,7 @@ Result<ProducerState> state_from_json(const nlohmann::json& json) {
     OB_TRY_VOID(read_field(item, "m", f.m));
     OB_TRY_VOID(read_field(item, "tier", f.tier));
     OB_TRY_VOID(read_field(item, "error", f.error));
+    OB_TRY_VOID(read_field(item, "index", f.index));
     if (const auto request = item.find("storageRequest"); request != item.end()) {
       OB_TRY(f.request, request_from_json(*request));
     }
@@ -116,6 +184,7 @@ Result<ProducerState> state_from_json(const nlohmann::json& json) {
       state.download_dirs.push_back(dir.get<std::string>());
     }
   }
+  OB_TRY(state.index, index_from_json(json));
   return state;
 }
 

@@ -8,7 +8,12 @@
 //               "present": true, "status": "UPLOADING", "fileId": "bafy...",
 //               "availability": 2, "k": 0, "m": 0, "tier": "free", "error": "",
 //               "storageRequest": {...}}],      (paid tiers only: storage_request.h)
-//    "downloadDirs": ["/home/me/Downloads"]}
+//    "downloadDirs": ["/home/me/Downloads"],
+//    "index": {"entries": [{"fileId", "path", "size", "md5", "tier", "k", "m", "availability",
+//                           "requestId", "createdUnix"}],
+//              "dirty": false, "sequence": 3, "published": "bafy...", "publishedAt": 1700000000,
+//              "uploading": "",
+//              "retired": ["bafy..."]}}                  (the file index: file_index.h)
 #pragma once
 
 #include <cstdint>
@@ -20,6 +25,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "node/producer/file_index.h"
 #include "node/producer/storage_request.h"
 
 namespace ob::producer {
@@ -55,11 +61,30 @@ struct LocalFile {
   std::string error;              ///< the last upload failure, empty when none
   /// Paid tiers: the file's storage request on chain (storage_request.h); none for Free.
   std::optional<StorageRequest> request;
+  /// A version of the file index (file_index.h), not a user's file: never listed, never in the
+  /// index itself.
+  bool index = false;
   /// Not saved: RegisterFile succeeded since this process started (every UPLOADING file is
   /// registered again at start, so that the tracker has this node's current address).
   bool registered = false;
 
   friend bool operator==(const LocalFile&, const LocalFile&) = default;
+};
+
+/// The producer's file index and where its versions are in the network (docs/formats.md "The
+/// file index"). A version is built from `entries`, uploaded as a Free-tier file, and published
+/// (its record signed with sequence + 1, in the DHT and with the tracker) once UPLOADED; then
+/// the version it replaces is removed from the network.
+struct IndexState {
+  std::vector<IndexEntry> entries;   ///< every file of this producer in the network
+  bool dirty = false;                ///< entries changed since the newest version was built
+  std::uint64_t sequence = 0;        ///< of the newest record published; 0 = none yet
+  std::string published;             ///< the index file the newest record names; "" = none
+  std::uint64_t published_at = 0;    ///< the newest record's timestamp (Unix seconds)
+  std::string uploading;             ///< a newer version on its way to UPLOADED; "" = none
+  std::vector<std::string> retired;  ///< replaced versions still to remove from the network
+
+  friend bool operator==(const IndexState&, const IndexState&) = default;
 };
 
 /// Everything producer.json holds.
@@ -70,6 +95,8 @@ struct ProducerState {
   /// before the download's temporary file is created: after a crash, the next start removes
   /// what it left there. Absent in files of older versions: none.
   std::vector<std::string> download_dirs;
+  /// The file index. Absent in files of older versions: empty and dirty (built at start).
+  IndexState index;
 
   friend bool operator==(const ProducerState&, const ProducerState&) = default;
 };

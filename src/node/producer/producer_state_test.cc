@@ -34,8 +34,20 @@ ProducerState sample() {
   uploaded.path = "c";
   uploaded.present = true;
   uploaded.status = LocalStatus::uploaded;
-  state.files = {pending, uploading, uploaded};
+  LocalFile index_version = uploading;
+  index_version.path = ".open-bucket/index";
+  index_version.file_id = "bafyindex2";
+  index_version.index = true;
+  state.files = {pending, uploading, uploaded, index_version};
   state.download_dirs = {"/tmp/out", "/tmp/out"};  // two downloads into one directory
+  state.index.entries = {IndexEntry{"bafyexample", "dir/b ü.bin", 1ull << 40, uploading.md5, "basic", 4, 2, 3, "42",
+                                    1700000000}};
+  state.index.dirty = true;
+  state.index.sequence = 7;
+  state.index.published = "bafyindex1";
+  state.index.published_at = 1700000001;
+  state.index.uploading = "bafyindex2";
+  state.index.retired = {"bafyindex0"};
   return state;
 }
 
@@ -49,6 +61,17 @@ TEST(ProducerStateTest, RoundTripsThroughTheFile) {
   EXPECT_EQ(*loaded, state);
   // Written private: it names the owner's files.
   EXPECT_EQ(fs::status(file).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+}
+
+TEST(ProducerStateTest, AFileOfAnOlderVersionHasAnIndexToBuild) {
+  nlohmann::json json = state_to_json(sample());
+  json.erase("index");
+  auto state = state_from_json(json);
+  ASSERT_TRUE(state) << state.error().message;
+  EXPECT_TRUE(state->index.entries.empty());
+  EXPECT_TRUE(state->index.dirty);
+  json["index"] = {{"entries", {{{"path", "no id"}}}}};
+  EXPECT_FALSE(state_from_json(json));
 }
 
 TEST(ProducerStateTest, RegisteredIsNotSaved) {
