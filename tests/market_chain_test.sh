@@ -140,18 +140,7 @@ start_tracker
 start_miner 0.4
 
 CONSUMERS=4
-for i in $(seq 1 $CONSUMERS); do
-  paid_node c$i $((3 + i))
-  OPEN_BUCKET_PASSWORD=$(cat "$WORK/pw") start_daemon c$i
-  "$BIN" --home "$WORK/c$i" consumer config -d -c acct --price 1 >/dev/null || bad "consumer config on c$i"
-  "$BIN" --home "$WORK/c$i" consumer start >/dev/null || bad "consumer start on c$i"
-  HOST[$i]=$(address_of c$i)
-  HOST_BEFORE[$i]=$(balance "${HOST[$i]}")
-done
-paid_node producer 3
-start_daemon producer
-PAYER=$(address_of producer)
-payer_before=$(balance "$PAYER")
+start_paid_network $CONSUMERS
 market_before=$(balance "$MARKET")
 
 head -c 300000 /dev/urandom >"$WORK/paid.bin"

@@ -13,6 +13,10 @@
 #   paid_node NAME INDEX         a home $WORK/NAME on the tracker's network whose default account
 #                                "acct" is anvil's developer account INDEX (imported by private key)
 #   address_of NAME              that account's address
+#   start_paid_network N         consumers c1..cN (developer accounts 4..N+3, price 1 wei per
+#                                byte-second, daemons started) and a producer (account 3);
+#                                sets HOST[i] (c$i's address), HOST_BEFORE[i] (its balance),
+#                                PAYER and payer_before likewise for the producer
 #   dev_key INDEX                the private key of anvil's developer account INDEX (hex, no 0x)
 #   nonce_of ADDRESS             its transaction count
 #   balance ADDRESS              its Ether in wei (eth_getBalance; 64-bit: compare differences only)
@@ -78,6 +82,21 @@ paid_node() {
   "$BIN" --home "$WORK/$1" wallet import --private-key-file "$WORK/$1.key" --name acct --password-file "$WORK/pw" \
     >/dev/null || { echo "wallet import on $1 failed" >&2; exit 1; }
   "$BIN" --home "$WORK/$1" wallet default acct >/dev/null || { echo "wallet default on $1 failed" >&2; exit 1; }
+}
+start_paid_network() {
+  local i
+  for i in $(seq 1 "$1"); do
+    paid_node c$i $((3 + i))
+    OPEN_BUCKET_PASSWORD=$(cat "$WORK/pw") start_daemon c$i
+    "$BIN" --home "$WORK/c$i" consumer config -d -c acct --price 1 >/dev/null || bad "consumer config on c$i"
+    "$BIN" --home "$WORK/c$i" consumer start >/dev/null || bad "consumer start on c$i"
+    HOST[$i]=$(address_of c$i)
+    HOST_BEFORE[$i]=$(balance "${HOST[$i]}")
+  done
+  paid_node producer 3
+  start_daemon producer
+  PAYER=$(address_of producer)
+  payer_before=$(balance "$PAYER")
 }
 address_of() { "$BIN" --home "$WORK/$1" wallet ls --json | jq -r '.[] | select(.name == "acct") | .address'; }
 

@@ -11,7 +11,7 @@
 #   - the tracker repairs: the spares fill the freed slots (SlotFilled with the repair reward)
 #     and the file's availability is back to m + 1 = 3
 #   - a download, byte-identical, is confirmed on chain by the tracker (PaymentSettled to each
-#     host), `producer rm` on a terminal asks for the passphrase and cancels the request (RequestEnded, the refund), and everybody
+#     host), `producer rm` cancels the request (RequestEnded, the refund), and everybody
 #     withdraws: the producer, the 4 hosts, and the tracker its validator share; each account
 #     gains what the market owed it less the receipt's gas, the killed hosts are owed nothing,
 #     the refund is escrow - pay + forfeits - repair rewards, and the market ends with 0 wei
@@ -33,18 +33,7 @@ PLACER_BEFORE=$(withdrawable "$PLACER")
 check "the market starts empty" [ "$(balance "$MARKET")" = 0 ]
 
 CONSUMERS=6
-for i in $(seq 1 $CONSUMERS); do
-  paid_node c$i $((3 + i))
-  OPEN_BUCKET_PASSWORD=$(cat "$WORK/pw") start_daemon c$i
-  "$BIN" --home "$WORK/c$i" consumer config -d -c acct --price 1 >/dev/null || bad "consumer config on c$i"
-  "$BIN" --home "$WORK/c$i" consumer start >/dev/null || bad "consumer start on c$i"
-  HOST[$i]=$(address_of c$i)
-  HOST_BEFORE[$i]=$(balance "${HOST[$i]}")
-done
-paid_node producer 3
-start_daemon producer
-PAYER=$(address_of producer)
-payer_before=$(balance "$PAYER")
+start_paid_network $CONSUMERS
 
 # --- the upload pays, every slot fills --------------------------------------------------------
 head -c 3000001 /dev/urandom >"$WORK/paid.bin"
@@ -185,14 +174,8 @@ from=$(rpc "$ANVIL_URL" eth_getTransactionByHash "[\"$tx\"]" | jq -r .from)
 check "sent by the tracker's account (confirmDownload from $from)" [ "${from,,}" = "${PLACER,,}" ]
 
 # --- rm cancels and refunds; everybody withdraws -----------------------------------------------
-# On a terminal (script(1) gives it one), rm asks for the paying account's passphrase once the
-# daemon says the paid file needs it.
-# The passphrase is typed once the prompt shows (the prompt discards what was typed before it).
-mkfifo "$WORK/tty.in"
-( wait_for 60 grep -q "Passphrase of the paying account" "$WORK/rm.out" && cat "$WORK/pw"; sleep 2 ) >"$WORK/tty.in" &
-script -qefc "'$BIN' --home '$WORK/producer' producer rm '$ID'" /dev/null <"$WORK/tty.in" >"$WORK/rm.out" 2>&1 ||
+"$BIN" --home "$WORK/producer" producer rm --password-file "$WORK/pw" "$ID" >"$WORK/rm.out" 2>&1 ||
   bad "producer rm of the paid file: $(cat "$WORK/rm.out")"
-wait $!
 check "rm on a terminal asked for the passphrase" grep -q "Passphrase of the paying account" "$WORK/rm.out"
 check "the request is Cancelled on chain" [ "$(market_cli request "$RID" --json | jq -r .state)" = Cancelled ]
 logs "$ENDED" "$RID_TOPIC" >"$WORK/ended.json"
