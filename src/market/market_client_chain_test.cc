@@ -345,11 +345,15 @@ TEST_F(MarketClientOnAnvil, ThePlacerPermitsARepairedSlotOnlyOnceTheChainFreesIt
   EXPECT_EQ(early.error().code, Errc::not_found);
   EXPECT_NE(early.error().message.find("not yet"), std::string::npos) << early.error().message;
   EXPECT_TRUE(placer.fill_permit(id, 0, hosts[0].address().to_checksum()));
+  // Who hosts a slot, as the tracker asks when a consumer claims one (settle_holder_claims).
+  EXPECT_EQ(placer.host_now(id, 0).value(), std::optional<Address>(hosts[0].address()));
+  EXPECT_EQ(placer.host_now("0x1", 0).error().code, Errc::invalid_argument);
 
   // The host leaves (as after maxSlashes marks): the slot is Repair; the placer learns it from
   // SlotFreed, within its refresh interval.
   ASSERT_TRUE(market.free_slot(hosts[0], *request, 0));
   ASSERT_EQ(market.get_slot(*request, 0)->state, SlotState::Repair);
+  EXPECT_EQ(placer.host_now(id, 0).value(), std::nullopt) << "host_now reads past the slot cache";
   Result<Bytes> permit = fail(Errc::internal, "not asked");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (!(permit = placer.fill_permit(id, 0, newcomer.address().to_checksum())) &&
@@ -366,6 +370,7 @@ TEST_F(MarketClientOnAnvil, ThePlacerPermitsARepairedSlotOnlyOnceTheChainFreesIt
   const Slot slot = market.get_slot(*request, 0).value();
   EXPECT_EQ(slot.host, newcomer.address());
   EXPECT_EQ(slot.round, 2u);
+  EXPECT_EQ(placer.host_now(id, 0).value(), std::optional<Address>(newcomer.address()));
   EXPECT_GT(market.withdrawable(newcomer.address()).value(), before) << "no repair reward";
 
   // And the placer follows the refill (SlotFilled): the old host gets no permit any more.
