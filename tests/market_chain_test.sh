@@ -180,8 +180,6 @@ escrow=$((4 * slot_size * 86400 * 1))
 collateral=$((slot_size * 86400))
 check "the market holds the escrow and four collaterals" \
   [ "$(balance "$MARKET")" = "$((market_before + escrow + 4 * collateral))" ]
-# in_range VALUE LOW: LOW <= VALUE < LOW + 0.01 ETH (what gas may add).
-in_range() { [ "$1" -ge "$2" ] && [ "$1" -lt "$(($2 + 10000000000000000))" ]; }
 spent=$((payer_before - $(balance "$PAYER")))
 check "the escrow ($escrow wei) left the producer's account (spent $spent, gas < 0.01 ETH)" in_range "$spent" "$escrow"
 for i in $(seq 1 $CONSUMERS); do

@@ -21,6 +21,7 @@
 #   nonce_of ADDRESS             its transaction count
 #   balance ADDRESS              its Ether in wei (eth_getBalance; 64-bit: compare differences only)
 #   withdrawable ADDRESS         the market's withdrawable(ADDRESS) in wei (eth_call)
+#   in_range VALUE LOW           LOW <= VALUE < LOW + 0.01 ETH (what gas may add to a payment)
 #   fee_of TX                    gasUsed x effectiveGasPrice of TX's receipt, in wei
 #   topic SIGNATURE              an event's topic 0 (keccak256 of the signature, by ethers)
 #   logs TOPIC0 [TOPIC...]       the market's events with those topics (eth_getLogs, JSON array)
@@ -110,6 +111,7 @@ withdrawable() {
   echo $(($(rpc "$ANVIL_URL" eth_call \
     "[{\"to\":\"$MARKET\",\"data\":\"0x$WITHDRAWABLE_SELECTOR$(address_word "$1")\"},\"latest\"]" | jq -r .)))
 }
+in_range() { [ "$1" -ge "$2" ] && [ "$1" -lt "$(($2 + 10000000000000000))" ]; }
 fee_of() {
   local receipt
   receipt=$(rpc "$ANVIL_URL" eth_getTransactionReceipt "[\"$1\"]")

@@ -79,8 +79,6 @@ escrow=$((4 * slot_size * 86400))
 collateral=$((slot_size * 86400))
 check "the market holds the escrow and four collaterals (eth_getBalance)" \
   [ "$(balance "$MARKET")" = "$((escrow + 4 * collateral))" ]
-# in_range VALUE LOW: LOW <= VALUE < LOW + 0.01 ETH (what gas may add).
-in_range() { [ "$1" -ge "$2" ] && [ "$1" -lt "$(($2 + 10000000000000000))" ]; }
 spent=$((payer_before - $(balance "$PAYER")))
 check "the escrow ($escrow wei) left the producer's account (spent $spent)" in_range "$spent" "$escrow"
 for slot in 0 1 2 3; do
